@@ -1,0 +1,81 @@
+# cfstorage — build, test and demo. See README.md.
+# `make test` and `make demo` install what is missing first (scripts/deps.sh).
+
+VERSION   := 0.1.0
+CC        ?= cc
+PKGS      := yaml-0.1 libcurl libcjson openssl libmicrohttpd
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -DCFS_VERSION='"$(VERSION)"' \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Everything under pkg/ is one library; each cmd/X/main.c is a binary bin/X.
+# EXCLUDE (patterns) leaves modules out, e.g. EXCLUDE='pkg/emu/% cmd/cfemu/%'.
+EXCLUDE   ?=
+PKG_SRC   := $(filter-out $(EXCLUDE),$(sort $(wildcard pkg/*/*.c pkg/*/*/*.c)))
+CMDS      := $(notdir $(patsubst %/,%,$(dir $(filter-out $(EXCLUDE),$(wildcard cmd/*/main.c)))))
+UNIT_SRC  := $(filter-out $(EXCLUDE),$(sort $(wildcard tests/unit/test_*.c)))
+UNITS     := $(patsubst tests/unit/%.c,%,$(UNIT_SRC))
+
+# Two flavours: plain (bin/) and sanitized (build/asan/bin/).
+define flavour
+$(1)_OBJ   := $$(patsubst %.c,build/$(1)/obj/%.o,$$(PKG_SRC))
+$(1)_LIB   := build/$(1)/libcfstorage.a
+$(1)_BINS  := $$(addprefix $(2)/,$$(CMDS))
+$(1)_TESTS := $$(addprefix build/$(1)/tests/,$$(UNITS))
+
+build/$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_COMMON) $(3) -MMD -MP -c $$< -o $$@
+
+$$($(1)_LIB): $$($(1)_OBJ)
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(2)/%: build/$(1)/obj/cmd/%/main.o $$($(1)_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(LIBS)
+
+build/$(1)/tests/%: build/$(1)/obj/tests/unit/%.o $$($(1)_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(3) -o $$@ $$^ $$(TEST_LIBS) $$(LIBS)
+
+-include $$($(1)_OBJ:.o=.d)
+endef
+
+$(eval $(call flavour,plain,bin,))
+$(eval $(call flavour,asan,build/asan/bin,$(SAN)))
+
+.PHONY: all deps test test-plain test-asan unit fixtures e2e demo update-golden clean
+.SECONDARY:
+
+all: $(plain_BINS)
+
+deps:
+	@bash scripts/deps.sh
+
+# The whole suite: unit tests and fixtures with the plain build, then all of it
+# again under AddressSanitizer + UBSan.
+test: deps
+	@$(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory test-asan
+	@echo "make test: all suites passed"
+
+test-plain: $(plain_BINS) $(plain_TESTS)
+	@bash tests/run.sh plain bin build/plain/tests
+
+test-asan: $(asan_BINS) $(asan_TESTS)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  bash tests/run.sh asan build/asan/bin build/asan/tests
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/demo.sh
+
+update-golden: $(plain_BINS)
+	@bash tests/fixtures.sh bin --update
+
+clean:
+	rm -rf build bin

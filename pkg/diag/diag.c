@@ -1,0 +1,136 @@
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../mem/mem.h"
+
+void
+diags_init(struct diags *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void
+diags_release(struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+void
+diags_add(struct diags *d, struct src_pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+	struct diag *x;
+
+	if (d->n >= DIAG_MAX) {
+		d->dropped++;
+		return;
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->v = xrealloc(d->v, d->cap * sizeof(*d->v));
+	}
+	buf_init(&b, 4096);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	x = &d->v[d->n++];
+	x->file = xstrdup(pos.file ? pos.file : "-");
+	x->line = pos.line;
+	x->col = pos.col;
+	x->msg = buf_take(&b);
+}
+
+/* Insertion order is kept for equal positions, so the index breaks ties. */
+struct keyed {
+	struct diag d;
+	size_t idx;
+};
+
+static int
+cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	int c = strcmp(x->d.file, y->d.file);
+
+	if (c)
+		return c;
+	if (x->d.line != y->d.line)
+		return x->d.line < y->d.line ? -1 : 1;
+	if (x->d.col != y->d.col)
+		return x->d.col < y->d.col ? -1 : 1;
+	return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+void
+diags_sort(struct diags *d)
+{
+	struct keyed *k;
+	size_t out = 0;
+
+	if (d->n < 2)
+		return;
+	k = xmalloc(d->n * sizeof(*k));
+	for (size_t i = 0; i < d->n; i++) {
+		k[i].d = d->v[i];
+		k[i].idx = i;
+	}
+	qsort(k, d->n, sizeof(*k), cmp);
+	for (size_t i = 0; i < d->n; i++) {
+		if (out > 0 && strcmp(d->v[out - 1].file, k[i].d.file) == 0 &&
+		    d->v[out - 1].line == k[i].d.line &&
+		    d->v[out - 1].col == k[i].d.col &&
+		    strcmp(d->v[out - 1].msg, k[i].d.msg) == 0) {
+			free(k[i].d.file);
+			free(k[i].d.msg);
+			continue;
+		}
+		d->v[out++] = k[i].d;
+	}
+	d->n = out;
+	free(k);
+}
+
+void
+diags_print_text(const struct diags *d, FILE *out)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		const struct diag *x = &d->v[i];
+
+		if (x->line)
+			fprintf(out, "%s:%u:%u: %s\n", x->file, x->line, x->col, x->msg);
+		else
+			fprintf(out, "%s: %s\n", x->file, x->msg);
+	}
+	if (d->dropped)
+		fprintf(out, "(%zu more errors not shown)\n", d->dropped);
+}
+
+void
+diags_print_json(const struct diags *d, FILE *out)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "[");
+	for (size_t i = 0; i < d->n; i++) {
+		const struct diag *x = &d->v[i];
+
+		buf_puts(&b, i ? ",\n  {\"file\":" : "\n  {\"file\":");
+		buf_json_string(&b, x->file, strlen(x->file));
+		buf_printf(&b, ",\"line\":%u,\"col\":%u,\"message\":", x->line, x->col);
+		buf_json_string(&b, x->msg, strlen(x->msg));
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, d->n ? "\n]\n" : "]\n");
+	fputs(b.data, out);
+	buf_release(&b);
+}

@@ -1,0 +1,213 @@
+/*
+ * manifest: load YAML manifests (files, directories, stdin) into typed desired
+ * resources and validate them against shared/DESIGN.md §2 and Cloudflare's
+ * limits (docs/cloudflare-api/REFERENCE.md in this repository).
+ *
+ * Every problem in every file is collected into a `struct diags` with its
+ * position; nothing stops at the first mistake. A resource set with any
+ * diagnostic must not be used for API calls.
+ */
+#ifndef CFS_MANIFEST_H
+#define CFS_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../diag/diag.h"
+#include "../err/err.h"
+
+#define MANIFEST_API_VERSION "cfstorage.dev/v1alpha1"
+
+/* metadata.name: a DNS-1123 label, as Kubernetes names are. */
+#define MANIFEST_NAME_MAX 63
+/* R2 bucket names: 3-63 of [a-z0-9-], alphanumeric at both ends (REFERENCE §3). */
+#define R2_BUCKET_NAME_MIN 3
+#define R2_BUCKET_NAME_MAX 63
+/* Lifecycle rules per bucket (REFERENCE §3.1). */
+#define R2_LIFECYCLE_MAX_RULES 1000
+/* Longest lifecycle rule id we accept; Cloudflare documents none. */
+#define R2_LIFECYCLE_ID_MAX 255
+/* Days in a lifecycle condition: up to 100 years keeps maxAge in range. */
+#define R2_LIFECYCLE_MAX_DAYS 36500
+/* CORS maxAgeSeconds ceiling (REFERENCE §3.2). */
+#define R2_CORS_MAX_AGE 86400
+/* CORS rules per bucket; R2 documents 100 as the practical ceiling. */
+#define R2_CORS_MAX_RULES 100
+/* KV limits (REFERENCE §4). */
+#define KV_KEY_MAX 512
+#define KV_VALUE_MAX (25u * 1024 * 1024)
+#define KV_METADATA_MAX 1024
+/* Bytes of KV metadata kept for cfstorage's own content hash, under
+ * KV_RESERVED_META_KEY, so declared metadata may use the rest. */
+#define KV_METADATA_RESERVED 64
+#define KV_RESERVED_META_KEY "cfs:h"
+#define KV_TTL_MIN 60
+/* Longest namespace title we accept (Cloudflare documents none; 512 keeps
+ * every list page small). */
+#define KV_TITLE_MAX 512
+/* Secret generation: 16 bytes (128 bits) at least; 512 keeps the hex form
+ * within the Secrets Store's documented 1,024-byte value limit. */
+#define SECRET_BYTES_MIN 16
+#define SECRET_BYTES_MAX 512
+#define SECRET_VALUE_MAX 1024
+/* Base secret name; _V<N> and _VERSION are appended, so leave room. */
+#define SECRET_NAME_MAX 64
+#define SECRET_EVERY_DAYS_MAX 3650
+#define SECRET_RETAIN_MAX 1000
+/* Worker script names (Cloudflare: up to 63 of [a-z0-9_-]). */
+#define WORKER_SCRIPT_MAX 63
+/* Most resources in one run. */
+#define MANIFEST_MAX_RESOURCES 10000
+/* Directory recursion limit (symlinked directories could loop). */
+#define MANIFEST_MAX_DIR_DEPTH 16
+
+enum kind { KIND_R2BUCKET = 1, KIND_KVNAMESPACE, KIND_SECRET };
+
+enum deletion_policy { DELETION_RETAIN = 0, DELETION_DELETE };
+
+struct label {
+	char *key, *value;
+};
+
+/* A lifecycle condition: after N days (Age) or on a date (Date). */
+struct lc_cond {
+	int set;          /* 0 when absent */
+	int is_date;
+	int64_t days;     /* Age: days (sent as seconds) */
+	int64_t date;     /* Date: unix seconds, midnight UTC */
+	char date_text[11];
+};
+
+struct lc_transition {
+	struct lc_cond cond;
+	char *storage_class; /* "InfrequentAccess" */
+};
+
+struct lc_rule {
+	char *id;
+	int enabled;
+	char *prefix;              /* "" = whole bucket */
+	struct lc_cond expire;     /* deleteObjectsTransition */
+	struct lc_cond abort_mpu;  /* abortMultipartUploadsTransition (Age only) */
+	struct lc_transition *transitions;
+	size_t ntransitions;
+	struct src_pos pos;
+};
+
+struct cors_rule {
+	char *id;                 /* optional */
+	char **origins; size_t norigins;
+	char **methods; size_t nmethods;
+	char **headers; size_t nheaders;
+	char **expose;  size_t nexpose;
+	int64_t max_age;          /* -1 when absent */
+	struct src_pos pos;
+};
+
+struct r2_bucket_spec {
+	char *bucket_name;       /* default: metadata.name */
+	char *jurisdiction;      /* "default" | "eu" | "fedramp" */
+	char *location_hint;     /* NULL or apac|eeur|enam|weur|wnam|oc */
+	char *storage_class;     /* "Standard" (default) | "InfrequentAccess" */
+	int has_lifecycle;       /* lifecycle: given (then it owns the rule set) */
+	int64_t delete_after_days; /* shorthand; 0 = absent */
+	struct lc_rule *rules;   /* the full rules, shorthand included as a rule */
+	size_t nrules;
+	int has_cors;
+	struct cors_rule *cors;
+	size_t ncors;
+};
+
+struct kv_entry {
+	char *key;
+	char *value;             /* inline value, or NULL with value_file */
+	size_t value_len;
+	char *value_file;        /* resolved path (relative to the manifest) */
+	int64_t ttl_seconds;     /* 0 = none */
+	int64_t expiration;      /* 0 = none (unix seconds) */
+	char *metadata_json;     /* serialized JSON object or NULL */
+	struct src_pos pos;
+};
+
+struct kv_namespace_spec {
+	char *title;             /* default: metadata.name */
+	struct kv_entry *entries;
+	size_t nentries;
+	int has_entries;
+	int prune;
+};
+
+enum secret_encoding { SECRET_BASE64 = 0, SECRET_BASE64URL, SECRET_HEX };
+enum retain_mode { RETAIN_FOREVER = 0, RETAIN_COUNT, RETAIN_DAYS };
+enum target_kind { TARGET_SECRETS_STORE = 1, TARGET_WORKER };
+
+struct secret_target {
+	enum target_kind kind;
+	char *store;             /* secretsStore: store name or id */
+	char *script;            /* workerSecret: script name */
+	char *name;              /* secret name at the target */
+	char **scopes; size_t nscopes; /* secretsStore only; default [workers] */
+	struct src_pos pos;
+};
+
+struct secret_spec {
+	int64_t bytes;
+	enum secret_encoding encoding;
+	int has_rotation;
+	int64_t every_days;      /* 0 = never rotated */
+	int64_t start_at;        /* unix seconds; 0 = from each version's creation */
+	enum retain_mode retain;
+	int64_t retain_n;        /* versions (count) or days */
+	int alias;               /* also write <name> with the current value */
+	struct secret_target *targets;
+	size_t ntargets;
+};
+
+struct resource {
+	enum kind kind;
+	char *name;              /* metadata.name */
+	struct label *labels;
+	size_t nlabels;
+	enum deletion_policy deletion_policy;
+	int adopt;               /* spec.adopt: take over an existing resource */
+	struct src_pos pos;      /* the document's first line */
+	struct src_pos name_pos; /* metadata.name */
+	union {
+		struct r2_bucket_spec bucket;
+		struct kv_namespace_spec kv;
+		struct secret_spec secret;
+	} u;
+};
+
+struct manifest_set {
+	struct resource *items;
+	size_t n;
+	char **files;            /* every file read, in order; positions point here */
+	size_t nfiles;
+};
+
+/*
+ * Loads and validates every PATH (a file, a directory searched for *.yaml and
+ * *.yml in sorted order, skipping names that start with '.', or "-" for
+ * stdin). Problems with the manifests go to `d` (then the set must not be
+ * used); a path that cannot be read at all returns ERR_IO with e set.
+ * Free the set with manifest_set_free() in every case.
+ */
+enum errcode manifest_load(const char *const *paths, size_t npaths,
+                           struct manifest_set *set, struct diags *d,
+                           struct err *e) WARN_UNUSED_RESULT;
+
+/* Validates one buffer as if it were the file `name` (tests, fuzzing). */
+void manifest_load_buffer(const char *name, const char *data, size_t len,
+                          struct manifest_set *set, struct diags *d);
+/* Cross-document checks; manifest_load runs them itself. */
+void manifest_check_set(const struct manifest_set *set, struct diags *d);
+
+void manifest_set_init(struct manifest_set *set);
+void manifest_set_free(struct manifest_set *set);
+
+const char *kind_name(enum kind k);
+/* Counts the resources of kind k. */
+size_t manifest_count(const struct manifest_set *set, enum kind k);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every suite for one build flavour:
+#   tests/run.sh FLAVOUR BINDIR UNITDIR
+# 1. each cmocka binary in UNITDIR (one per module);
+# 2. the manifest fixtures (tests/fixtures.sh), compared with their goldens;
+# 3. every tests/e2e/*.sh, with BIN=BINDIR in the environment.
+# Prints a closing "N passed, N failed" line and exits non-zero on any failure.
+set -u
+flavour=$1 bindir=$2 unitdir=$3
+cd "$(dirname "$0")/.."
+export BIN="$PWD/$bindir" FLAVOUR="$flavour"
+passed=0 failed=0 failures=()
+
+for t in "$unitdir"/test_*; do
+  [ -x "$t" ] || continue
+  echo "== [$flavour] unit $(basename "$t")"
+  if "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("unit $(basename "$t")"); fi
+done
+
+echo "== [$flavour] manifest fixtures"
+if bash tests/fixtures.sh "$bindir"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("fixtures"); fi
+
+for t in tests/e2e/*.sh; do
+  [ -f "$t" ] || continue
+  echo "== [$flavour] e2e $(basename "$t")"
+  if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("e2e $(basename "$t")"); fi
+done
+
+echo "[$flavour] suites: $passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then
+  printf '  failed: %s\n' "${failures[@]}"
+  exit 1
+fi
