@@ -61,7 +61,8 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-asan
-	@echo "make test: all suites passed"
+	@cat build/plain/summary build/asan/summary | \
+	  awk '{p+=$$1; f+=$$2} END {printf "suites: %d passed, %d failed\n", p, f}'
 
 test-plain: $(plain_BINS) $(plain_TESTS)
 	@bash tests/run.sh plain bin build/plain/tests

@@ -26,7 +26,8 @@ for t in tests/e2e/*.sh; do
   if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("e2e $(basename "$t")"); fi
 done
 
-echo "[$flavour] suites: $passed passed, $failed failed"
+echo "$passed $failed" > "build/$flavour/summary"
+echo "$flavour: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
   printf '  failed: %s\n' "${failures[@]}"
   exit 1
