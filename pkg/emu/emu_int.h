@@ -1,0 +1,246 @@
+/*
+ * emu_int: what the emulator's files share and nobody else sees — the data
+ * model, the request and response of one call, the route tables and the
+ * helpers that build Cloudflare's envelope. Every handler runs with the
+ * emulator's mutex held and reads the time from the request (rq->now), never
+ * from the system, so that journal replay reproduces it exactly.
+ */
+#ifndef CFS_EMU_INT_H
+#define CFS_EMU_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "emu.h"
+
+/* Route parameters captured from one path ("{bucket_name}" ...). */
+#define EMU_MAX_PARAMS 6
+/* Pages: Cloudflare's defaults and the bounds the emulator accepts. */
+#define EMU_R2_PER_PAGE_DEFAULT 20
+#define EMU_PER_PAGE_MAX 1000 /* REFERENCE.md section 9: 1..1000 everywhere */
+#define EMU_KV_NS_PER_PAGE_DEFAULT 20
+#define EMU_KV_LIMIT_MIN 10    /* KV keys list limit bounds */
+#define EMU_KV_LIMIT_MAX 1000
+/* KV limits (REFERENCE.md section 4). */
+#define EMU_KV_KEY_MAX 512
+#define EMU_KV_VALUE_MAX (25u * 1024 * 1024)
+#define EMU_KV_META_MAX 1024
+#define EMU_KV_TTL_MIN 60
+#define EMU_KV_BULK_MAX 10000
+#define EMU_KV_NS_MAX 1000
+/* R2 limits (REFERENCE.md section 3). */
+#define EMU_R2_NAME_MIN 3
+#define EMU_R2_NAME_MAX 63
+#define EMU_R2_RULES_MAX 1000
+/* Secrets Store: one store per account, secrets quota (REFERENCE.md 5). */
+#define EMU_SS_STORES_MAX 1
+#define EMU_SS_SECRETS_MAX 100
+#define EMU_SS_VALUE_MAX 65536
+/* Per-route fault rules kept at once. */
+#define EMU_FAULT_RULES_MAX 256
+
+/* A growable array of pointers. */
+struct vec {
+	void **v;
+	size_t n, cap;
+};
+void emu_vec_push(struct vec *v, void *p);
+void emu_vec_insert(struct vec *v, size_t i, void *p);
+void *emu_vec_remove(struct vec *v, size_t i);
+
+struct emu_object {
+	char *key;
+	long long size;
+	long long uploaded; /* emulator time */
+};
+
+struct emu_bucket {
+	char *name, *jurisdiction, *location, *storage_class, *creation_date;
+	cJSON *lifecycle; /* array of rules, never NULL */
+	cJSON *cors;      /* array of rules, NULL when the bucket has no policy */
+	struct vec objects;
+};
+
+/* Where a deleted bucket's name was first placed: hints are sticky per name. */
+struct emu_tomb {
+	char *jurisdiction, *name, *location;
+};
+
+struct emu_kv {
+	char *key;
+	char *value;
+	size_t len;
+	char *metadata;       /* JSON text, or NULL */
+	long long expiration; /* unix seconds, 0 = none */
+};
+
+struct emu_ns {
+	char *id, *title;
+	struct vec keys; /* struct emu_kv, sorted by key */
+};
+
+struct emu_secret {
+	char *id, *name, *value, *comment, *created, *modified;
+	cJSON *scopes; /* array of strings */
+};
+
+struct emu_sstore {
+	char *id, *name, *created, *modified;
+	struct vec secrets;
+};
+
+struct emu_wsecret {
+	char *name, *type, *text;
+};
+
+struct emu_script {
+	char *name, *created, *modified;
+	struct vec secrets;
+};
+
+struct emu_model {
+	struct vec buckets, tombs, namespaces, stores, scripts;
+	long long clock_offset; /* seconds added to the system clock */
+};
+
+struct emu_kvpair {
+	char *k, *v;
+};
+
+struct emu_req {
+	char *method;
+	char *path; /* without the /client/v4 prefix and query */
+	struct vec query;   /* struct emu_kvpair */
+	struct vec headers; /* struct emu_kvpair, lower-case names */
+	char *body;         /* NUL-terminated */
+	size_t body_len;
+	long long now;      /* emulator clock, unix seconds */
+	const char *route;  /* matched template, borrowed from the table */
+	unsigned flags;     /* matched route's EMU_R_* */
+	size_t nparams;
+	char *pname[EMU_MAX_PARAMS], *pval[EMU_MAX_PARAMS];
+	cJSON *ids;         /* ids made (live) or to hand out (replay) */
+	size_t id_next;
+	int replay;
+	char *journal_body; /* when set, journaled instead of body */
+	int no_journal;     /* handler asks that this write not be journaled */
+};
+
+struct emu_resp {
+	unsigned status;
+	char *body;
+	size_t len;
+	const char *ctype;
+	unsigned retry_after; /* 0: no Retry-After header */
+	int drop;             /* close the connection without answering */
+};
+
+#define EMU_R_ADMIN 1u   /* a /__emu/ route: loopback only, no token, no stats */
+#define EMU_R_JOURNAL 2u /* an admin route whose successful calls are journaled */
+#define EMU_R_REST 4u    /* the template's last parameter takes the rest of the
+                          * path (KV key names may hold "/") */
+
+struct emu_route {
+	const char *method;
+	const char *tmpl; /* "{x}" matches one segment (see EMU_R_REST) */
+	void (*fn)(struct emu *e, struct emu_req *rq, struct emu_resp *rs);
+	unsigned flags;
+};
+
+struct emu_stat {
+	char method[8];
+	const char *route;
+	unsigned status;
+	unsigned long long count;
+};
+
+struct emu_fault {
+	char *method; /* NULL: any */
+	char *route;  /* a template, as in /__emu/stats */
+	unsigned status; /* 0: drop the connection */
+	unsigned count;  /* calls still to fault */
+};
+
+struct emu {
+	char *listen_host, *data_dir, *token, *account_id;
+	unsigned rate_n, rate_secs, latency_ms;
+	double fault_rate;
+	unsigned long seed;
+	struct MHD_Daemon *mhd;
+	unsigned port;
+	pthread_mutex_t mu;
+	struct emu_model m;
+	unsigned long long requests, reads, writes;
+	struct vec stats;  /* struct emu_stat */
+	struct vec faults; /* struct emu_fault */
+	long long rate_start;
+	unsigned rate_count;
+	unsigned long long rng;
+	int journal_fd; /* -1: memory only */
+};
+
+extern const struct emu_route emu_r2_routes[];
+extern const size_t emu_r2_nroutes;
+extern const struct emu_route emu_kv_routes[];
+extern const size_t emu_kv_nroutes;
+extern const struct emu_route emu_secrets_routes[];
+extern const size_t emu_secrets_nroutes;
+extern const struct emu_route emu_admin_routes[];
+extern const size_t emu_admin_nroutes;
+extern const struct emu_route emu_acct_routes[];
+extern const size_t emu_acct_nroutes;
+
+/* Request accessors; the strings are borrowed from rq. */
+const char *emu_param(const struct emu_req *rq, const char *name);
+const char *emu_query(const struct emu_req *rq, const char *name);
+const char *emu_header(const struct emu_req *rq, const char *name);
+/* Parses the body as JSON (whatever the content type); NULL if it is not. */
+cJSON *emu_body_json(const struct emu_req *rq);
+/* A new 32-hex id; replayed from the journal when rq->replay. Free it. */
+char *emu_new_id(struct emu_req *rq);
+/* RFC 3339 with milliseconds, "2024-05-01T10:00:00.000Z". Free it. */
+char *emu_iso_time(long long t);
+
+/* Envelope builders: each takes ownership of the cJSON it is given. */
+void emu_ok(struct emu_resp *rs, cJSON *result);
+void emu_ok_info(struct emu_resp *rs, unsigned status, cJSON *result,
+                 cJSON *info);
+void emu_fail(struct emu_resp *rs, unsigned status, int code,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void emu_raw(struct emu_resp *rs, unsigned status, const char *ctype,
+             const char *data, size_t len);
+/* An opaque paging cursor naming the last item returned, and its reverse
+ * (NULL when the cursor is not one the emulator made). Free the results. */
+char *emu_cursor_make(const char *last);
+char *emu_cursor_read(const char *cursor);
+/* Parses a decimal integer strictly; returns -1 if s is not one. */
+int emu_parse_ll(const char *s, long long *out);
+
+/* Model lifetime (emu_store.c). */
+void emu_model_release(struct emu_model *m);
+struct emu_bucket *emu_bucket_find(struct emu_model *m, const char *jur,
+                                   const char *name);
+struct emu_script *emu_script_find(struct emu_model *m, const char *name);
+void emu_bucket_free(struct emu_bucket *b);
+void emu_kv_free(struct emu_kv *kv);
+void emu_secret_free(struct emu_secret *s);
+void emu_sstore_free(struct emu_sstore *s);
+
+/* The journal (emu_store.c). */
+enum errcode emu_journal_open(struct emu *e, struct err *err) WARN_UNUSED_RESULT;
+int emu_journal_append(struct emu *e, const struct emu_req *rq);
+void emu_journal_truncate(struct emu *e);
+void emu_journal_close(struct emu *e);
+
+/* Dispatch a request (emu.c); used by the server and by replay. */
+void emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
+                  int loopback);
+void emu_req_release(struct emu_req *rq);
+/* Drops all data, counters and fault rules (caller holds the lock). */
+void emu_reset_all(struct emu *e);
+/* The bytes-decode helpers used by KV bulk writes (emu_store.c). */
+char *emu_base64_decode(const char *in, size_t *outlen);
+
+#endif
