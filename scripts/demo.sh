@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
-# `make demo`: what cfstorage does today, on the shipped examples.
-# Until the reconcile issue lands this shows `validate`: the examples pass,
-# and a copy with typical mistakes is reported line by line.
+# `make demo`: a real apply of manifests/examples against the embedded
+# emulator (--local: cfemu inside the cfstorage process; its data and the
+# state live under .cfstorage/local/ of a scratch copy): the plan, the apply
+# and a second, clean plan. Then validate on a broken copy of an example.
 set -u
 cd "$(dirname "$0")/.."
-cfs=bin/cfstorage
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+cfs="$PWD/bin/cfstorage"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cp -r manifests "$work/"
+cd "$work"
+status=0
 
-echo "\$ cfstorage validate -f manifests/examples"
-$cfs validate -f manifests/examples
-echo "(exit $?)"
-echo
+# step WANT_EXIT ARGS...: shows the command, its output and its exit code.
+step() {
+  local want=$1; shift
+  echo "\$ cfstorage $*"
+  "$cfs" "$@" 2>&1
+  local rc=$?
+  echo "(exit $rc)"; echo
+  [ "$rc" = "$want" ] || { echo "demo: expected exit $want" >&2; status=1; }
+}
+
+step 0 validate -f manifests/examples
+step 2 plan --local -f manifests/examples
+step 0 apply --local -f manifests/examples
+step 0 plan --local -f manifests/examples
+step 0 status --local
 
 # A broken copy of the bucket example: a misspelt field, a bad enum value, an
-# out-of-range lifecycle day count and an origin with a path.
+# out-of-range day count and an origin with a path.
 sed -e 's/  bucketName: acme-app-logs/  bucketname: acme-app-logs/' \
     -e 's/jurisdiction: eu /jurisdiction: EU /' \
     -e 's/expireAfterDays: 30/expireAfterDays: 0/' \
     -e 's#"https://dash.acme.example"#"https://dash.acme.example/"#' \
-    manifests/examples/r2-bucket.yaml > "$tmp/r2-bucket.yaml"
-echo "\$ cfstorage validate -f r2-bucket.yaml   # a broken copy of the example"
-(cd "$tmp" && "$OLDPWD/$cfs" validate -f r2-bucket.yaml 2>&1)
-rc=$?
-echo "(exit $rc)"
-[ $rc = 3 ]
+    manifests/examples/r2-bucket.yaml > r2-bucket.yaml
+step 3 validate -f r2-bucket.yaml
+exit $status

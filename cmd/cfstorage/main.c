@@ -5,15 +5,28 @@
  * Exit codes: 0 ok / no changes, 1 error (bad flag, I/O, API), 2 changes
  * pending or partially applied, 3 invalid manifests.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "../../pkg/api/api.h"
+#include "../../pkg/apply/apply.h"
 #include "../../pkg/diag/diag.h"
+#include "../../pkg/emu/emu.h"
 #include "../../pkg/log/log.h"
 #include "../../pkg/manifest/manifest.h"
 #include "../../pkg/mem/mem.h"
+#include "../../pkg/observe/observe.h"
+#include "../../pkg/plan/plan.h"
+#include "../../pkg/report/report.h"
+#include "../../pkg/state/state.h"
+#include "../../pkg/timefmt/timefmt.h"
 
 #ifndef CFS_VERSION
 #define CFS_VERSION "dev"
@@ -26,6 +39,11 @@
 
 /* Most -f paths on one command line. */
 #define MAX_PATHS 256
+/* Largest token file we read. */
+#define MAX_TOKEN_FILE 4096
+#define DEFAULT_ENDPOINT "https://api.cloudflare.com/client/v4"
+/* --local keeps the emulator's data and the state here. */
+#define LOCAL_DIR ".cfstorage/local"
 
 enum cmd { CMD_NONE, CMD_VALIDATE, CMD_PLAN, CMD_APPLY, CMD_RUN, CMD_ROTATE, CMD_STATUS,
 	   CMD_IMPORT };
@@ -39,6 +57,8 @@ struct opts {
 	int help;
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
+	int prune, allow_empty, dry_run;
+	unsigned parallelism, rate_n, rate_secs;
 	char **args;
 	size_t nargs;
 };
@@ -130,7 +150,28 @@ flag_name(const char *arg, char *out, size_t len)
 }
 
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
-       OPT_VERSION, OPT_TOKEN };
+       OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
+       OPT_RATE_LIMIT };
+
+/* "N/SECONDS" with both positive. */
+static int
+parse_rate(const char *s, unsigned *n, unsigned *secs)
+{
+	char *end;
+	long a, b;
+
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (errno || end == s || *end != '/' || a < 1 || a > 1000000)
+		return -1;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || b < 1 || b > 86400)
+		return -1;
+	*n = (unsigned)a;
+	*secs = (unsigned)b;
+	return 0;
+}
 
 static int
 parse_args(int argc, char **argv, struct opts *o)
@@ -150,6 +191,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "api-token", optional_argument, NULL, OPT_TOKEN },
 		{ "token", optional_argument, NULL, OPT_TOKEN },
+		{ "prune", no_argument, NULL, OPT_PRUNE },
+		{ "allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "parallelism", required_argument, NULL, OPT_PARALLELISM },
+		{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -181,6 +227,24 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_ENDPOINT: o->endpoint = optarg; break;
 		case OPT_LOCAL: o->local = 1; break;
 		case OPT_NOW: o->now = optarg; break;
+		case OPT_PRUNE: o->prune = 1; break;
+		case OPT_ALLOW_EMPTY: o->allow_empty = 1; break;
+		case OPT_DRY_RUN: o->dry_run = 1; break;
+		case OPT_PARALLELISM: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || *end || v < 1 || v > API_MAX_PARALLELISM)
+				return fail("--parallelism must be 1..%d", API_MAX_PARALLELISM);
+			o->parallelism = (unsigned)v;
+			break;
+		}
+		case OPT_RATE_LIMIT:
+			if (parse_rate(optarg, &o->rate_n, &o->rate_secs) != 0)
+				return fail("--rate-limit must be N/SECONDS, e.g. 1200/300");
+			break;
 		case OPT_VERSION:
 			printf("cfstorage %s\n", CFS_VERSION);
 			exit(EXIT_OK);
@@ -250,6 +314,334 @@ out:
 	return rc;
 }
 
+/* Everything a command that talks to the API holds; released by ctx_release. */
+struct ctx {
+	struct manifest_set set;
+	struct state *st;
+	struct api *api;
+	struct emu *emu;
+	char *token;
+	int64_t now;
+};
+
+static void
+ctx_release(struct ctx *c)
+{
+	api_free(c->api);
+	state_close(c->st);
+	emu_stop(c->emu);
+	manifest_set_free(&c->set);
+	if (c->token) {
+		memset(c->token, 0, strlen(c->token));
+		free(c->token);
+	}
+}
+
+/*
+ * Reads the token from FILE, refusing a file that group or others may read
+ * (like ssh does with keys); trailing whitespace is dropped.
+ */
+static int
+read_token_file(const char *path, char **out)
+{
+	struct stat st;
+	char buf[MAX_TOKEN_FILE + 1];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return fail("cannot open token file '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail("token file '%s' is not a regular file", path);
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return fail("token file '%s' is readable by group or others (mode %04o); "
+		            "run: chmod 600 '%s'", path, (unsigned)(st.st_mode & 07777), path);
+	}
+	n = read(fd, buf, MAX_TOKEN_FILE);
+	close(fd);
+	if (n < 0)
+		return fail("cannot read token file '%s': %s", path, strerror(errno));
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+	                 buf[n - 1] == '\t'))
+		n--;
+	buf[n] = '\0';
+	if (n == 0)
+		return fail("token file '%s' is empty", path);
+	*out = xstrdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return EXIT_OK;
+}
+
+/* Loads and validates; prints diagnostics. EXIT_OK, EXIT_INVALID or EXIT_ERROR. */
+static int
+load_manifests(const struct opts *o, struct manifest_set *set, int required)
+{
+	struct diags d;
+	struct err e;
+	int rc = EXIT_OK;
+
+	if (o->npaths == 0) {
+		if (required)
+			return fail("needs -f PATH (a file, a directory or '-')");
+		return EXIT_OK;
+	}
+	diags_init(&d);
+	err_clear(&e);
+	if (manifest_load(o->paths, o->npaths, set, &d, &e) != ERR_OK) {
+		rc = fail("%s", e.msg);
+	} else if (d.n) {
+		diags_sort(&d);
+		diags_print_text(&d, stderr);
+		fprintf(stderr, "%zu error%s; nothing was sent to Cloudflare\n", d.n + d.dropped,
+		        d.n + d.dropped == 1 ? "" : "s");
+		rc = EXIT_INVALID;
+	}
+	diags_release(&d);
+	return rc;
+}
+
+/*
+ * Opens what a command needs: manifests (validated before anything else, so
+ * an invalid set makes zero requests), the endpoint (the embedded emulator
+ * with --local), the token, the locked state and the API client.
+ */
+static int
+ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
+{
+	const char *endpoint, *account, *state_path = o->state;
+	struct api_config cfg;
+	struct err e;
+	char *url = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	manifest_set_init(&c->set);
+	c->now = (int64_t)time(NULL);
+	if (o->now && timefmt_parse_rfc3339(o->now, &c->now) != 0)
+		return fail("--now '%.64s' is not an RFC 3339 time such as 2027-02-20T00:00:00Z",
+		            o->now);
+	if ((rc = load_manifests(o, &c->set, need_manifests)) != EXIT_OK)
+		return rc;
+	err_clear(&e);
+	if (o->local) {
+		struct emu_config ec;
+
+		if (o->endpoint)
+			return fail("--local and --endpoint cannot be used together");
+		memset(&ec, 0, sizeof(ec));
+		ec.listen_addr = "127.0.0.1:0";
+		ec.data_dir = LOCAL_DIR "/emu";
+		if (mkdir(".cfstorage", 0700) != 0 && errno != EEXIST)
+			return fail("cannot create '.cfstorage': %s", strerror(errno));
+		if (mkdir(LOCAL_DIR, 0700) != 0 && errno != EEXIST)
+			return fail("cannot create '%s': %s", LOCAL_DIR, strerror(errno));
+		if ((c->emu = emu_start(&ec, &e)) == NULL)
+			return fail("cannot start the embedded emulator: %s", e.msg);
+		url = xasprintf("http://127.0.0.1:%u/client/v4", emu_port(c->emu));
+		endpoint = url;
+		account = EMU_DEFAULT_ACCOUNT;
+		c->token = xstrdup(EMU_DEFAULT_TOKEN);
+		if (state_path == NULL)
+			state_path = LOCAL_DIR "/state.json";
+	} else {
+		endpoint = o->endpoint ? o->endpoint : getenv("CLOUDFLARE_API_BASE_URL");
+		if (endpoint == NULL || endpoint[0] == '\0')
+			endpoint = DEFAULT_ENDPOINT;
+		account = o->account_id ? o->account_id : getenv("CLOUDFLARE_ACCOUNT_ID");
+		if (need_api) {
+			if (o->token_file) {
+				if ((rc = read_token_file(o->token_file, &c->token)) != EXIT_OK)
+					return rc;
+			} else if (getenv("CLOUDFLARE_API_TOKEN") && getenv("CLOUDFLARE_API_TOKEN")[0]) {
+				c->token = xstrdup(getenv("CLOUDFLARE_API_TOKEN"));
+			} else {
+				return fail("no API token: set CLOUDFLARE_API_TOKEN or use "
+				            "--api-token-file FILE");
+			}
+		}
+	}
+	if (state_path == NULL)
+		state_path = STATE_DEFAULT_PATH;
+	if (state_open(state_path, need_api, &c->st, &e) != ERR_OK) {
+		free(url);
+		return fail("%s", e.msg);
+	}
+	if (need_api) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.base_url = endpoint;
+		cfg.token = c->token;
+		cfg.account_id = account;
+		cfg.parallelism = o->parallelism;
+		cfg.rate_n = o->rate_n;
+		cfg.rate_secs = o->rate_secs;
+		c->api = api_new(&cfg, &e);
+		if (c->api == NULL) {
+			free(url);
+			return fail("%s", e.msg);
+		}
+	}
+	free(url);
+	return EXIT_OK;
+}
+
+static int
+observe_and_plan(const struct opts *o, struct ctx *c, struct snapshot *snap,
+                 struct plan *p)
+{
+	struct plan_opts po = { o->prune, o->allow_empty, c->now };
+	struct err e;
+
+	err_clear(&e);
+	if (observe_run(c->api, &c->set, c->st, o->prune, snap, &e) != ERR_OK) {
+		if (strstr(e.msg, "HTTP 401") || strstr(e.msg, "HTTP 403"))
+			return fail("the API refused the token or account: %s", e.msg);
+		return fail("%s", e.msg);
+	}
+	plan_compute(&c->set, snap, c->st, &po, p);
+	return EXIT_OK;
+}
+
+static int
+cmd_plan_apply(const struct opts *o, int apply)
+{
+	struct ctx c;
+	struct snapshot snap;
+	struct plan p;
+	struct apply_result res;
+	struct report_opts ro = { o->json, o->verbose, 0 };
+	int rc;
+
+	memset(&snap, 0, sizeof(snap));
+	memset(&p, 0, sizeof(p));
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	if ((rc = observe_and_plan(o, &c, &snap, &p)) != EXIT_OK)
+		goto out;
+	if (!apply || o->dry_run) {
+		report_plan(stdout, &p, NULL, api_get_stats(c.api), &ro);
+		rc = plan_has_changes(&p) ? EXIT_CHANGES : EXIT_OK;
+		goto out;
+	}
+	if (!plan_has_changes(&p)) {
+		int record = 0;
+
+		for (size_t i = 0; i < p.n; i++)
+			record |= p.v[i].record;
+		if (!record) {
+			report_plan(stdout, &p, NULL, api_get_stats(c.api), &ro);
+			rc = EXIT_OK;
+			goto out;
+		}
+	}
+	apply_run(c.api, &p, c.st, c.now, &res);
+	report_plan(stdout, &p, &res, api_get_stats(c.api), &ro);
+	if (res.state_error)
+		rc = fail("%s", res.state_err.msg);
+	else
+		rc = res.failed || p.counts[PLAN_REFUSE] ? EXIT_CHANGES : EXIT_OK;
+	apply_result_release(&res);
+out:
+	plan_release(&p);
+	snapshot_release(&snap);
+	ctx_release(&c);
+	return rc;
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+	struct ctx c;
+	struct report_opts ro = { o->json, o->verbose, 0 };
+	int rc;
+
+	if ((rc = ctx_open(o, &c, 0, 0)) == EXIT_OK)
+		report_status(stdout, c.st, &ro);
+	ctx_release(&c);
+	return rc;
+}
+
+/*
+ * import KIND NAME: adopts the existing Cloudflare resource that the manifest
+ * named NAME describes, recording it in the inventory without changing it
+ * (the next apply converges it).
+ */
+static int
+cmd_import(const struct opts *o)
+{
+	struct ctx c;
+	struct snapshot snap;
+	struct plan p;
+	struct apply_result res;
+	struct resource *r = NULL;
+	enum kind k;
+	int rc;
+
+	memset(&snap, 0, sizeof(snap));
+	memset(&p, 0, sizeof(p));
+	if (o->nargs != 2)
+		return fail("usage: cfstorage import KIND NAME -f PATH");
+	if (strcmp(o->args[0], "R2Bucket") == 0)
+		k = KIND_R2BUCKET;
+	else if (strcmp(o->args[0], "KVNamespace") == 0)
+		k = KIND_KVNAMESPACE;
+	else
+		return fail("cannot import kind '%.32s' (R2Bucket or KVNamespace)", o->args[0]);
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	for (size_t i = 0; i < c.set.n && !r; i++)
+		if (c.set.items[i].kind == k && strcmp(c.set.items[i].name, o->args[1]) == 0)
+			r = &c.set.items[i];
+	if (r == NULL) {
+		rc = fail("no %s named '%.64s' in the manifests", o->args[0], o->args[1]);
+		goto out;
+	}
+	r->adopt = 1;
+	if ((rc = observe_and_plan(o, &c, &snap, &p)) != EXIT_OK)
+		goto out;
+	for (size_t i = 0; i < p.n; i++) {
+		struct plan_action *a = &p.v[i];
+
+		if (a->want == r && a->op == PLAN_ADOPT) {
+			a->set_storage_class = a->put_lifecycle = a->put_cors = 0;
+			a->delete_cors = a->rename = 0;
+		} else if (a->want == r && a->op == PLAN_CREATE) {
+			rc = fail("%s %s: %s does not exist in the account; nothing to import",
+			          o->args[0], o->args[1], a->what);
+			goto out;
+		} else if (a->want == r && a->inv) {
+			printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
+			goto out;
+		} else {
+			a->op = PLAN_REFUSE; /* only the named resource is touched */
+		}
+	}
+	apply_run(c.api, &p, c.st, c.now, &res);
+	if (res.failed || res.state_error) {
+		rc = fail("import failed: %s", res.state_error ? res.state_err.msg
+		                                              : res.failures[0].msg);
+	} else {
+		struct inv_entry *x = state_find(c.st, k, r->name);
+		struct err e;
+
+		x->origin = ORIGIN_IMPORTED;
+		err_clear(&e);
+		if (state_save(c.st, &e) != ERR_OK)
+			rc = fail("%s", e.msg);
+		else
+			printf("imported %s %s; run 'cfstorage plan' to see what apply would change\n",
+			       o->args[0], o->args[1]);
+	}
+	apply_result_release(&res);
+out:
+	plan_release(&p);
+	snapshot_release(&snap);
+	ctx_release(&c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -277,6 +669,25 @@ main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		return cmd_validate(&o);
+	case CMD_PLAN:
+	case CMD_APPLY:
+		if (o.help) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cmd_plan_apply(&o, o.cmd == CMD_APPLY);
+	case CMD_STATUS:
+		if (o.help) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cmd_status(&o);
+	case CMD_IMPORT:
+		if (o.help) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cmd_import(&o);
 	default:
 		if (o.help) {
 			usage(stdout);

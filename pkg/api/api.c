@@ -1,0 +1,580 @@
+#include "api.h"
+
+#include <cJSON.h>
+#include <curl/curl.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../log/log.h"
+
+#ifndef CFS_VERSION
+#define CFS_VERSION "dev"
+#endif
+
+/* Transport failures (connection refused, name not found) are retried only
+ * this often: an unreachable endpoint should fail in seconds, not minutes. */
+#define API_CONNECT_RETRIES 2
+/* 429s are retried more often than other failures: they cost nothing. */
+#define API_THROTTLE_RETRIES 30
+
+struct inflight {
+	CURL *h;
+	struct curl_slist *hdrs;
+	long retry_after_s;  /* from the Retry-After header, -1 if none */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct api {
+	CURLM *multi;
+	CURL **idle;            /* easy handles kept for reuse (their connections live
+	                           in the multi's shared cache) */
+	size_t nidle;
+	char *base;             /* without a trailing '/' */
+	char *auth;             /* "Authorization: Bearer ..." */
+	char *account;
+	unsigned parallelism, running;
+	unsigned rate_n, rate_secs, max_retries;
+	int64_t *stamps;        /* ring of send times (ms) within the window */
+	size_t head, count;
+	int64_t paused_until;   /* a 429's Retry-After */
+	struct api_call **queue;
+	size_t nqueue, capqueue;
+	uint64_t rng;
+	struct api_stats stats;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+rnd(struct api *a)
+{
+	/* xorshift64*: jitter only, not security */
+	a->rng ^= a->rng >> 12;
+	a->rng ^= a->rng << 25;
+	a->rng ^= a->rng >> 27;
+	return a->rng * 2685821657736338717ULL;
+}
+
+/* Loopback hosts, where plain http is allowed (cfemu, tests). */
+static int
+is_loopback_url(const char *url)
+{
+	const char *h = url + 7; /* after "http://" */
+
+	return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
+	       strncmp(h, "[::1]", 5) == 0;
+}
+
+static int curl_ready;
+
+struct api *
+api_new(const struct api_config *cfg, struct err *e)
+{
+	struct api *a;
+	size_t bl;
+
+	if (cfg->base_url == NULL || cfg->base_url[0] == '\0') {
+		err_set(e, ERR_INVALID, "no API endpoint");
+		return NULL;
+	}
+	if (strncmp(cfg->base_url, "https://", 8) != 0) {
+		if (strncmp(cfg->base_url, "http://", 7) != 0) {
+			err_set(e, ERR_INVALID, "endpoint '%.128s' must start with https://",
+			        cfg->base_url);
+			return NULL;
+		}
+		if (!is_loopback_url(cfg->base_url)) {
+			err_set(e, ERR_INVALID, "plain http:// endpoint '%.128s' refused: only "
+			        "loopback addresses may skip TLS", cfg->base_url);
+			return NULL;
+		}
+	}
+	if (cfg->token == NULL || cfg->token[0] == '\0') {
+		err_set(e, ERR_INVALID, "no API token: set CLOUDFLARE_API_TOKEN or use "
+		        "--api-token-file FILE");
+		return NULL;
+	}
+	for (const char *p = cfg->token; *p; p++) {
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
+			err_set(e, ERR_INVALID, "the API token contains spaces or control "
+			        "characters");
+			return NULL;
+		}
+	}
+	if (cfg->account_id == NULL || cfg->account_id[0] == '\0') {
+		err_set(e, ERR_INVALID, "no account: set CLOUDFLARE_ACCOUNT_ID or use "
+		        "--account-id ID");
+		return NULL;
+	}
+	if (strspn(cfg->account_id, "0123456789abcdefABCDEF") != strlen(cfg->account_id) ||
+	    strlen(cfg->account_id) > 64) {
+		err_set(e, ERR_INVALID, "account id '%.64s' is not a hex string",
+		        cfg->account_id);
+		return NULL;
+	}
+	if (!curl_ready) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl_ready = 1;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->multi = curl_multi_init();
+	a->base = xstrdup(cfg->base_url);
+	bl = strlen(a->base);
+	while (bl > 0 && a->base[bl - 1] == '/')
+		a->base[--bl] = '\0';
+	a->auth = xasprintf("Authorization: Bearer %s", cfg->token);
+	a->account = xstrdup(cfg->account_id);
+	a->parallelism = cfg->parallelism ? cfg->parallelism : API_DEFAULT_PARALLELISM;
+	if (a->parallelism > API_MAX_PARALLELISM)
+		a->parallelism = API_MAX_PARALLELISM;
+	a->rate_n = cfg->rate_n ? cfg->rate_n : API_DEFAULT_RATE_N;
+	a->rate_secs = cfg->rate_secs ? cfg->rate_secs : API_DEFAULT_RATE_SECS;
+	a->max_retries = cfg->max_retries ? cfg->max_retries : API_MAX_RETRIES;
+	a->stamps = xcalloc(a->rate_n, sizeof(*a->stamps));
+	a->idle = xcalloc(a->parallelism, sizeof(*a->idle));
+	a->rng = cfg->seed ? cfg->seed : (uint64_t)time(NULL) * 2654435761u + 1;
+	curl_multi_setopt(a->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)a->parallelism);
+	return a;
+}
+
+void
+api_free(struct api *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->nqueue; i++)
+		api_call_free(a->queue[i]);
+	free(a->queue);
+	for (size_t i = 0; i < a->nidle; i++)
+		curl_easy_cleanup(a->idle[i]);
+	free(a->idle);
+	curl_multi_cleanup(a->multi);
+	free(a->base);
+	if (a->auth) {
+		memset(a->auth, 0, strlen(a->auth));
+		free(a->auth);
+	}
+	free(a->account);
+	free(a->stamps);
+	free(a);
+}
+
+const struct api_stats *
+api_get_stats(const struct api *a)
+{
+	return &a->stats;
+}
+
+const char *
+api_account(const struct api *a)
+{
+	return a->account;
+}
+
+struct api_call *
+api_call_new(const char *method, const char *fmt, ...)
+{
+	struct api_call *c = xcalloc(1, sizeof(*c));
+	struct buf b;
+	va_list ap;
+
+	c->method = method;
+	buf_init(&b, 64 * 1024);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	c->path = buf_take(&b);
+	buf_init(&c->resp, API_MAX_RESPONSE);
+	return c;
+}
+
+void
+api_call_free(struct api_call *c)
+{
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->jurisdiction);
+	free(c->storage_class);
+	free(c->body);
+	buf_release(&c->resp);
+	free(c);
+}
+
+char *
+api_escape(const char *s)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~')
+			buf_append(&b, s, 1);
+		else
+			buf_printf(&b, "%%%02X", ch);
+	}
+	return buf_take(&b);
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *user)
+{
+	struct api_call *c = user;
+
+	if (buf_append(&c->resp, p, size * n) < 0)
+		return 0; /* too big: curl aborts with CURLE_WRITE_ERROR */
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *user)
+{
+	struct api_call *c = user;
+	struct inflight *f = c->priv;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		char v[64];
+		size_t vl = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
+		char *end;
+		long s;
+
+		memcpy(v, p + 12, vl);
+		v[vl] = '\0';
+		s = strtol(v, &end, 10);
+		if (end != v && s >= 0) {
+			f->retry_after_s = s;
+		} else {
+			time_t t = curl_getdate(v + strspn(v, " "), NULL);
+
+			if (t > 0)
+				f->retry_after_s = t > time(NULL) ? (long)(t - time(NULL)) : 0;
+		}
+	}
+	return len;
+}
+
+static int
+is_write(const char *m)
+{
+	return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0;
+}
+
+/* Starts c on an easy handle (reused when one is idle). */
+static void
+start(struct api *a, struct api_call *c)
+{
+	struct inflight *f = xcalloc(1, sizeof(*f));
+	char *url, *hdr;
+
+	c->priv = f;
+	f->retry_after_s = -1;
+	f->h = a->nidle ? a->idle[--a->nidle] : curl_easy_init();
+	curl_easy_reset(f->h);
+	buf_reset(&c->resp);
+	c->resp.toobig = 0;
+	url = xasprintf("%s/accounts/%s%s", a->base, a->account, c->path);
+	curl_easy_setopt(f->h, CURLOPT_URL, url);
+	free(url);
+	curl_easy_setopt(f->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(f->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(f->h, CURLOPT_CONNECTTIMEOUT_MS, (long)API_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(f->h, CURLOPT_TIMEOUT_MS, (long)API_TIMEOUT_MS);
+	curl_easy_setopt(f->h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(f->h, CURLOPT_USERAGENT, "cfstorage/" CFS_VERSION);
+	curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(f->h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(f->h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(f->h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(f->h, CURLOPT_ERRORBUFFER, f->errbuf);
+	curl_easy_setopt(f->h, CURLOPT_PRIVATE, c);
+	f->hdrs = curl_slist_append(f->hdrs, a->auth);
+	f->hdrs = curl_slist_append(f->hdrs, "Accept: application/json");
+	if (c->jurisdiction) {
+		hdr = xasprintf("cf-r2-jurisdiction: %s", c->jurisdiction);
+		f->hdrs = curl_slist_append(f->hdrs, hdr);
+		free(hdr);
+	}
+	if (c->storage_class) {
+		hdr = xasprintf("cf-r2-storage-class: %s", c->storage_class);
+		f->hdrs = curl_slist_append(f->hdrs, hdr);
+		free(hdr);
+	}
+	if (strcmp(c->method, "GET") == 0) {
+		curl_easy_setopt(f->h, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(f->h, CURLOPT_CUSTOMREQUEST, c->method);
+		/* a body on DELETE too (Secrets Store bulk delete, REFERENCE pitfall 13) */
+		curl_easy_setopt(f->h, CURLOPT_POSTFIELDSIZE, (long)(c->body ? c->body_len : 0));
+		curl_easy_setopt(f->h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+		if (c->body)
+			f->hdrs = curl_slist_append(f->hdrs, "Content-Type: application/json");
+	}
+	curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, f->hdrs);
+	c->attempts++;
+	a->stats.requests++;
+	if (is_write(c->method))
+		a->stats.writes++;
+	curl_multi_add_handle(a->multi, f->h);
+	a->running++;
+	log_debug("api request", "method=%s path=\"%s\" attempt=%u", c->method, c->path,
+	          c->attempts);
+}
+
+void
+api_submit(struct api *a, struct api_call *c, api_done_fn done, void *user)
+{
+	c->done = done;
+	c->user = user;
+	if (a->nqueue == a->capqueue) {
+		a->capqueue = a->capqueue ? a->capqueue * 2 : 16;
+		a->queue = xrealloc(a->queue, a->capqueue * sizeof(*a->queue));
+	}
+	a->queue[a->nqueue++] = c;
+}
+
+/* Cloudflare's envelope: the first error's code and message. */
+static void
+envelope_error(struct api_call *c, int *code, char *msg, size_t len)
+{
+	cJSON *root, *errs, *first, *v;
+	const char *end;
+
+	*code = 0;
+	msg[0] = '\0';
+	if (c->resp.len == 0)
+		return;
+	root = cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
+	if (root == NULL)
+		return;
+	errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
+	first = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
+	if (first) {
+		v = cJSON_GetObjectItemCaseSensitive(first, "code");
+		if (cJSON_IsNumber(v))
+			*code = v->valueint;
+		v = cJSON_GetObjectItemCaseSensitive(first, "message");
+		if (cJSON_IsString(v))
+			snprintf(msg, len, "%s", v->valuestring);
+	}
+	cJSON_Delete(root);
+}
+
+static int64_t
+backoff_ms(struct api *a, unsigned attempt)
+{
+	int64_t cap = API_BACKOFF_BASE_MS;
+
+	for (unsigned i = 1; i < attempt && cap < API_BACKOFF_CAP_MS; i++)
+		cap *= 2;
+	if (cap > API_BACKOFF_CAP_MS)
+		cap = API_BACKOFF_CAP_MS;
+	return (int64_t)(rnd(a) % (uint64_t)(cap + 1)); /* full jitter */
+}
+
+/*
+ * Decides what a finished attempt means: done (with rc set) or retry (returns
+ * 1 with c->not_before_ms set).
+ */
+static int
+classify(struct api *a, struct api_call *c, CURLcode cc)
+{
+	struct inflight *f = c->priv;
+	int64_t now = mono_ms();
+	int code;
+	char msg[200];
+
+	c->status = 0;
+	if (cc != CURLE_OK) {
+		int connect = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+		              cc == CURLE_COULDNT_RESOLVE_PROXY;
+
+		if (cc == CURLE_WRITE_ERROR && c->resp.toobig) {
+			c->rc = err_set(&c->err, ERR_PERMANENT, "response larger than %u bytes",
+			                API_MAX_RESPONSE);
+			return 0;
+		}
+		if (cc == CURLE_SSL_CACERT || cc == CURLE_PEER_FAILED_VERIFICATION ||
+		    cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_UNSUPPORTED_PROTOCOL) {
+			c->rc = err_set(&c->err, ERR_PERMANENT, "%s", f->errbuf[0] ? f->errbuf
+			                : curl_easy_strerror(cc));
+			return 0;
+		}
+		c->rc = err_set(&c->err, ERR_TRANSIENT, "%s", f->errbuf[0] ? f->errbuf
+		                : curl_easy_strerror(cc));
+		if (c->no_blind_retry && !connect)
+			return 0; /* it may have been done: the caller looks first */
+		if (c->attempts > (connect ? API_CONNECT_RETRIES : a->max_retries))
+			return 0;
+		a->stats.retries++;
+		c->not_before_ms = now + backoff_ms(a, c->attempts);
+		return 1;
+	}
+	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &c->status);
+	envelope_error(c, &code, msg, sizeof(msg));
+	c->cf_code = code;
+	if (c->status >= 200 && c->status < 300) {
+		c->rc = ERR_OK;
+		return 0;
+	}
+	if (code)
+		err_set(&c->err, ERR_PERMANENT, "%s %s: HTTP %ld, code %d: %s", c->method,
+		        c->path, c->status, code, msg);
+	else
+		err_set(&c->err, ERR_PERMANENT, "%s %s: HTTP %ld", c->method, c->path,
+		        c->status);
+	if (c->status == 429) {
+		int64_t wait = f->retry_after_s >= 0
+		             ? (f->retry_after_s > API_RETRY_AFTER_CAP_S ? API_RETRY_AFTER_CAP_S
+		                                                         : f->retry_after_s) * 1000
+		             : 1000;
+
+		a->stats.throttled++;
+		c->rc = c->err.code = ERR_RATELIMITED;
+		if (now + wait > a->paused_until)
+			a->paused_until = now + wait; /* the limit is per user: everyone waits */
+		if (c->attempts > API_THROTTLE_RETRIES)
+			return 0;
+		a->stats.rate_waits++;
+		c->not_before_ms = a->paused_until;
+		return 1;
+	}
+	if (c->status >= 500) {
+		c->rc = c->err.code = ERR_TRANSIENT;
+		if (c->no_blind_retry || c->attempts > a->max_retries)
+			return 0;
+		a->stats.retries++;
+		c->not_before_ms = now + backoff_ms(a, c->attempts);
+		return 1;
+	}
+	switch (c->status) {
+	case 404: c->rc = ERR_NOTFOUND; break;
+	case 409: c->rc = ERR_CONFLICT; break;
+	case 400: c->rc = code == 10014 ? ERR_CONFLICT : ERR_INVALID; break;
+	default: c->rc = ERR_PERMANENT; break;
+	}
+	c->err.code = c->rc;
+	return 0;
+}
+
+/* Room in the request window now? Drops stamps that left the window. */
+static int64_t
+budget_wait(struct api *a, int64_t now)
+{
+	int64_t win = (int64_t)a->rate_secs * 1000;
+
+	while (a->count > 0 && a->stamps[a->head] <= now - win) {
+		a->head = (a->head + 1) % a->rate_n;
+		a->count--;
+	}
+	if (a->count < a->rate_n)
+		return 0;
+	return a->stamps[a->head] + win - now;
+}
+
+static void
+spend(struct api *a, int64_t now)
+{
+	a->stamps[(a->head + a->count) % a->rate_n] = now;
+	a->count++;
+}
+
+void
+api_wait(struct api *a)
+{
+	while (a->nqueue > 0 || a->running > 0) {
+		int64_t now = mono_ms(), next = now + 1000;
+		int still, wait_budget = 0;
+		CURLMsg *m;
+
+		/* start what may start, in queue order */
+		for (size_t i = 0; i < a->nqueue && a->running < a->parallelism;) {
+			struct api_call *c = a->queue[i];
+			int64_t due = c->not_before_ms > a->paused_until ? c->not_before_ms
+			                                                 : a->paused_until;
+			int64_t bw;
+
+			if (due > now) {
+				if (due < next)
+					next = due;
+				i++;
+				continue;
+			}
+			if ((bw = budget_wait(a, now)) > 0) {
+				if (now + bw < next)
+					next = now + bw;
+				wait_budget = 1;
+				break;
+			}
+			memmove(&a->queue[i], &a->queue[i + 1], (a->nqueue - i - 1) * sizeof(*a->queue));
+			a->nqueue--;
+			spend(a, now);
+			start(a, c);
+		}
+		if (wait_budget)
+			a->stats.rate_waits++;
+		curl_multi_perform(a->multi, &still);
+		while ((m = curl_multi_info_read(a->multi, &still)) != NULL) {
+			struct api_call *c;
+			struct inflight *f;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+			f = c->priv;
+			curl_multi_remove_handle(a->multi, f->h);
+			a->running--;
+			int retry = classify(a, c, m->data.result);
+			curl_slist_free_all(f->hdrs);
+			if (a->nidle < a->parallelism)
+				a->idle[a->nidle++] = f->h;
+			else
+				curl_easy_cleanup(f->h);
+			free(f);
+			c->priv = NULL;
+			if (retry) {
+				log_debug("api retry", "method=%s path=\"%s\" status=%ld", c->method,
+				          c->path, c->status);
+				api_submit(a, c, c->done, c->user);
+				continue;
+			}
+			if (c->rc != ERR_OK)
+				log_debug("api failure", "method=%s path=\"%s\" status=%ld", c->method,
+				          c->path, c->status);
+			if (c->done) {
+				c->done(c, c->user);
+				api_call_free(c);
+			}
+		}
+		if (a->running > 0 || a->nqueue > 0) {
+			int64_t t = next - mono_ms();
+
+			if (a->running == 0 && a->nqueue > 0 && t <= 0)
+				continue;
+			curl_multi_poll(a->multi, NULL, 0, (int)(t < 1 ? 1 : t > 1000 ? 1000 : t), NULL);
+		}
+	}
+}
+
+/* A sync call keeps c: it runs with no callback, so api_wait leaves it alone. */
+enum errcode
+api_call_sync(struct api *a, struct api_call *c)
+{
+	c->done = NULL;
+	api_submit(a, c, NULL, NULL);
+	api_wait(a);
+	return c->rc;
+}

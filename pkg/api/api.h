@@ -1,0 +1,169 @@
+/*
+ * api: the Cloudflare v4 client. libcurl's multi interface drives every
+ * request of a run with bounded concurrency over reused connections; one
+ * request budget (a sliding window, default 1200 per 300 s, as Cloudflare's
+ * global limit) covers the whole run, and a 429's Retry-After pauses all
+ * calls. 5xx answers and dropped connections are retried with exponential
+ * backoff and full jitter, except for calls marked no_blind_retry (creates),
+ * which return ERR_TRANSIENT so the caller can look before it re-sends.
+ *
+ * The token is never logged or put in an error message. Plain http:// is
+ * refused except to loopback addresses; TLS verification is always on.
+ * cJSON stays inside this module: callers get our own structs.
+ */
+#ifndef CFS_API_H
+#define CFS_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../err/err.h"
+#include "../manifest/manifest.h"
+#include "../mem/mem.h"
+
+/* Cloudflare's global limit: 1200 requests per 5 minutes per user. */
+#define API_DEFAULT_RATE_N 1200
+#define API_DEFAULT_RATE_SECS 300
+/* Concurrent requests in flight. */
+#define API_DEFAULT_PARALLELISM 4
+#define API_MAX_PARALLELISM 64
+/* Retries of one call on 5xx, 429 or a dropped connection. */
+#define API_MAX_RETRIES 6
+/* Backoff: full jitter over base * 2^attempt, capped. */
+#define API_BACKOFF_BASE_MS 250
+#define API_BACKOFF_CAP_MS 8000
+/* A Retry-After longer than this is treated as this (we never wait an hour). */
+#define API_RETRY_AFTER_CAP_S 300
+#define API_CONNECT_TIMEOUT_MS 10000
+#define API_TIMEOUT_MS 60000
+/* Largest response body kept (a KV value may be 25 MiB). */
+#define API_MAX_RESPONSE (26u * 1024 * 1024)
+/* Page sizes we ask for. */
+#define API_R2_PAGE 1000
+#define API_KV_NS_PAGE 100
+/* Most pages of one list before we assume the server loops. */
+#define API_MAX_PAGES 100000
+
+struct api_config {
+	const char *base_url;   /* e.g. https://api.cloudflare.com/client/v4 */
+	const char *token;      /* borrowed; never logged */
+	const char *account_id;
+	unsigned parallelism;   /* 0: API_DEFAULT_PARALLELISM */
+	unsigned rate_n, rate_secs; /* 0: the defaults */
+	unsigned max_retries;   /* 0: API_MAX_RETRIES */
+	unsigned long seed;     /* jitter; 0: from the clock */
+};
+
+struct api_stats {
+	unsigned long requests;  /* HTTP exchanges sent (retries included) */
+	unsigned long writes;    /* of which POST, PUT, PATCH, DELETE */
+	unsigned long retries;
+	unsigned long rate_waits; /* times the budget or a Retry-After made us wait */
+	unsigned long throttled;  /* 429 answers */
+};
+
+struct api;
+
+struct api_call;
+typedef void (*api_done_fn)(struct api_call *c, void *user);
+
+/* One logical request; filled by api_call_new(), read by the done callback. */
+struct api_call {
+	/* request */
+	const char *method;
+	char *path;              /* after the base URL, with the query */
+	char *jurisdiction;      /* cf-r2-jurisdiction header, NULL for none */
+	char *storage_class;     /* cf-r2-storage-class header (bucket PATCH) */
+	char *body;              /* JSON body or NULL */
+	size_t body_len;
+	int no_blind_retry;      /* a create: transient failure is returned, not retried */
+	/* result */
+	long status;             /* HTTP status of the last attempt, 0 if none */
+	struct buf resp;
+	enum errcode rc;
+	struct err err;          /* one line, e.g. "HTTP 409 code 10004: ..." */
+	int cf_code;             /* first Cloudflare error code, 0 if none */
+	unsigned attempts;
+	/* plumbing */
+	api_done_fn done;
+	void *user;
+	/* private to api.c */
+	void *priv;
+	int64_t not_before_ms;
+};
+
+struct api *api_new(const struct api_config *cfg, struct err *e) WARN_UNUSED_RESULT;
+void api_free(struct api *a);
+const struct api_stats *api_get_stats(const struct api *a);
+const char *api_account(const struct api *a);
+
+/* A call for METHOD on a printf-formatted path below /accounts/{id}
+ * (pass the rest, e.g. "/r2/buckets"). Free with api_call_free() unless it
+ * was submitted (then the api frees it after its done callback). */
+struct api_call *api_call_new(const char *method, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void api_call_free(struct api_call *c);
+/* Queues c; done(c, user) runs from api_wait(); c is freed after it returns. */
+void api_submit(struct api *a, struct api_call *c, api_done_fn done, void *user);
+/* Runs until every queued call (including ones queued by callbacks) is done. */
+void api_wait(struct api *a);
+/* Runs one call to completion; the caller keeps and frees c. */
+enum errcode api_call_sync(struct api *a, struct api_call *c);
+
+/* Percent-encodes s for a path segment or a query value; free with free(). */
+char *api_escape(const char *s);
+
+/* ---- typed operations (each a thin, documented wrapper over calls) ---- */
+
+struct obs_bucket {
+	char *name, *jurisdiction, *location, *storage_class, *creation_date;
+	int lifecycle_read;      /* rules below are what the account has */
+	struct lc_rule *rules;
+	size_t nrules;
+	int cors_read;
+	int has_cors;            /* a CORS policy exists (even with 0 rules) */
+	struct cors_rule *cors;
+	size_t ncors;
+	long objects;            /* -1 unknown; else objects counted (capped) */
+};
+
+struct obs_kv {
+	char *id, *title;
+};
+
+void obs_bucket_release(struct obs_bucket *b);
+void obs_kv_release(struct obs_kv *k);
+
+/* Token check on /accounts/{id}/tokens/verify (account tokens fail the user
+ * route with code 1000, REFERENCE §2). ERR_PERMANENT on a bad token. */
+enum errcode api_verify_token(struct api *a, struct err *e) WARN_UNUSED_RESULT;
+
+/* Every bucket of one jurisdiction, following result_info.cursor (REFERENCE
+ * pitfall 5) and stopping on a repeated cursor. Appends to *v. */
+enum errcode api_bucket_list(struct api *a, const char *jurisdiction,
+                             struct obs_bucket **v, size_t *n, struct err *e)
+	WARN_UNUSED_RESULT;
+/* Every KV namespace, page by page until a short or empty page. */
+enum errcode api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
+	WARN_UNUSED_RESULT;
+
+/* JSON bodies and parsers for the apply state machines. */
+char *api_lifecycle_json(const struct lc_rule *rules, size_t n);
+char *api_cors_json(const struct cors_rule *rules, size_t n);
+/* Parses a lifecycle GET result into rules; 0 or -1. */
+int api_parse_lifecycle(const struct api_call *c, struct lc_rule **rules, size_t *n);
+/* Parses a CORS GET: 1 policy present, 0 none (404 code 10059 or no rules
+ * key), -1 unparseable. */
+int api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n);
+/* Parses a bucket object result (create/get). 0 or -1. */
+int api_parse_bucket(const struct api_call *c, struct obs_bucket *b);
+/* Parses a KV namespace result (create). 0 or -1. */
+int api_parse_kv(const struct api_call *c, struct obs_kv *k);
+/* Counts the objects of an objects-list result (result array length) and
+ * whether more pages follow. -1 if unparseable. */
+long api_parse_object_count(const struct api_call *c, int *more);
+
+void lc_rules_free(struct lc_rule *r, size_t n);
+void cors_rules_free(struct cors_rule *r, size_t n);
+
+#endif

@@ -1,0 +1,523 @@
+/*
+ * Typed Cloudflare operations and their JSON: list walkers, lifecycle and
+ * CORS bodies, and parsers from Cloudflare's shapes (REFERENCE §3, §4) into
+ * our structs. cJSON trees never leave this file.
+ */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../timefmt/timefmt.h"
+#include "api.h"
+
+static cJSON *
+parse_body(const struct api_call *c)
+{
+	const char *end;
+
+	if (c->resp.len == 0)
+		return NULL;
+	return cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
+}
+
+static const char *
+jstr(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static char *
+jdup(const cJSON *o, const char *k)
+{
+	const char *s = jstr(o, k);
+
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+obs_bucket_release(struct obs_bucket *b)
+{
+	free(b->name);
+	free(b->jurisdiction);
+	free(b->location);
+	free(b->storage_class);
+	free(b->creation_date);
+	lc_rules_free(b->rules, b->nrules);
+	cors_rules_free(b->cors, b->ncors);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+obs_kv_release(struct obs_kv *k)
+{
+	free(k->id);
+	free(k->title);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+lc_rules_free(struct lc_rule *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].id);
+		free(r[i].prefix);
+		for (size_t j = 0; j < r[i].ntransitions; j++)
+			free(r[i].transitions[j].storage_class);
+		free(r[i].transitions);
+	}
+	free(r);
+}
+
+static void
+strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+cors_rules_free(struct cors_rule *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].id);
+		strs_free(r[i].origins, r[i].norigins);
+		strs_free(r[i].methods, r[i].nmethods);
+		strs_free(r[i].headers, r[i].nheaders);
+		strs_free(r[i].expose, r[i].nexpose);
+	}
+	free(r);
+}
+
+static void
+fill_bucket(const cJSON *o, struct obs_bucket *b, const char *jurisdiction)
+{
+	const char *j = jstr(o, "jurisdiction");
+
+	b->name = jdup(o, "name");
+	b->jurisdiction = xstrdup(j ? j : jurisdiction ? jurisdiction : "default");
+	b->location = jdup(o, "location");
+	b->storage_class = xstrdup(jstr(o, "storage_class") ? jstr(o, "storage_class")
+	                                                    : "Standard");
+	b->creation_date = jdup(o, "creation_date");
+	b->objects = -1;
+}
+
+int
+api_parse_bucket(const struct api_call *c, struct obs_bucket *b)
+{
+	cJSON *root = parse_body(c), *res;
+	int rc = -1;
+
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (cJSON_IsObject(res) && jstr(res, "name")) {
+		fill_bucket(res, b, c->jurisdiction);
+		rc = 0;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+int
+api_parse_kv(const struct api_call *c, struct obs_kv *k)
+{
+	cJSON *root = parse_body(c), *res;
+	int rc = -1;
+
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (cJSON_IsObject(res) && jstr(res, "id") && jstr(res, "title")) {
+		k->id = jdup(res, "id");
+		k->title = jdup(res, "title");
+		rc = 0;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+enum errcode
+api_verify_token(struct api *a, struct err *e)
+{
+	struct api_call *c = api_call_new("GET", "/tokens/verify");
+	enum errcode rc = api_call_sync(a, c);
+
+	if (rc != ERR_OK) {
+		if (c->status == 401 || c->status == 403)
+			rc = err_set(e, ERR_PERMANENT, "the API token was refused (HTTP %ld%s%s); "
+			             "check CLOUDFLARE_API_TOKEN or --api-token-file and the account id",
+			             c->status, c->cf_code ? ", code " : "",
+			             c->cf_code ? (c->cf_code == 10000 ? "10000" : "set") : "");
+		else
+			rc = err_set(e, rc, "cannot reach the API: %s", c->err.msg);
+	}
+	api_call_free(c);
+	return rc;
+}
+
+enum errcode
+api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
+                size_t *n, struct err *e)
+{
+	char *cursor = NULL;
+	enum errcode rc = ERR_OK;
+
+	for (int page = 0; page < API_MAX_PAGES; page++) {
+		struct api_call *c;
+		cJSON *root, *res, *list, *info, *it;
+		const char *next;
+
+		if (cursor) {
+			char *esc = api_escape(cursor);
+
+			c = api_call_new("GET", "/r2/buckets?per_page=%d&cursor=%s", API_R2_PAGE, esc);
+			free(esc);
+		} else {
+			c = api_call_new("GET", "/r2/buckets?per_page=%d", API_R2_PAGE);
+		}
+		if (strcmp(jurisdiction, "default") != 0)
+			c->jurisdiction = xstrdup(jurisdiction);
+		if (api_call_sync(a, c) != ERR_OK) {
+			rc = err_set(e, c->rc, "listing R2 buckets (%s): %s", jurisdiction, c->err.msg);
+			api_call_free(c);
+			break;
+		}
+		root = parse_body(c);
+		res = cJSON_GetObjectItemCaseSensitive(root, "result");
+		list = cJSON_GetObjectItemCaseSensitive(res, "buckets");
+		if (!cJSON_IsArray(list)) {
+			rc = err_set(e, ERR_PERMANENT, "listing R2 buckets: unexpected response shape");
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
+		}
+		cJSON_ArrayForEach(it, list) {
+			if (!jstr(it, "name"))
+				continue;
+			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+			memset(&(*v)[*n], 0, sizeof(**v));
+			fill_bucket(it, &(*v)[*n], jurisdiction);
+			(*n)++;
+		}
+		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+		next = jstr(info, "cursor");
+		if (next == NULL || next[0] == '\0' || cJSON_GetArraySize(list) == 0 ||
+		    (cursor && strcmp(cursor, next) == 0)) {
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
+		}
+		free(cursor);
+		cursor = xstrdup(next);
+		cJSON_Delete(root);
+		api_call_free(c);
+	}
+	free(cursor);
+	return rc;
+}
+
+enum errcode
+api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
+{
+	enum errcode rc = ERR_OK;
+
+	for (int page = 1; page <= API_MAX_PAGES; page++) {
+		struct api_call *c = api_call_new("GET", "/storage/kv/namespaces?page=%d&per_page=%d",
+		                                  page, API_KV_NS_PAGE);
+		cJSON *root, *res, *info, *it, *tp;
+		int count = 0;
+
+		if (api_call_sync(a, c) != ERR_OK) {
+			rc = err_set(e, c->rc, "listing KV namespaces: %s", c->err.msg);
+			api_call_free(c);
+			break;
+		}
+		root = parse_body(c);
+		res = cJSON_GetObjectItemCaseSensitive(root, "result");
+		if (!cJSON_IsArray(res)) {
+			rc = err_set(e, ERR_PERMANENT, "listing KV namespaces: unexpected response shape");
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
+		}
+		cJSON_ArrayForEach(it, res) {
+			if (!jstr(it, "id") || !jstr(it, "title"))
+				continue;
+			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+			(*v)[*n].id = jdup(it, "id");
+			(*v)[*n].title = jdup(it, "title");
+			(*n)++;
+			count++;
+		}
+		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+		tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
+		cJSON_Delete(root);
+		api_call_free(c);
+		if (count < API_KV_NS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valueint))
+			break;
+	}
+	return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+put_cond(cJSON *parent, const char *key, const struct lc_cond *cond)
+{
+	cJSON *wrap = cJSON_AddObjectToObject(parent, key);
+	cJSON *c = cJSON_AddObjectToObject(wrap, "condition");
+
+	if (cond->is_date) {
+		char d[40];
+
+		snprintf(d, sizeof(d), "%sT00:00:00.000Z", cond->date_text);
+		cJSON_AddStringToObject(c, "type", "Date");
+		cJSON_AddStringToObject(c, "date", d);
+	} else {
+		cJSON_AddStringToObject(c, "type", "Age");
+		cJSON_AddNumberToObject(c, "maxAge", (double)(cond->days * 86400));
+	}
+}
+
+/* Cloudflare's rule shape (REFERENCE §3.1): maxAge in seconds, dates at
+ * midnight UTC as wrangler sends them. */
+char *
+api_lifecycle_json(const struct lc_rule *rules, size_t n)
+{
+	cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "rules");
+	char *s;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct lc_rule *r = &rules[i];
+		cJSON *o = cJSON_CreateObject(), *cond;
+
+		cJSON_AddStringToObject(o, "id", r->id);
+		cJSON_AddBoolToObject(o, "enabled", r->enabled);
+		cond = cJSON_AddObjectToObject(o, "conditions");
+		cJSON_AddStringToObject(cond, "prefix", r->prefix ? r->prefix : "");
+		if (r->expire.set)
+			put_cond(o, "deleteObjectsTransition", &r->expire);
+		if (r->abort_mpu.set)
+			put_cond(o, "abortMultipartUploadsTransition", &r->abort_mpu);
+		if (r->ntransitions) {
+			cJSON *ts = cJSON_AddArrayToObject(o, "storageClassTransitions");
+
+			for (size_t j = 0; j < r->ntransitions; j++) {
+				cJSON *t = cJSON_CreateObject(), *tmp = cJSON_CreateObject();
+
+				put_cond(tmp, "x", &r->transitions[j].cond);
+				cJSON_AddItemToObject(t, "condition", cJSON_DetachItemFromObject(
+				    cJSON_GetObjectItemCaseSensitive(tmp, "x"), "condition"));
+				cJSON_Delete(tmp);
+				cJSON_AddStringToObject(t, "storageClass", r->transitions[j].storage_class
+				                        ? r->transitions[j].storage_class : "InfrequentAccess");
+				cJSON_AddItemToArray(ts, t);
+			}
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	s = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+/* {"type":"Age","maxAge":N} or {"type":"Date","date":"..."} -> lc_cond. A
+ * maxAge that is not whole days is kept as -seconds so it never equals a
+ * declared day count (and is rewritten). */
+static int
+get_cond(const cJSON *c, struct lc_cond *out)
+{
+	const char *type = jstr(c, "type");
+
+	if (type == NULL)
+		return -1;
+	out->set = 1;
+	if (strcmp(type, "Date") == 0) {
+		const char *d = jstr(c, "date");
+		int64_t t;
+
+		if (d == NULL || timefmt_parse_rfc3339(d, &t) != 0) {
+			if (d == NULL || timefmt_parse_date(d, &t) != 0)
+				return -1;
+		}
+		out->is_date = 1;
+		out->date = t - t % 86400;
+		snprintf(out->date_text, sizeof(out->date_text), "%.10s", d);
+		return 0;
+	}
+	{
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "maxAge");
+		int64_t secs;
+
+		if (!cJSON_IsNumber(m))
+			return -1;
+		secs = (int64_t)m->valuedouble;
+		out->days = secs % 86400 == 0 ? secs / 86400 : -secs;
+	}
+	return 0;
+}
+
+int
+api_parse_lifecycle(const struct api_call *c, struct lc_rule **rules, size_t *n)
+{
+	cJSON *root = parse_body(c), *res, *arr, *it;
+	int rc = 0;
+
+	*rules = NULL;
+	*n = 0;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	arr = cJSON_GetObjectItemCaseSensitive(res, "rules");
+	if (res == NULL || cJSON_IsNull(res)) {
+		cJSON_Delete(root);
+		return root ? 0 : -1;
+	}
+	if (arr != NULL && !cJSON_IsArray(arr)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	*rules = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**rules));
+	cJSON_ArrayForEach(it, arr) {
+		struct lc_rule *r = &(*rules)[*n];
+		const cJSON *en = cJSON_GetObjectItemCaseSensitive(it, "enabled");
+		const cJSON *cond = cJSON_GetObjectItemCaseSensitive(it, "conditions");
+		const cJSON *x, *ts, *t;
+
+		r->id = xstrdup(jstr(it, "id") ? jstr(it, "id") : "");
+		r->enabled = cJSON_IsBool(en) ? cJSON_IsTrue(en) : 1;
+		r->prefix = xstrdup(jstr(cond, "prefix") ? jstr(cond, "prefix") : "");
+		x = cJSON_GetObjectItemCaseSensitive(it, "deleteObjectsTransition");
+		if (x && get_cond(cJSON_GetObjectItemCaseSensitive(x, "condition"), &r->expire))
+			rc = -1;
+		x = cJSON_GetObjectItemCaseSensitive(it, "abortMultipartUploadsTransition");
+		if (x && get_cond(cJSON_GetObjectItemCaseSensitive(x, "condition"), &r->abort_mpu))
+			rc = -1;
+		ts = cJSON_GetObjectItemCaseSensitive(it, "storageClassTransitions");
+		if (cJSON_IsArray(ts) && cJSON_GetArraySize(ts) > 0) {
+			r->transitions = xcalloc((size_t)cJSON_GetArraySize(ts), sizeof(*r->transitions));
+			cJSON_ArrayForEach(t, ts) {
+				struct lc_transition *tr = &r->transitions[r->ntransitions++];
+
+				if (get_cond(cJSON_GetObjectItemCaseSensitive(t, "condition"), &tr->cond))
+					rc = -1;
+				tr->storage_class = jdup(t, "storageClass");
+			}
+		}
+		(*n)++;
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* ---- CORS ---- */
+
+static void
+add_strs(cJSON *o, const char *k, char *const *v, size_t n)
+{
+	cJSON *arr = cJSON_AddArrayToObject(o, k);
+
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(v[i]));
+}
+
+char *
+api_cors_json(const struct cors_rule *rules, size_t n)
+{
+	cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "rules");
+	char *s;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct cors_rule *r = &rules[i];
+		cJSON *o = cJSON_CreateObject(), *al;
+
+		if (r->id)
+			cJSON_AddStringToObject(o, "id", r->id);
+		al = cJSON_AddObjectToObject(o, "allowed");
+		add_strs(al, "methods", r->methods, r->nmethods);
+		add_strs(al, "origins", r->origins, r->norigins);
+		if (r->nheaders)
+			add_strs(al, "headers", r->headers, r->nheaders);
+		if (r->nexpose)
+			add_strs(o, "exposeHeaders", r->expose, r->nexpose);
+		if (r->max_age >= 0)
+			cJSON_AddNumberToObject(o, "maxAgeSeconds", (double)r->max_age);
+		cJSON_AddItemToArray(arr, o);
+	}
+	s = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+static char **
+get_strs(const cJSON *o, const char *k, size_t *n)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, k), *it;
+	char **v;
+
+	*n = 0;
+	if (!cJSON_IsArray(arr))
+		return NULL;
+	v = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v));
+	cJSON_ArrayForEach(it, arr)
+		if (cJSON_IsString(it))
+			v[(*n)++] = xstrdup(it->valuestring);
+	return v;
+}
+
+int
+api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n)
+{
+	cJSON *root, *res, *arr, *it;
+
+	*rules = NULL;
+	*n = 0;
+	if (c->status == 404)
+		return 0; /* code 10059: no CORS configuration (REFERENCE §3.2) */
+	root = parse_body(c);
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	arr = cJSON_GetObjectItemCaseSensitive(res, "rules");
+	if (root == NULL) {
+		return -1;
+	}
+	if (!cJSON_IsArray(arr)) {
+		cJSON_Delete(root);
+		return 0;
+	}
+	*rules = xcalloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**rules));
+	cJSON_ArrayForEach(it, arr) {
+		struct cors_rule *r = &(*rules)[*n];
+		const cJSON *al = cJSON_GetObjectItemCaseSensitive(it, "allowed");
+		const cJSON *ma = cJSON_GetObjectItemCaseSensitive(it, "maxAgeSeconds");
+
+		r->id = jdup(it, "id");
+		r->methods = get_strs(al, "methods", &r->nmethods);
+		r->origins = get_strs(al, "origins", &r->norigins);
+		r->headers = get_strs(al, "headers", &r->nheaders);
+		r->expose = get_strs(it, "exposeHeaders", &r->nexpose);
+		r->max_age = cJSON_IsNumber(ma) ? (int64_t)ma->valuedouble : -1;
+		(*n)++;
+	}
+	cJSON_Delete(root);
+	return 1;
+}
+
+long
+api_parse_object_count(const struct api_call *c, int *more)
+{
+	cJSON *root = parse_body(c), *res, *info;
+	const char *cur;
+	long n;
+
+	*more = 0;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!cJSON_IsArray(res)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	n = cJSON_GetArraySize(res);
+	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+	cur = jstr(info, "cursor");
+	*more = cur && cur[0];
+	cJSON_Delete(root);
+	return n;
+}

@@ -1,0 +1,462 @@
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../log/log.h"
+#include "../mem/mem.h"
+#include "../timefmt/timefmt.h"
+
+enum step {
+	ST_START = 0,
+	ST_CREATE,
+	ST_CHECK,
+	ST_STORAGE_CLASS,
+	ST_LIFECYCLE,
+	ST_CORS,
+	ST_RENAME,
+	ST_DELETE,
+	ST_RECORD,
+	ST_DONE,
+};
+
+struct applier {
+	struct api *api;
+	struct state *st;
+	int64_t now;
+	struct apply_result *res;
+	int64_t last_save_ms;
+	int dirty;
+};
+
+struct job {
+	struct applier *ap;
+	struct plan_action *a;
+	enum step step;
+	unsigned create_attempts;
+	char *kv_id;        /* learnt from a KV create or check */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+save(struct applier *ap, int force)
+{
+	int64_t now = mono_ms();
+
+	if (!ap->dirty || (!force && now - ap->last_save_ms < APPLY_SAVE_INTERVAL_MS))
+		return;
+	if (state_save(ap->st, &ap->res->state_err) != ERR_OK)
+		ap->res->state_error = 1;
+	ap->dirty = 0;
+	ap->last_save_ms = now;
+}
+
+static void
+fail(struct job *j, const char *msg)
+{
+	struct apply_result *r = j->ap->res;
+	struct inv_entry *x;
+
+	r->failures = xrealloc(r->failures, (r->nfailures + 1) * sizeof(*r->failures));
+	r->failures[r->nfailures].kind = j->a->kind;
+	r->failures[r->nfailures].name = xstrdup(j->a->name);
+	r->failures[r->nfailures].msg = xstrdup(msg);
+	r->nfailures++;
+	r->failed++;
+	x = state_find(j->ap->st, j->a->kind, j->a->name);
+	if (x) {
+		char *cond = xasprintf("Failed: %s", msg);
+
+		inv_set(&x->condition, cond);
+		free(cond);
+		j->ap->dirty = 1;
+	}
+	log_warn("apply failed", "kind=%s name=%s", kind_name(j->a->kind), j->a->name);
+	j->step = ST_DONE;
+}
+
+/* Writes the action's outcome into the inventory. */
+static void
+record(struct job *j)
+{
+	struct plan_action *a = j->a;
+	struct state *st = j->ap->st;
+	char ts[32];
+	struct inv_entry *x;
+
+	timefmt_format(j->ap->now, ts, sizeof(ts));
+	if (a->op == PLAN_DELETE || a->op == PLAN_FORGET) {
+		state_remove(st, a->kind, a->name);
+		j->ap->dirty = 1;
+		return;
+	}
+	if (a->want == NULL)
+		return;
+	x = state_upsert(st, a->kind, a->name);
+	if (a->op == PLAN_ADOPT)
+		x->origin = ORIGIN_ADOPTED;
+	x->pending = 0;
+	x->policy = a->want->deletion_policy;
+	if (a->kind == KIND_R2BUCKET) {
+		const struct r2_bucket_spec *b = &a->want->u.bucket;
+
+		inv_set(&x->bucket_name, b->bucket_name);
+		inv_set(&x->jurisdiction, b->jurisdiction);
+		inv_set(&x->location_hint, b->location_hint);
+		x->managed_lifecycle = b->has_lifecycle;
+		x->managed_cors = b->has_cors;
+	} else if (a->kind == KIND_KVNAMESPACE) {
+		inv_set(&x->title, a->want->u.kv.title);
+		if (j->kv_id)
+			inv_set(&x->kv_id, j->kv_id);
+		else if (a->okv)
+			inv_set(&x->kv_id, a->okv->id);
+	}
+	memcpy(x->spec_hash, a->spec_hash, sizeof(x->spec_hash));
+	inv_set(&x->condition, "Ready");
+	inv_set(&x->updated, ts);
+	j->ap->dirty = 1;
+}
+
+static void advance(struct job *j);
+
+static void
+on_done(struct api_call *c, void *user)
+{
+	struct job *j = user;
+	struct plan_action *a = j->a;
+	char msg[ERR_MSG_MAX + 64];
+
+	switch (j->step) {
+	case ST_CREATE:
+		if (c->rc == ERR_OK) {
+			if (a->kind == KIND_KVNAMESPACE) {
+				struct obs_kv k = { 0 };
+
+				if (api_parse_kv(c, &k) == 0) {
+					j->kv_id = k.id;
+					k.id = NULL;
+				}
+				obs_kv_release(&k);
+			}
+			j->step = ST_STORAGE_CLASS;
+		} else if (c->rc == ERR_TRANSIENT || c->rc == ERR_CONFLICT) {
+			/* a create that timed out or "already exists": look before re-sending */
+			j->step = ST_CHECK;
+		} else {
+			snprintf(msg, sizeof(msg), "create failed: %s", c->err.msg);
+			fail(j, msg);
+		}
+		break;
+	case ST_CHECK:
+		if (a->kind == KIND_R2BUCKET && c->rc == ERR_OK) {
+			j->step = ST_STORAGE_CLASS;
+		} else if (a->kind == KIND_R2BUCKET && c->rc == ERR_NOTFOUND &&
+		           j->create_attempts < APPLY_CREATE_ATTEMPTS) {
+			j->step = ST_CREATE;
+		} else if (a->kind == KIND_R2BUCKET) {
+			snprintf(msg, sizeof(msg), "create could not be confirmed: %s", c->err.msg);
+			fail(j, msg);
+		}
+		break;
+	case ST_STORAGE_CLASS:
+	case ST_LIFECYCLE:
+	case ST_CORS:
+	case ST_RENAME:
+		if (c->rc != ERR_OK) {
+			snprintf(msg, sizeof(msg), "%s failed: %s",
+			         j->step == ST_STORAGE_CLASS ? "storage class change"
+			         : j->step == ST_LIFECYCLE ? "lifecycle update"
+			         : j->step == ST_CORS ? "CORS update" : "rename", c->err.msg);
+			fail(j, msg);
+		} else {
+			j->step = j->step == ST_STORAGE_CLASS ? ST_LIFECYCLE
+			        : j->step == ST_LIFECYCLE ? ST_CORS
+			        : j->step == ST_CORS ? ST_RENAME : ST_RECORD;
+		}
+		break;
+	case ST_DELETE:
+		if (c->rc == ERR_OK || c->rc == ERR_NOTFOUND) {
+			j->step = ST_RECORD;
+		} else if (c->rc == ERR_CONFLICT && a->kind == KIND_R2BUCKET) {
+			fail(j, "bucket is not empty: not deleted");
+		} else {
+			snprintf(msg, sizeof(msg), "delete failed: %s", c->err.msg);
+			fail(j, msg);
+		}
+		break;
+	default:
+		abort();
+	}
+	advance(j);
+}
+
+/* A KV create check lists every namespace (there is no get-by-title). */
+static void
+kv_check(struct job *j)
+{
+	struct obs_kv *v = NULL;
+	size_t n = 0;
+	struct err e;
+	char msg[ERR_MSG_MAX + 64];
+
+	err_clear(&e);
+	if (api_kv_list(j->ap->api, &v, &n, &e) != ERR_OK) {
+		snprintf(msg, sizeof(msg), "create could not be confirmed: %s", e.msg);
+		fail(j, msg);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(v[i].title, j->a->want->u.kv.title) == 0 && !j->kv_id)
+				j->kv_id = xstrdup(v[i].id);
+		if (j->kv_id)
+			j->step = ST_STORAGE_CLASS;
+		else if (j->create_attempts < APPLY_CREATE_ATTEMPTS)
+			j->step = ST_CREATE;
+		else
+			fail(j, "create could not be confirmed");
+	}
+	for (size_t i = 0; i < n; i++)
+		obs_kv_release(&v[i]);
+	free(v);
+}
+
+static char *
+bucket_path(const struct plan_action *a, const char *suffix)
+{
+	const char *name = a->want ? a->want->u.bucket.bucket_name
+	                           : a->inv->bucket_name ? a->inv->bucket_name : a->name;
+	char *esc = api_escape(name), *p = xasprintf("/r2/buckets/%s%s", esc, suffix);
+
+	free(esc);
+	return p;
+}
+
+static const char *
+bucket_juris(const struct plan_action *a)
+{
+	const char *j = a->want ? a->want->u.bucket.jurisdiction
+	                        : a->inv->jurisdiction ? a->inv->jurisdiction : "default";
+
+	return strcmp(j, "default") == 0 ? NULL : j;
+}
+
+/* Sends the next call of j's state machine, or finishes it. */
+static void
+advance(struct job *j)
+{
+	struct plan_action *a = j->a;
+	struct api_call *c = NULL;
+	char *p;
+
+	for (;;) {
+		switch (j->step) {
+		case ST_START:
+			j->step = a->create ? ST_CREATE : a->del ? ST_DELETE : ST_STORAGE_CLASS;
+			continue;
+		case ST_CREATE:
+			j->create_attempts++;
+			if (a->kind == KIND_R2BUCKET) {
+				const struct r2_bucket_spec *b = &a->want->u.bucket;
+				struct buf body;
+
+				buf_init(&body, 4096);
+				buf_puts(&body, "{\"name\":");
+				buf_json_string(&body, b->bucket_name, strlen(b->bucket_name));
+				if (b->location_hint) {
+					buf_puts(&body, ",\"locationHint\":");
+					buf_json_string(&body, b->location_hint, strlen(b->location_hint));
+				}
+				if (strcmp(b->storage_class, "Standard") != 0)
+					buf_printf(&body, ",\"storageClass\":\"%s\"", b->storage_class);
+				buf_puts(&body, "}");
+				c = api_call_new("POST", "/r2/buckets");
+				c->body_len = body.len;
+				c->body = buf_take(&body);
+				if (bucket_juris(a))
+					c->jurisdiction = xstrdup(bucket_juris(a));
+			} else {
+				struct buf body;
+
+				buf_init(&body, 4096);
+				buf_puts(&body, "{\"title\":");
+				buf_json_string(&body, a->want->u.kv.title, strlen(a->want->u.kv.title));
+				buf_puts(&body, "}");
+				c = api_call_new("POST", "/storage/kv/namespaces");
+				c->body_len = body.len;
+				c->body = buf_take(&body);
+			}
+			c->no_blind_retry = 1;
+			break;
+		case ST_CHECK:
+			if (a->kind == KIND_KVNAMESPACE) {
+				kv_check(j);
+				continue;
+			}
+			p = bucket_path(a, "");
+			c = api_call_new("GET", "%s", p);
+			free(p);
+			if (bucket_juris(a))
+				c->jurisdiction = xstrdup(bucket_juris(a));
+			break;
+		case ST_STORAGE_CLASS:
+			if (!a->set_storage_class || a->kind != KIND_R2BUCKET) {
+				j->step = ST_LIFECYCLE;
+				continue;
+			}
+			p = bucket_path(a, "");
+			c = api_call_new("PATCH", "%s", p);
+			free(p);
+			c->storage_class = xstrdup(a->want->u.bucket.storage_class);
+			if (bucket_juris(a))
+				c->jurisdiction = xstrdup(bucket_juris(a));
+			break;
+		case ST_LIFECYCLE:
+			if (!a->put_lifecycle) {
+				j->step = ST_CORS;
+				continue;
+			}
+			p = bucket_path(a, "/lifecycle");
+			c = api_call_new("PUT", "%s", p);
+			free(p);
+			c->body = api_lifecycle_json(a->lc, a->nlc);
+			c->body_len = strlen(c->body);
+			if (bucket_juris(a))
+				c->jurisdiction = xstrdup(bucket_juris(a));
+			break;
+		case ST_CORS:
+			if (!a->put_cors && !a->delete_cors) {
+				j->step = ST_RENAME;
+				continue;
+			}
+			p = bucket_path(a, "/cors");
+			if (a->put_cors) {
+				c = api_call_new("PUT", "%s", p);
+				c->body = api_cors_json(a->want->u.bucket.cors, a->want->u.bucket.ncors);
+				c->body_len = strlen(c->body);
+			} else {
+				c = api_call_new("DELETE", "%s", p);
+			}
+			free(p);
+			if (bucket_juris(a))
+				c->jurisdiction = xstrdup(bucket_juris(a));
+			break;
+		case ST_RENAME:
+			if (!a->rename) {
+				j->step = ST_RECORD;
+				continue;
+			} else {
+				struct buf body;
+
+				buf_init(&body, 4096);
+				buf_puts(&body, "{\"title\":");
+				buf_json_string(&body, a->want->u.kv.title, strlen(a->want->u.kv.title));
+				buf_puts(&body, "}");
+				c = api_call_new("PUT", "/storage/kv/namespaces/%s", a->okv->id);
+				c->body_len = body.len;
+				c->body = buf_take(&body);
+			}
+			break;
+		case ST_DELETE:
+			if (a->kind == KIND_R2BUCKET) {
+				p = bucket_path(a, "");
+				c = api_call_new("DELETE", "%s", p);
+				free(p);
+				if (bucket_juris(a))
+					c->jurisdiction = xstrdup(bucket_juris(a));
+			} else {
+				c = api_call_new("DELETE", "/storage/kv/namespaces/%s",
+				                 a->okv ? a->okv->id : a->inv->kv_id);
+			}
+			break;
+		case ST_RECORD:
+			record(j);
+			j->ap->res->done[a->op]++;
+			log_info("applied", "kind=%s name=%s action=%s", kind_name(a->kind), a->name,
+			         plan_op_name(a->op));
+			j->step = ST_DONE;
+			continue;
+		case ST_DONE:
+			save(j->ap, 0);
+			free(j->kv_id);
+			free(j);
+			return;
+		default:
+			abort();
+		}
+		api_submit(j->ap->api, c, on_done, j);
+		return;
+	}
+}
+
+void
+apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
+          struct apply_result *res)
+{
+	struct applier ap = { a, st, now, res, 0, 0 };
+
+	memset(res, 0, sizeof(*res));
+	/* write-ahead: every create is recorded as pending before it is sent */
+	for (size_t i = 0; i < p->n; i++) {
+		struct plan_action *x = &p->v[i];
+		struct inv_entry *e;
+
+		if (!x->create || x->want == NULL)
+			continue;
+		e = state_upsert(st, x->kind, x->name);
+		if (e->kv_id == NULL && e->bucket_name == NULL)
+			e->pending = 1;
+		e->policy = x->want->deletion_policy;
+		if (x->kind == KIND_R2BUCKET) {
+			inv_set(&e->bucket_name, x->want->u.bucket.bucket_name);
+			inv_set(&e->jurisdiction, x->want->u.bucket.jurisdiction);
+			inv_set(&e->location_hint, x->want->u.bucket.location_hint);
+			e->pending = 1;
+		} else {
+			inv_set(&e->title, x->want->u.kv.title);
+			inv_set(&e->kv_id, NULL);
+			e->pending = 1;
+		}
+		x->inv = e;
+		ap.dirty = 1;
+	}
+	save(&ap, 1);
+	if (res->state_error)
+		return; /* nothing is sent that could not be recorded */
+	for (size_t i = 0; i < p->n; i++) {
+		struct plan_action *x = &p->v[i];
+		struct job *j;
+
+		if (x->op == PLAN_NOOP && !x->record)
+			continue;
+		if (x->op == PLAN_REFUSE)
+			continue;
+		j = xcalloc(1, sizeof(*j));
+		j->ap = &ap;
+		j->a = x;
+		advance(j);
+	}
+	api_wait(a);
+	ap.dirty = 1;
+	save(&ap, 1);
+}
+
+void
+apply_result_release(struct apply_result *r)
+{
+	for (size_t i = 0; i < r->nfailures; i++) {
+		free(r->failures[i].name);
+		free(r->failures[i].msg);
+	}
+	free(r->failures);
+	memset(r, 0, sizeof(*r));
+}

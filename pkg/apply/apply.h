@@ -1,0 +1,44 @@
+/*
+ * apply: executes a plan through the API with bounded concurrency. Each
+ * action is a small state machine (create → check → storage class →
+ * lifecycle → CORS → record) advanced from API callbacks; one action's
+ * failure never stops the others. Creates are written ahead to the state as
+ * pending, so a run killed at any point is completed by the next one instead
+ * of leaving an unowned resource behind; outcomes are written as they happen.
+ */
+#ifndef CFS_APPLY_H
+#define CFS_APPLY_H
+
+#include <stdint.h>
+
+#include "../api/api.h"
+#include "../plan/plan.h"
+#include "../state/state.h"
+
+/* Saves of the state are at most this often while actions complete (and
+ * always at the end); pending creates are saved before any is sent. */
+#define APPLY_SAVE_INTERVAL_MS 200
+/* Creates re-sent after a timeout found nothing. */
+#define APPLY_CREATE_ATTEMPTS 3
+
+struct apply_failure {
+	enum kind kind;
+	char *name;
+	char *msg;
+};
+
+struct apply_result {
+	size_t done[PLAN_FORGET + 1];  /* actions finished, by op */
+	size_t failed;
+	struct apply_failure *failures;
+	size_t nfailures;
+	int state_error;               /* the state could not be saved */
+	struct err state_err;
+};
+
+/* Runs every action of p that has work; `now` stamps the inventory. */
+void apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
+               struct apply_result *res);
+void apply_result_release(struct apply_result *r);
+
+#endif

@@ -1,0 +1,200 @@
+#include "observe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../mem/mem.h"
+
+static const char *const juris[] = { "default", "eu", "fedramp" };
+
+static int
+juris_index(const char *j)
+{
+	for (int i = 0; i < 3; i++)
+		if (j && strcmp(juris[i], j) == 0)
+			return i;
+	return 0;
+}
+
+const struct obs_bucket *
+snapshot_bucket(const struct snapshot *s, const char *jurisdiction, const char *name)
+{
+	for (size_t i = 0; i < s->nbuckets; i++)
+		if (strcmp(s->buckets[i].name, name) == 0 &&
+		    strcmp(s->buckets[i].jurisdiction, jurisdiction) == 0)
+			return &s->buckets[i];
+	return NULL;
+}
+
+const struct obs_kv *
+snapshot_kv_id(const struct snapshot *s, const char *id)
+{
+	for (size_t i = 0; i < s->nkvs; i++)
+		if (strcmp(s->kvs[i].id, id) == 0)
+			return &s->kvs[i];
+	return NULL;
+}
+
+const struct obs_kv *
+snapshot_kv_title(const struct snapshot *s, const char *title)
+{
+	for (size_t i = 0; i < s->nkvs; i++)
+		if (strcmp(s->kvs[i].title, title) == 0)
+			return &s->kvs[i];
+	return NULL;
+}
+
+void
+snapshot_release(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nbuckets; i++)
+		obs_bucket_release(&s->buckets[i]);
+	free(s->buckets);
+	for (size_t i = 0; i < s->nkvs; i++)
+		obs_kv_release(&s->kvs[i]);
+	free(s->kvs);
+	memset(s, 0, sizeof(*s));
+}
+
+struct read_ctx {
+	struct obs_bucket *b;
+	int what; /* 0 lifecycle, 1 cors, 2 objects */
+	enum errcode *rc;
+	struct err *e;
+};
+
+static void
+on_read(struct api_call *c, void *user)
+{
+	struct read_ctx *r = user;
+	struct obs_bucket *b = r->b;
+
+	if (r->what == 1 && c->rc == ERR_NOTFOUND && c->cf_code != 10006) {
+		b->cors_read = 1; /* no CORS configuration (code 10059) */
+		b->has_cors = 0;
+	} else if (c->rc != ERR_OK) {
+		if (*r->rc == ERR_OK)
+			*r->rc = err_set(r->e, c->rc, "reading %s of bucket '%s': %s",
+			                 r->what == 0 ? "lifecycle" : r->what == 1 ? "CORS" : "objects",
+			                 b->name, c->err.msg);
+	} else if (r->what == 0) {
+		if (api_parse_lifecycle(c, &b->rules, &b->nrules) == 0)
+			b->lifecycle_read = 1;
+		else if (*r->rc == ERR_OK)
+			*r->rc = err_set(r->e, ERR_PERMANENT, "bucket '%s': unexpected lifecycle "
+			                 "response", b->name);
+	} else if (r->what == 1) {
+		int has = api_parse_cors(c, &b->cors, &b->ncors);
+
+		if (has < 0) {
+			if (*r->rc == ERR_OK)
+				*r->rc = err_set(r->e, ERR_PERMANENT, "bucket '%s': unexpected CORS "
+				                 "response", b->name);
+		} else {
+			b->cors_read = 1;
+			b->has_cors = has;
+		}
+	} else {
+		int more;
+		long n = api_parse_object_count(c, &more);
+
+		b->objects = n < 0 ? -1 : (more && n < OBSERVE_OBJECT_PAGE ? OBSERVE_OBJECT_PAGE : n);
+	}
+	free(r);
+}
+
+static void
+queue_read(struct api *a, struct obs_bucket *b, int what, enum errcode *rc, struct err *e)
+{
+	struct read_ctx *r = xcalloc(1, sizeof(*r));
+	struct api_call *c;
+	char *name = api_escape(b->name);
+
+	r->b = b;
+	r->what = what;
+	r->rc = rc;
+	r->e = e;
+	if (what == 0)
+		c = api_call_new("GET", "/r2/buckets/%s/lifecycle", name);
+	else if (what == 1)
+		c = api_call_new("GET", "/r2/buckets/%s/cors", name);
+	else
+		c = api_call_new("GET", "/r2/buckets/%s/objects?per_page=%d", name,
+		                 OBSERVE_OBJECT_PAGE);
+	free(name);
+	if (strcmp(b->jurisdiction, "default") != 0)
+		c->jurisdiction = xstrdup(b->jurisdiction);
+	api_submit(a, c, on_read, r);
+}
+
+/*
+ * Reads what the plan needs and nothing more (issue 5: "lifecycle and CORS
+ * read only for buckets that declare them or that we own").
+ */
+enum errcode
+observe_run(struct api *a, const struct manifest_set *want, const struct state *st,
+            int prune, struct snapshot *snap, struct err *e)
+{
+	int need_j[3] = { 0, 0, 0 }, need_kv = 0;
+	enum errcode rc = ERR_OK;
+
+	memset(snap, 0, sizeof(*snap));
+	for (size_t i = 0; i < want->n; i++) {
+		if (want->items[i].kind == KIND_R2BUCKET)
+			need_j[juris_index(want->items[i].u.bucket.jurisdiction)] = 1;
+		else if (want->items[i].kind == KIND_KVNAMESPACE)
+			need_kv = 1;
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->v[i]->kind == KIND_R2BUCKET)
+			need_j[juris_index(st->v[i]->jurisdiction)] = 1;
+		else if (st->v[i]->kind == KIND_KVNAMESPACE)
+			need_kv = 1;
+	}
+	for (int j = 0; j < 3 && rc == ERR_OK; j++) {
+		if (!need_j[j])
+			continue;
+		rc = api_bucket_list(a, juris[j], &snap->buckets, &snap->nbuckets, e);
+		snap->listed_juris[j] = rc == ERR_OK;
+	}
+	if (rc == ERR_OK && need_kv) {
+		rc = api_kv_list(a, &snap->kvs, &snap->nkvs, e);
+		snap->listed_kv = rc == ERR_OK;
+	}
+	if (rc != ERR_OK)
+		return rc;
+	/* Only now is the bucket array final: reads keep pointers into it. */
+	for (size_t i = 0; i < snap->nbuckets; i++) {
+		struct obs_bucket *b = &snap->buckets[i];
+		const struct resource *r = NULL;
+		const struct inv_entry *x = NULL;
+
+		for (size_t k = 0; k < want->n && !r; k++)
+			if (want->items[k].kind == KIND_R2BUCKET &&
+			    strcmp(want->items[k].u.bucket.bucket_name, b->name) == 0 &&
+			    strcmp(want->items[k].u.bucket.jurisdiction, b->jurisdiction) == 0)
+				r = &want->items[k];
+		for (size_t k = 0; k < st->n && !x; k++)
+			if (st->v[k]->kind == KIND_R2BUCKET && st->v[k]->bucket_name &&
+			    strcmp(st->v[k]->bucket_name, b->name) == 0 &&
+			    strcmp(st->v[k]->jurisdiction ? st->v[k]->jurisdiction : "default",
+			           b->jurisdiction) == 0)
+				x = st->v[k];
+		if ((r && r->u.bucket.has_lifecycle) || (x && x->managed_lifecycle))
+			queue_read(a, b, 0, &rc, e);
+		if ((r && r->u.bucket.has_cors) || (x && x->managed_cors))
+			queue_read(a, b, 1, &rc, e);
+		if (prune && x && r == NULL && x->policy == DELETION_DELETE) {
+			int still_wanted = 0;
+
+			for (size_t k = 0; k < want->n; k++)
+				if (want->items[k].kind == KIND_R2BUCKET &&
+				    strcmp(want->items[k].name, x->name) == 0)
+					still_wanted = 1;
+			if (!still_wanted)
+				queue_read(a, b, 2, &rc, e);
+		}
+	}
+	api_wait(a);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/*
+ * observe: a typed snapshot of the account, read with as few requests as
+ * possible: one paged bucket list per jurisdiction in use, one paged KV
+ * namespace list, then (concurrently) lifecycle and CORS only for buckets
+ * whose manifest declares them or whose inventory says cfstorage managed
+ * them, and an object count only for buckets that may be pruned.
+ */
+#ifndef CFS_OBSERVE_H
+#define CFS_OBSERVE_H
+
+#include "../api/api.h"
+#include "../manifest/manifest.h"
+#include "../state/state.h"
+
+/* Objects listed to tell whether a bucket is empty (one page). */
+#define OBSERVE_OBJECT_PAGE 1000
+
+struct snapshot {
+	struct obs_bucket *buckets;
+	size_t nbuckets;
+	struct obs_kv *kvs;
+	size_t nkvs;
+	int listed_kv;           /* the KV list was read */
+	int listed_juris[3];     /* default, eu, fedramp lists were read */
+};
+
+enum errcode observe_run(struct api *a, const struct manifest_set *want,
+                         const struct state *st, int prune, struct snapshot *snap,
+                         struct err *e) WARN_UNUSED_RESULT;
+void snapshot_release(struct snapshot *s);
+
+/* Lookups; NULL when absent. Borrowed, valid until snapshot_release(). */
+const struct obs_bucket *snapshot_bucket(const struct snapshot *s, const char *jurisdiction,
+                                         const char *name);
+const struct obs_kv *snapshot_kv_id(const struct snapshot *s, const char *id);
+const struct obs_kv *snapshot_kv_title(const struct snapshot *s, const char *title);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * plan: desired (manifests) + observed (snapshot) + inventory (state) + now
+ * -> ordered actions. Pure: no I/O, no clock. Canonicalises before it
+ * compares (lifecycle rules keyed by id, Cloudflare's default multipart-abort
+ * rule kept, days vs seconds, empty vs absent, order-insensitive sets) so that
+ * a converged account always plans clean.
+ */
+#ifndef CFS_PLAN_H
+#define CFS_PLAN_H
+
+#include <stdint.h>
+
+#include "../manifest/manifest.h"
+#include "../observe/observe.h"
+#include "../state/state.h"
+
+/* The lifecycle rule Cloudflare puts on every new bucket (REFERENCE §3.1). */
+#define PLAN_DEFAULT_LC_ID "Default Multipart Abort Rule"
+#define PLAN_DEFAULT_LC_DAYS 7
+
+enum plan_op {
+	PLAN_NOOP = 0,
+	PLAN_CREATE,
+	PLAN_UPDATE,
+	PLAN_DELETE,
+	PLAN_ADOPT,
+	PLAN_REFUSE,
+	PLAN_FORGET,   /* drop from the inventory, keep in the account */
+};
+
+struct plan_change {
+	char sign;        /* '+', '-', '~' */
+	char *field;      /* e.g. "storageClass", "lifecycle.rules[tmp]" */
+	char *text;       /* human line without the sign */
+};
+
+struct plan_action {
+	enum plan_op op;
+	enum kind kind;
+	char *name;                     /* metadata.name */
+	char *what;                     /* "bucket 'acme-logs' (eu)", "namespace 'flags'" */
+	const struct resource *want;    /* borrowed; NULL for a resource that left */
+	struct inv_entry *inv;          /* borrowed; NULL when not owned */
+	const struct obs_bucket *ob;    /* borrowed */
+	const struct obs_kv *okv;       /* borrowed */
+	char *reason;                   /* why (refuse, delete, forget, notes) */
+	char *note;                     /* extra line, e.g. entries not yet applied */
+	struct plan_change *changes;
+	size_t nchanges;
+	/* the work, in order */
+	int create, set_storage_class, put_lifecycle, put_cors, delete_cors, rename, del;
+	int record;                     /* write the inventory even with no API work */
+	struct lc_rule *lc;             /* put_lifecycle body (owned) */
+	size_t nlc;
+	char spec_hash[17];
+};
+
+struct plan_opts {
+	int prune;
+	int allow_empty;
+	int64_t now;
+};
+
+struct plan {
+	struct plan_action *v;
+	size_t n;
+	size_t counts[PLAN_FORGET + 1];
+};
+
+void plan_compute(const struct manifest_set *want, const struct snapshot *snap,
+                  struct state *st, const struct plan_opts *o, struct plan *out);
+void plan_release(struct plan *p);
+/* 1 when applying would change something or something was refused. */
+int plan_has_changes(const struct plan *p);
+const char *plan_op_name(enum plan_op op);
+/* The spec hash recorded in the inventory (16 hex digits). */
+void plan_spec_hash(const struct resource *r, char out[17]);
+
+#endif

@@ -1,0 +1,433 @@
+#include "state.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../mem/mem.h"
+
+void
+inv_set(char **field, const char *s)
+{
+	char *n = s ? xstrdup(s) : NULL;
+
+	free(*field);
+	*field = n;
+}
+
+void
+inv_entry_release(struct inv_entry *e)
+{
+	free(e->name);
+	free(e->bucket_name);
+	free(e->jurisdiction);
+	free(e->location_hint);
+	free(e->kv_id);
+	free(e->title);
+	free(e->condition);
+	free(e->updated);
+	memset(e, 0, sizeof(*e));
+}
+
+/* mkdir -p for the directory holding path, mode 0700. */
+static int
+make_parent(const char *path)
+{
+	char *copy = xstrdup(path), *dir = dirname(copy), *p;
+	int rc = 0;
+
+	for (p = dir + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+				rc = -1;
+				break;
+			}
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+static const char *
+kind_key(enum kind k)
+{
+	return kind_name(k);
+}
+
+static enum kind
+kind_from(const char *s)
+{
+	if (s && strcmp(s, "R2Bucket") == 0)
+		return KIND_R2BUCKET;
+	if (s && strcmp(s, "KVNamespace") == 0)
+		return KIND_KVNAMESPACE;
+	if (s && strcmp(s, "Secret") == 0)
+		return KIND_SECRET;
+	return 0;
+}
+
+static const char *
+origin_name(enum inv_origin o)
+{
+	return o == ORIGIN_ADOPTED ? "adopted" : o == ORIGIN_IMPORTED ? "imported" : "created";
+}
+
+static char *
+jdup(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+}
+
+static int
+jbool(const cJSON *o, const char *k)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static enum errcode
+parse(struct state *st, const char *data, size_t len, struct err *e)
+{
+	const char *end;
+	cJSON *root = cJSON_ParseWithLengthOpts(data, len + 1, &end, 1), *ver, *res, *it, *sec;
+
+	if (root == NULL || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' is corrupt (not a JSON object); "
+		               "not overwriting it: restore it from a backup or move it away",
+		               st->path);
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(root, "schemaVersion");
+	if (!cJSON_IsNumber(ver)) {
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' is corrupt (no schemaVersion); not "
+		               "overwriting it", st->path);
+	}
+	if (ver->valueint > STATE_VERSION) {
+		int v = ver->valueint;
+
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' has schema version %d, newer than "
+		               "this cfstorage understands (%d); upgrade cfstorage", st->path, v,
+		               STATE_VERSION);
+	}
+	res = cJSON_GetObjectItemCaseSensitive(root, "resources");
+	cJSON_ArrayForEach(it, res) {
+		enum kind k = kind_from(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")));
+		char *name = jdup(it, "name"), *pol, *org, *hash;
+		struct inv_entry *x;
+
+		if (!k || !name) {
+			free(name);
+			cJSON_Delete(root);
+			return err_set(e, ERR_IO, "state file '%s' is corrupt (a resource without "
+			               "kind or name); not overwriting it", st->path);
+		}
+		x = state_upsert(st, k, name);
+		free(name);
+		x->bucket_name = jdup(it, "bucketName");
+		x->jurisdiction = jdup(it, "jurisdiction");
+		x->location_hint = jdup(it, "locationHint");
+		x->kv_id = jdup(it, "id");
+		x->title = jdup(it, "title");
+		pol = jdup(it, "deletionPolicy");
+		x->policy = pol && strcmp(pol, "Delete") == 0 ? DELETION_DELETE : DELETION_RETAIN;
+		free(pol);
+		org = jdup(it, "origin");
+		x->origin = org && !strcmp(org, "adopted") ? ORIGIN_ADOPTED
+		          : org && !strcmp(org, "imported") ? ORIGIN_IMPORTED : ORIGIN_CREATED;
+		free(org);
+		x->pending = jbool(it, "pending");
+		x->managed_lifecycle = jbool(it, "managedLifecycle");
+		x->managed_cors = jbool(it, "managedCors");
+		hash = jdup(it, "specHash");
+		snprintf(x->spec_hash, sizeof(x->spec_hash), "%s", hash ? hash : "");
+		free(hash);
+		x->condition = jdup(it, "condition");
+		x->updated = jdup(it, "updated");
+	}
+	sec = cJSON_GetObjectItemCaseSensitive(root, "secrets");
+	if (sec)
+		st->secrets_json = cJSON_PrintUnformatted(sec);
+	cJSON_Delete(root);
+	return ERR_OK;
+}
+
+enum errcode
+state_open(const char *path, int lock, struct state **out, struct err *e)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+	struct stat sb;
+	enum errcode rc = ERR_OK;
+	int fd;
+
+	st->path = xstrdup(path);
+	st->lock_fd = -1;
+	st->readonly = !lock;
+	*out = st;
+	if (lock) {
+		char *lp = xasprintf("%s.lock", path), info[256], host[128] = "?";
+		ssize_t r;
+
+		if (make_parent(path) != 0) {
+			rc = err_set(e, ERR_IO, "cannot create the directory of '%s': %s", path,
+			             strerror(errno));
+			free(lp);
+			return rc;
+		}
+		st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (st->lock_fd < 0) {
+			rc = err_set(e, ERR_IO, "cannot open lock '%s': %s", lp, strerror(errno));
+			free(lp);
+			return rc;
+		}
+		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+			r = pread(st->lock_fd, info, sizeof(info) - 1, 0);
+			info[r > 0 ? r : 0] = '\0';
+			info[strcspn(info, "\n")] = '\0';
+			rc = err_set(e, ERR_CONFLICT, "state '%s' is locked by another cfstorage "
+			             "(%s); wait for it to finish", path, info[0] ? info : "unknown holder");
+			close(st->lock_fd);
+			st->lock_fd = -1;
+			free(lp);
+			return rc;
+		}
+		gethostname(host, sizeof(host) - 1);
+		{
+			char ts[32];
+			time_t now = time(NULL);
+			struct tm tm;
+
+			gmtime_r(&now, &tm);
+			strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			snprintf(info, sizeof(info), "pid %ld on host %s since %s\n", (long)getpid(),
+			         host, ts);
+		}
+		if (ftruncate(st->lock_fd, 0) != 0 ||
+		    pwrite(st->lock_fd, info, strlen(info), 0) < 0) {
+			/* the lock holds without the note */
+		}
+		free(lp);
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ERR_OK; /* a first run */
+		return err_set(e, ERR_IO, "cannot read state '%s': %s", path, strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > STATE_MAX_FILE) {
+		close(fd);
+		return err_set(e, ERR_IO, "state file '%s' is larger than %u bytes", path,
+		               STATE_MAX_FILE);
+	}
+	{
+		char *data = xmalloc((size_t)sb.st_size + 1);
+		size_t got = 0;
+
+		while (got < (size_t)sb.st_size) {
+			ssize_t r = read(fd, data + got, (size_t)sb.st_size - got);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		close(fd);
+		data[got] = '\0';
+		if (got != (size_t)sb.st_size)
+			rc = err_set(e, ERR_IO, "cannot read state '%s'", path);
+		else
+			rc = parse(st, data, got, e);
+		free(data);
+	}
+	return rc;
+}
+
+static enum errcode
+write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return ERR_IO;
+		s += w;
+		n -= (size_t)w;
+	}
+	return ERR_OK;
+}
+
+static char *
+serialize(const struct state *st)
+{
+	cJSON *root = cJSON_CreateObject(), *res;
+	char *s;
+
+	cJSON_AddNumberToObject(root, "schemaVersion", STATE_VERSION);
+	res = cJSON_AddArrayToObject(root, "resources");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct inv_entry *x = st->v[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "kind", kind_key(x->kind));
+		cJSON_AddStringToObject(o, "name", x->name);
+		if (x->bucket_name)
+			cJSON_AddStringToObject(o, "bucketName", x->bucket_name);
+		if (x->jurisdiction)
+			cJSON_AddStringToObject(o, "jurisdiction", x->jurisdiction);
+		if (x->location_hint)
+			cJSON_AddStringToObject(o, "locationHint", x->location_hint);
+		if (x->kv_id)
+			cJSON_AddStringToObject(o, "id", x->kv_id);
+		if (x->title)
+			cJSON_AddStringToObject(o, "title", x->title);
+		cJSON_AddStringToObject(o, "deletionPolicy",
+		                        x->policy == DELETION_DELETE ? "Delete" : "Retain");
+		cJSON_AddStringToObject(o, "origin", origin_name(x->origin));
+		if (x->pending)
+			cJSON_AddBoolToObject(o, "pending", 1);
+		if (x->managed_lifecycle)
+			cJSON_AddBoolToObject(o, "managedLifecycle", 1);
+		if (x->managed_cors)
+			cJSON_AddBoolToObject(o, "managedCors", 1);
+		if (x->spec_hash[0])
+			cJSON_AddStringToObject(o, "specHash", x->spec_hash);
+		if (x->condition)
+			cJSON_AddStringToObject(o, "condition", x->condition);
+		if (x->updated)
+			cJSON_AddStringToObject(o, "updated", x->updated);
+		cJSON_AddItemToArray(res, o);
+	}
+	if (st->secrets_json) {
+		const char *end;
+		cJSON *sec = cJSON_ParseWithLengthOpts(st->secrets_json, strlen(st->secrets_json) + 1,
+		                                       &end, 1);
+
+		if (sec)
+			cJSON_AddItemToObject(root, "secrets", sec);
+	}
+	s = cJSON_Print(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+enum errcode
+state_save(struct state *st, struct err *e)
+{
+	char *tmp, *data, *copy;
+	int fd, dfd;
+	enum errcode rc = ERR_OK;
+
+	if (st->readonly)
+		return err_set(e, ERR_IO, "state '%s' was opened read-only", st->path);
+	data = serialize(st);
+	tmp = xasprintf("%s.tmp.%ld", st->path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write_all(fd, data, strlen(data)) != ERR_OK || write_all(fd, "\n", 1) != ERR_OK ||
+	    fsync(fd) != 0) {
+		rc = err_set(e, ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, st->path) != 0) {
+		rc = err_set(e, ERR_IO, "cannot replace '%s': %s", st->path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	copy = xstrdup(st->path);
+	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd); /* the rename itself must reach the disk */
+		close(dfd);
+	}
+	free(copy);
+out:
+	free(tmp);
+	free(data);
+	return rc;
+}
+
+void
+state_close(struct state *st)
+{
+	if (st == NULL)
+		return;
+	if (st->lock_fd >= 0) {
+		if (ftruncate(st->lock_fd, 0) != 0) {
+			/* stale holder text is harmless: the flock is what counts */
+		}
+		close(st->lock_fd); /* releases the flock */
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		inv_entry_release(st->v[i]);
+		free(st->v[i]);
+	}
+	free(st->v);
+	free(st->secrets_json);
+	free(st->path);
+	free(st);
+}
+
+struct inv_entry *
+state_find(struct state *st, enum kind k, const char *name)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i]->kind == k && strcmp(st->v[i]->name, name) == 0)
+			return st->v[i];
+	return NULL;
+}
+
+struct inv_entry *
+state_upsert(struct state *st, enum kind k, const char *name)
+{
+	struct inv_entry *x = state_find(st, k, name);
+
+	if (x)
+		return x;
+	st->v = xrealloc(st->v, (st->n + 1) * sizeof(*st->v));
+	x = xcalloc(1, sizeof(*x));
+	st->v[st->n++] = x;
+	x->kind = k;
+	x->name = xstrdup(name);
+	return x;
+}
+
+void
+state_remove(struct state *st, enum kind k, const char *name)
+{
+	struct inv_entry *x = state_find(st, k, name);
+	size_t i = 0;
+
+	if (x == NULL)
+		return;
+	while (st->v[i] != x)
+		i++;
+	inv_entry_release(x);
+	free(x);
+	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(*st->v));
+	st->n--;
+}
