@@ -182,7 +182,9 @@ h_ns_get(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		emu_ok(rs, ns_json(ns));
 }
 
-/* PUT …/namespaces/{id} {title}: rename; result null as S1 documents. */
+/* PUT …/namespaces/{id} {title}: rename. The result is the namespace, as the
+ * SDK types it (S3) and wrangler's `kv namespace rename` reads `.title` from
+ * it; S1's null result would crash wrangler. */
 static void
 h_ns_rename(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 {
@@ -199,7 +201,7 @@ h_ns_rename(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	}
 	free(ns->title);
 	ns->title = title;
-	emu_ok(rs, NULL);
+	emu_ok(rs, ns_json(ns));
 }
 
 /* DELETE …/namespaces/{id}: the namespace and all its keys. */
