@@ -1,0 +1,509 @@
+/* Unit tests for pkg/plan: every action and every canonicalisation rule.
+ * Desired state comes from YAML text, observed state from Cloudflare-shaped
+ * JSON run through the API module's parsers, the inventory from an
+ * in-memory state. plan_compute itself does no I/O. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../pkg/api/api.h"
+#include "../../pkg/mem/mem.h"
+#include "../../pkg/plan/plan.h"
+
+struct fx {
+	struct manifest_set set;
+	struct diags d;
+	struct snapshot snap;
+	struct state *st;
+	struct plan p;
+	struct plan_opts o;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+
+	manifest_set_init(&f->set);
+	diags_init(&f->d);
+	f->st = xcalloc(1, sizeof(*f->st));
+	f->st->lock_fd = -1;
+	f->st->path = xstrdup("unused");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	plan_release(&f->p);
+	snapshot_release(&f->snap);
+	state_close(f->st);
+	manifest_set_free(&f->set);
+	diags_release(&f->d);
+	free(f);
+	return 0;
+}
+
+#define HDR "apiVersion: cfstorage.dev/v1alpha1\n"
+
+static void
+want(struct fx *f, const char *yaml)
+{
+	manifest_load_buffer("t.yaml", yaml, strlen(yaml), &f->set, &f->d);
+	assert_int_equal(f->d.n, 0);
+}
+
+/* An observed bucket; lifecycle/cors JSON are Cloudflare GET bodies or NULL. */
+static struct obs_bucket *
+have_bucket(struct fx *f, const char *name, const char *juris, const char *sc,
+            const char *lc_json, const char *cors_json, long objects)
+{
+	struct obs_bucket *b;
+
+	f->snap.buckets = xrealloc(f->snap.buckets, (f->snap.nbuckets + 1) * sizeof(*b));
+	b = &f->snap.buckets[f->snap.nbuckets++];
+	memset(b, 0, sizeof(*b));
+	b->name = xstrdup(name);
+	b->jurisdiction = xstrdup(juris);
+	b->storage_class = xstrdup(sc);
+	b->objects = objects;
+	if (lc_json) {
+		struct api_call *c = api_call_new("GET", "/lc");
+
+		c->status = 200;
+		buf_puts(&c->resp, lc_json);
+		assert_int_equal(api_parse_lifecycle(c, &b->rules, &b->nrules), 0);
+		b->lifecycle_read = 1;
+		api_call_free(c);
+	}
+	if (cors_json) {
+		struct api_call *c = api_call_new("GET", "/cors");
+
+		c->status = strcmp(cors_json, "404") == 0 ? 404 : 200;
+		if (c->status == 200)
+			buf_puts(&c->resp, cors_json);
+		b->has_cors = api_parse_cors(c, &b->cors, &b->ncors);
+		assert_true(b->has_cors >= 0);
+		b->cors_read = 1;
+		api_call_free(c);
+	}
+	return b;
+}
+
+static void
+have_kv(struct fx *f, const char *id, const char *title)
+{
+	f->snap.kvs = xrealloc(f->snap.kvs, (f->snap.nkvs + 1) * sizeof(*f->snap.kvs));
+	f->snap.kvs[f->snap.nkvs].id = xstrdup(id);
+	f->snap.kvs[f->snap.nkvs].title = xstrdup(title);
+	f->snap.nkvs++;
+}
+
+static struct inv_entry *
+own_bucket(struct fx *f, const char *name, const char *bucket, const char *juris,
+           enum deletion_policy pol)
+{
+	struct inv_entry *x = state_upsert(f->st, KIND_R2BUCKET, name);
+
+	x->bucket_name = xstrdup(bucket);
+	x->jurisdiction = xstrdup(juris);
+	x->policy = pol;
+	return x;
+}
+
+static void
+compute(struct fx *f)
+{
+	plan_compute(&f->set, &f->snap, f->st, &f->o, &f->p);
+}
+
+static int
+has_change(const struct plan_action *a, const char *text)
+{
+	for (size_t i = 0; i < a->nchanges; i++)
+		if (strstr(a->changes[i].text, text))
+			return 1;
+	return 0;
+}
+
+#define DEFAULT_RULE "{\"id\":\"Default Multipart Abort Rule\",\"enabled\":true," \
+	"\"conditions\":{},\"abortMultipartUploadsTransition\":{\"condition\":{\"type\":\"Age\"," \
+	"\"maxAge\":604800}}}"
+#define BUCKET_LC HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec:\n" \
+	"  lifecycle: {deleteAfterDays: 30}\n"
+
+static void
+test_create_includes_default_rule(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, BUCKET_LC);
+	compute(f);
+	assert_int_equal(f->p.n, 1);
+	assert_int_equal(f->p.v[0].op, PLAN_CREATE);
+	assert_true(f->p.v[0].create && f->p.v[0].put_lifecycle);
+	assert_int_equal(f->p.v[0].nlc, 2);
+	assert_string_equal(f->p.v[0].lc[1].id, PLAN_DEFAULT_LC_ID);
+	assert_int_equal(f->p.counts[PLAN_CREATE], 1);
+	assert_true(plan_has_changes(&f->p));
+}
+
+static void
+test_converged_is_clean_days_vs_seconds(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, BUCKET_LC);
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	/* maxAge in seconds, rule order reversed, prefix absent = "" */
+	have_bucket(f, "logs", "default", "Standard",
+	            "{\"result\":{\"rules\":[" DEFAULT_RULE ",{\"id\":\"cfstorage-delete-after-days\","
+	            "\"enabled\":true,\"conditions\":{},\"deleteObjectsTransition\":{\"condition\":"
+	            "{\"type\":\"Age\",\"maxAge\":2592000}}}]}}", NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_NOOP);
+	assert_int_equal(f->p.v[0].nchanges, 0);
+	assert_false(plan_has_changes(&f->p));
+}
+
+static void
+test_seconds_not_whole_days_differ(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, BUCKET_LC);
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	have_bucket(f, "logs", "default", "Standard",
+	            "{\"result\":{\"rules\":[{\"id\":\"cfstorage-delete-after-days\",\"enabled\":true,"
+	            "\"conditions\":{\"prefix\":\"\"},\"deleteObjectsTransition\":{\"condition\":"
+	            "{\"type\":\"Age\",\"maxAge\":2592001}}}]}}", NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].put_lifecycle);
+	assert_true(has_change(&f->p.v[0], "expire 2592001s → 30 days"));
+}
+
+static void
+test_rules_keyed_by_id_and_transitions_as_set(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec:\n  lifecycle:\n    rules:\n"
+	        "      - id: a\n        transitions:\n          - {afterDays: 5, storageClass: "
+	        "InfrequentAccess}\n          - {onDate: 2027-01-01, storageClass: InfrequentAccess}\n"
+	        "      - id: b\n        prefix: x/\n        expireOnDate: 2027-06-01\n");
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	have_bucket(f, "logs", "default", "Standard",
+	            "{\"result\":{\"rules\":[{\"id\":\"b\",\"enabled\":true,\"conditions\":{\"prefix\":"
+	            "\"x/\"},\"deleteObjectsTransition\":{\"condition\":{\"type\":\"Date\",\"date\":"
+	            "\"2027-06-01T00:00:00.000Z\"}}},{\"id\":\"a\",\"enabled\":true,\"conditions\":"
+	            "{\"prefix\":\"\"},\"storageClassTransitions\":[{\"condition\":{\"type\":\"Date\","
+	            "\"date\":\"2027-01-01T00:00:00Z\"},\"storageClass\":\"InfrequentAccess\"},"
+	            "{\"condition\":{\"type\":\"Age\",\"maxAge\":432000},\"storageClass\":"
+	            "\"InfrequentAccess\"}]}]}}", NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_NOOP);
+}
+
+static void
+test_rule_added_removed_changed(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec:\n  lifecycle:\n    rules:\n"
+	        "      - {id: keep, expireAfterDays: 10, enabled: false}\n"
+	        "      - {id: new, abortMultipartUploadsAfterDays: 2}\n");
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	have_bucket(f, "logs", "default", "Standard",
+	            "{\"result\":{\"rules\":[{\"id\":\"keep\",\"enabled\":true,\"conditions\":{},"
+	            "\"deleteObjectsTransition\":{\"condition\":{\"type\":\"Age\",\"maxAge\":864000}}},"
+	            "{\"id\":\"old\",\"enabled\":true,\"conditions\":{},\"deleteObjectsTransition\":"
+	            "{\"condition\":{\"type\":\"Age\",\"maxAge\":86400}}}]}}", NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(has_change(&f->p.v[0], "lifecycle rule 'keep': enabled true → false"));
+	assert_true(has_change(&f->p.v[0], "lifecycle rule 'new'"));
+	assert_true(has_change(&f->p.v[0], "lifecycle rule 'old'"));
+	assert_int_equal(f->p.v[0].nlc, 2); /* no default rule observed: none added */
+}
+
+static void
+test_cors_order_and_case_insensitive(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: web}\nspec:\n  cors:\n    rules:\n"
+	        "      - {allowedOrigins: [\"https://a.example\", \"https://b.example\"], "
+	        "allowedMethods: [GET, HEAD], allowedHeaders: [Content-Type], maxAgeSeconds: 60}\n"
+	        "      - {allowedOrigins: [\"*\"], allowedMethods: [PUT]}\n");
+	own_bucket(f, "web", "web", "default", DELETION_RETAIN)->managed_cors = 1;
+	have_bucket(f, "web", "default", "Standard", NULL,
+	            "{\"result\":{\"rules\":[{\"allowed\":{\"methods\":[\"PUT\"],\"origins\":[\"*\"]}},"
+	            "{\"allowed\":{\"methods\":[\"HEAD\",\"GET\"],\"origins\":[\"https://b.example\","
+	            "\"https://a.example\"],\"headers\":[\"content-type\"]},\"maxAgeSeconds\":60}]}}", -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_NOOP);
+}
+
+static void
+test_cors_missing_differs_and_empty_deletes(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec:\n  cors:\n    rules:\n"
+	        "      - {allowedOrigins: [\"*\"], allowedMethods: [GET]}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec:\n  cors: {rules: []}\n");
+	own_bucket(f, "aaa", "aaa", "default", DELETION_RETAIN);
+	own_bucket(f, "bbb", "bbb", "default", DELETION_RETAIN);
+	have_bucket(f, "aaa", "default", "Standard", NULL, "404", -1);
+	have_bucket(f, "bbb", "default", "Standard", NULL,
+	            "{\"result\":{\"rules\":[{\"allowed\":{\"methods\":[\"GET\"],\"origins\":[\"*\"]}}]}}",
+	            -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].put_cors);
+	assert_int_equal(f->p.v[1].op, PLAN_UPDATE);
+	assert_true(f->p.v[1].delete_cors);
+}
+
+static void
+test_storage_class_update_and_policy_change(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {storageClass: InfrequentAccess}\n"
+	        "---\n" HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec: {deletionPolicy: Delete}\n");
+	own_bucket(f, "aaa", "aaa", "default", DELETION_RETAIN);
+	own_bucket(f, "bbb", "bbb", "default", DELETION_RETAIN);
+	have_bucket(f, "aaa", "default", "Standard", NULL, NULL, -1);
+	have_bucket(f, "bbb", "default", "Standard", NULL, NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].set_storage_class);
+	assert_true(has_change(&f->p.v[0], "storageClass: Standard → InfrequentAccess"));
+	assert_int_equal(f->p.v[1].op, PLAN_UPDATE);
+	assert_true(f->p.v[1].record);
+	assert_false(f->p.v[1].set_storage_class || f->p.v[1].put_lifecycle);
+	assert_true(has_change(&f->p.v[1], "deletionPolicy: Retain → Delete"));
+}
+
+static void
+test_immutable_fields_refused(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {bucketName: aaa-new}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec: {jurisdiction: eu}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: ccc}\nspec: {locationHint: weur}\n");
+	own_bucket(f, "aaa", "aaa", "default", DELETION_RETAIN);
+	own_bucket(f, "bbb", "bbb", "default", DELETION_RETAIN);
+	x = own_bucket(f, "ccc", "ccc", "default", DELETION_RETAIN);
+	x->location_hint = xstrdup("enam");
+	compute(f);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(f->p.v[i].op, PLAN_REFUSE);
+		assert_non_null(strstr(f->p.v[i].reason, "requires replacement"));
+	}
+	assert_int_equal(f->p.counts[PLAN_REFUSE], 3);
+}
+
+static void
+test_unowned_refused_or_adopted(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec: {adopt: true, storageClass: "
+	        "InfrequentAccess}\n---\n" HDR "kind: KVNamespace\nmetadata: {name: k}\nspec: {}\n");
+	have_bucket(f, "aaa", "default", "Standard", NULL, NULL, -1);
+	have_bucket(f, "bbb", "default", "Standard", NULL, NULL, -1);
+	have_kv(f, "id1", "k");
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_REFUSE);
+	assert_non_null(strstr(f->p.v[0].reason, "cfstorage import R2Bucket aaa"));
+	assert_int_equal(f->p.v[1].op, PLAN_ADOPT);
+	assert_true(f->p.v[1].set_storage_class);
+	assert_int_equal(f->p.v[2].op, PLAN_REFUSE);
+}
+
+static void
+test_recreate_after_outside_delete_and_pending(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec: {}\n");
+	own_bucket(f, "aaa", "aaa", "default", DELETION_RETAIN);
+	x = own_bucket(f, "bbb", "bbb", "default", DELETION_RETAIN);
+	x->pending = 1;
+	have_bucket(f, "bbb", "default", "Standard", NULL, NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_CREATE);
+	assert_non_null(strstr(f->p.v[0].reason, "deleted outside cfstorage"));
+	assert_int_equal(f->p.v[1].op, PLAN_NOOP);
+	assert_true(f->p.v[1].record);
+	assert_non_null(strstr(f->p.v[1].reason, "interrupted"));
+}
+
+static void
+test_kv_rename_conflict_and_recreate(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: KVNamespace\nmetadata: {name: a}\nspec: {title: alpha}\n---\n"
+	        HDR "kind: KVNamespace\nmetadata: {name: b}\nspec: {title: taken}\n---\n"
+	        HDR "kind: KVNamespace\nmetadata: {name: c}\nspec: {}\n");
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "a");
+	x->kv_id = xstrdup("id-a");
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "b");
+	x->kv_id = xstrdup("id-b");
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "c");
+	x->kv_id = xstrdup("id-c");
+	have_kv(f, "id-a", "renamed-by-hand");
+	have_kv(f, "id-b", "bee");
+	have_kv(f, "id-x", "taken");
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].rename);
+	assert_true(has_change(&f->p.v[0], "title: 'renamed-by-hand' → 'alpha'"));
+	assert_int_equal(f->p.v[1].op, PLAN_REFUSE);
+	assert_int_equal(f->p.v[2].op, PLAN_CREATE);
+}
+
+static void
+setup_orphans(struct fx *f)
+{
+	struct inv_entry *x;
+
+	want(f, HDR "kind: KVNamespace\nmetadata: {name: stays}\nspec: {}\n");
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "stays");
+	x->kv_id = xstrdup("id-s");
+	have_kv(f, "id-s", "stays");
+	own_bucket(f, "del", "del", "default", DELETION_DELETE);
+	own_bucket(f, "keep", "keep", "default", DELETION_RETAIN);
+	own_bucket(f, "full", "full", "default", DELETION_DELETE);
+	own_bucket(f, "gone", "gone", "eu", DELETION_DELETE);
+	have_bucket(f, "del", "default", "Standard", NULL, NULL, 0);
+	have_bucket(f, "keep", "default", "Standard", NULL, NULL, -1);
+	have_bucket(f, "full", "default", "Standard", NULL, NULL, 42);
+}
+
+static void
+test_orphans_without_prune_are_kept(void **state)
+{
+	struct fx *f = *state;
+
+	setup_orphans(f);
+	compute(f);
+	assert_int_equal(f->p.n, 5);
+	for (size_t i = 1; i < 5; i++) {
+		assert_int_equal(f->p.v[i].op, PLAN_NOOP);
+		assert_non_null(strstr(f->p.v[i].reason, "no longer in the manifests; kept"));
+	}
+	assert_false(plan_has_changes(&f->p));
+}
+
+static void
+test_orphans_with_prune(void **state)
+{
+	struct fx *f = *state;
+
+	setup_orphans(f);
+	f->o.prune = 1;
+	compute(f);
+	assert_int_equal(f->p.v[1].op, PLAN_DELETE);
+	assert_true(f->p.v[1].del);
+	assert_int_equal(f->p.v[2].op, PLAN_FORGET);   /* Retain */
+	assert_int_equal(f->p.v[3].op, PLAN_REFUSE);   /* not empty */
+	assert_string_equal(f->p.v[3].reason, "bucket is not empty (42 objects): not deleted");
+	assert_int_equal(f->p.v[4].op, PLAN_FORGET);   /* already gone */
+}
+
+static void
+test_empty_set_never_prunes_everything(void **state)
+{
+	struct fx *f = *state;
+
+	own_bucket(f, "del", "del", "default", DELETION_DELETE);
+	have_bucket(f, "del", "default", "Standard", NULL, NULL, 0);
+	f->o.prune = 1;
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_REFUSE);
+	assert_non_null(strstr(f->p.v[0].reason, "--allow-empty"));
+	plan_release(&f->p);
+	f->o.allow_empty = 1;
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_DELETE);
+}
+
+static void
+test_lifecycle_no_longer_declared_resets(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec: {}\n");
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	have_bucket(f, "logs", "default", "Standard",
+	            "{\"result\":{\"rules\":[" DEFAULT_RULE ",{\"id\":\"x\",\"enabled\":true,"
+	            "\"conditions\":{},\"deleteObjectsTransition\":{\"condition\":{\"type\":\"Age\","
+	            "\"maxAge\":86400}}}]}}", NULL, -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].put_lifecycle);
+	assert_int_equal(f->p.v[0].nlc, 1);
+	assert_string_equal(f->p.v[0].lc[0].id, PLAN_DEFAULT_LC_ID);
+}
+
+static void
+test_spec_hash_stable_and_sensitive(void **state)
+{
+	struct fx *f = *state;
+	char h1[17], h2[17], h3[17];
+
+	want(f, BUCKET_LC "---\n" HDR "kind: R2Bucket\nmetadata: {name: logs2}\nspec:\n"
+	        "  lifecycle: {deleteAfterDays: 31}\n");
+	plan_spec_hash(&f->set.items[0], h1);
+	plan_spec_hash(&f->set.items[0], h2);
+	plan_spec_hash(&f->set.items[1], h3);
+	assert_string_equal(h1, h2);
+	assert_string_not_equal(h1, h3);
+	assert_int_equal(strlen(h1), 16);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(x) cmocka_unit_test_setup_teardown(x, setup, teardown)
+		T(test_create_includes_default_rule),
+		T(test_converged_is_clean_days_vs_seconds),
+		T(test_seconds_not_whole_days_differ),
+		T(test_rules_keyed_by_id_and_transitions_as_set),
+		T(test_rule_added_removed_changed),
+		T(test_cors_order_and_case_insensitive),
+		T(test_cors_missing_differs_and_empty_deletes),
+		T(test_storage_class_update_and_policy_change),
+		T(test_immutable_fields_refused),
+		T(test_unowned_refused_or_adopted),
+		T(test_recreate_after_outside_delete_and_pending),
+		T(test_kv_rename_conflict_and_recreate),
+		T(test_orphans_without_prune_are_kept),
+		T(test_orphans_with_prune),
+		T(test_empty_set_never_prunes_everything),
+		T(test_lifecycle_no_longer_declared_resets),
+		T(test_spec_hash_stable_and_sensitive),
+#undef T
+	};
+
+	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
+}
