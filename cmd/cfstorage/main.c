@@ -25,6 +25,7 @@
 #include "../../pkg/observe/observe.h"
 #include "../../pkg/plan/plan.h"
 #include "../../pkg/report/report.h"
+#include "../../pkg/secret/secret.h"
 #include "../../pkg/state/state.h"
 #include "../../pkg/timefmt/timefmt.h"
 
@@ -57,7 +58,7 @@ struct opts {
 	int help;
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
-	int prune, allow_empty, dry_run;
+	int prune, allow_empty, dry_run, force, rebuild;
 	unsigned parallelism, rate_n, rate_secs;
 	char **args;
 	size_t nargs;
@@ -151,7 +152,7 @@ flag_name(const char *arg, char *out, size_t len)
 
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
-       OPT_RATE_LIMIT };
+       OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD };
 
 /* "N/SECONDS" with both positive. */
 static int
@@ -196,6 +197,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "parallelism", required_argument, NULL, OPT_PARALLELISM },
 		{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "rebuild", no_argument, NULL, OPT_REBUILD },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -230,6 +233,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_PRUNE: o->prune = 1; break;
 		case OPT_ALLOW_EMPTY: o->allow_empty = 1; break;
 		case OPT_DRY_RUN: o->dry_run = 1; break;
+		case OPT_FORCE: o->force = 1; break;
+		case OPT_REBUILD: o->rebuild = 1; break;
 		case OPT_PARALLELISM: {
 			char *end;
 			long v;
@@ -491,7 +496,7 @@ static int
 observe_and_plan(const struct opts *o, struct ctx *c, struct snapshot *snap,
                  struct plan *p)
 {
-	struct plan_opts po = { o->prune, o->allow_empty, c->now };
+	struct plan_opts po = { o->prune, o->allow_empty, c->now, NULL, o->force };
 	struct err e;
 
 	err_clear(&e);
@@ -536,6 +541,7 @@ cmd_plan_apply(const struct opts *o, int apply)
 			goto out;
 		}
 	}
+	secret_no_core_dumps(); /* values may be generated from here on */
 	apply_run(c.api, &p, c.st, c.now, &res);
 	report_plan(stdout, &p, &res, api_get_stats(c.api), &ro);
 	if (res.state_error)
@@ -550,6 +556,12 @@ out:
 	return rc;
 }
 
+/*
+ * status [--rebuild]: the inventory and every Secret's versions; with -f the
+ * next rotation is computed from the manifests. --rebuild restores the
+ * secret ledgers of the manifests' Secrets from the account (after the state
+ * was lost) and saves them.
+ */
 static int
 cmd_status(const struct opts *o)
 {
@@ -557,8 +569,86 @@ cmd_status(const struct opts *o)
 	struct report_opts ro = { o->json, o->verbose, 0 };
 	int rc;
 
-	if ((rc = ctx_open(o, &c, 0, 0)) == EXIT_OK)
-		report_status(stdout, c.st, &ro);
+	if (o->rebuild && o->npaths == 0)
+		return fail("status --rebuild needs -f PATH: the manifests name the secrets and "
+		            "their targets");
+	if ((rc = ctx_open(o, &c, 0, o->rebuild)) != EXIT_OK)
+		goto out;
+	if (o->rebuild) {
+		struct err e;
+
+		err_clear(&e);
+		for (size_t i = 0; i < c.set.n && rc == EXIT_OK; i++)
+			if (c.set.items[i].kind == KIND_SECRET &&
+			    secrets_rebuild(c.api, &c.set.items[i], c.st, c.now, &e) != ERR_OK)
+				rc = fail("%s", e.msg);
+		apply_secrets_done();
+		if (rc == EXIT_OK && state_save(c.st, &e) != ERR_OK)
+			rc = fail("%s", e.msg);
+		if (rc != EXIT_OK)
+			goto out;
+	}
+	report_status(stdout, c.st, &c.set, c.now, &ro);
+out:
+	ctx_release(&c);
+	return rc;
+}
+
+/*
+ * rotate NAME: a new version of one Secret now (refused when its current
+ * version is less than a day old, unless --force), with the retain policy's
+ * destroys. Nothing else in the manifests is touched.
+ */
+static int
+cmd_rotate(const struct opts *o)
+{
+	struct ctx c;
+	struct snapshot snap;
+	struct plan p, one;
+	struct apply_result res;
+	struct report_opts ro = { o->json, o->verbose, 0 };
+	struct plan_opts po;
+	struct plan_action *a = NULL;
+	int rc;
+
+	memset(&snap, 0, sizeof(snap));
+	memset(&p, 0, sizeof(p));
+	if (o->nargs != 1)
+		return fail("usage: cfstorage rotate NAME -f PATH [--force]");
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	memset(&po, 0, sizeof(po));
+	po.now = c.now;
+	po.rotate = o->args[0];
+	po.force = o->force;
+	plan_compute(&c.set, &snap, c.st, &po, &p);
+	for (size_t i = 0; i < p.n && !a; i++)
+		if (p.v[i].kind == KIND_SECRET && p.v[i].want &&
+		    strcmp(p.v[i].name, o->args[0]) == 0)
+			a = &p.v[i];
+	if (a == NULL) {
+		rc = fail("no Secret named '%.64s' in the manifests", o->args[0]);
+		goto out;
+	}
+	memset(&one, 0, sizeof(one));
+	one.v = a;
+	one.n = 1;
+	one.counts[a->op] = 1;
+	if (a->op == PLAN_REFUSE || o->dry_run) {
+		report_plan(stdout, &one, NULL, api_get_stats(c.api), &ro);
+		rc = a->op == PLAN_REFUSE ? EXIT_ERROR : EXIT_CHANGES;
+		goto out;
+	}
+	secret_no_core_dumps();
+	apply_run(c.api, &one, c.st, c.now, &res);
+	report_plan(stdout, &one, &res, api_get_stats(c.api), &ro);
+	if (res.state_error)
+		rc = fail("%s", res.state_err.msg);
+	else
+		rc = res.failed ? EXIT_CHANGES : EXIT_OK;
+	apply_result_release(&res);
+out:
+	plan_release(&p);
 	ctx_release(&c);
 	return rc;
 }
@@ -682,6 +772,12 @@ main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		return cmd_status(&o);
+	case CMD_ROTATE:
+		if (o.help) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cmd_rotate(&o);
 	case CMD_IMPORT:
 		if (o.help) {
 			usage(stdout);

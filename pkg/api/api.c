@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <cJSON.h>
+#include <openssl/crypto.h>
 #include <curl/curl.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -207,6 +208,8 @@ api_call_free(struct api_call *c)
 	free(c->path);
 	free(c->jurisdiction);
 	free(c->storage_class);
+	if (c->body && c->sensitive)
+		OPENSSL_cleanse(c->body, c->body_len);
 	free(c->body);
 	buf_release(&c->resp);
 	free(c);

@@ -77,6 +77,7 @@ struct api_call {
 	char *body;              /* JSON body or NULL */
 	size_t body_len;
 	int no_blind_retry;      /* a create: transient failure is returned, not retried */
+	int sensitive;           /* the body holds a secret value: cleansed on free */
 	/* result */
 	long status;             /* HTTP status of the last attempt, 0 if none */
 	struct buf resp;
@@ -162,6 +163,20 @@ int api_parse_kv(const struct api_call *c, struct obs_kv *k);
 /* Counts the objects of an objects-list result (result array length) and
  * whether more pages follow. -1 if unparseable. */
 long api_parse_object_count(const struct api_call *c, int *more);
+
+/* Secrets Store helpers. From a stores list: the id of the store whose name
+ * or id is `store` (*id), else the name of another store (*other), both NULL
+ * when the account has none. Returns ERR_OK or ERR_PERMANENT on bad JSON. */
+enum errcode api_find_store(const struct api_call *c, const char *store, char **id,
+                            char **other);
+/* From a secrets list: the id of the secret named exactly `name` (NULL if
+ * absent); its comment into *comment when not NULL. */
+char *api_find_secret(const struct api_call *c, const char *name, char **comment);
+/* `result.id` of a created object (a store), or `result[0].id`. */
+void api_parse_id(const struct api_call *c, char **id);
+/* Names (and comments) from a Secrets Store secrets list or a Worker secrets
+ * list; free each with free(). */
+size_t api_list_names(const struct api_call *c, char ***names, char ***comments);
 
 void lc_rules_free(struct lc_rule *r, size_t n);
 void cors_rules_free(struct cors_rule *r, size_t n);

@@ -521,3 +521,98 @@ api_parse_object_count(const struct api_call *c, int *more)
 	cJSON_Delete(root);
 	return n;
 }
+
+/* ---- Secrets Store ---- */
+
+enum errcode
+api_find_store(const struct api_call *c, const char *store, char **id, char **other)
+{
+	cJSON *root = parse_body(c), *res, *it;
+
+	*id = *other = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!cJSON_IsArray(res)) {
+		cJSON_Delete(root);
+		return ERR_PERMANENT;
+	}
+	cJSON_ArrayForEach(it, res) {
+		const char *n = jstr(it, "name"), *i = jstr(it, "id");
+
+		if (!i)
+			continue;
+		if ((n && strcmp(n, store) == 0) || strcmp(i, store) == 0) {
+			free(*id);
+			*id = xstrdup(i);
+		} else if (*other == NULL) {
+			*other = xstrdup(n ? n : i);
+		}
+	}
+	cJSON_Delete(root);
+	return ERR_OK;
+}
+
+char *
+api_find_secret(const struct api_call *c, const char *name, char **comment)
+{
+	cJSON *root = parse_body(c), *res, *it;
+	char *id = NULL;
+
+	if (comment)
+		*comment = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	cJSON_ArrayForEach(it, res) {
+		const char *n = jstr(it, "name");
+
+		if (n && strcmp(n, name) == 0 && jstr(it, "id")) {
+			id = jdup(it, "id");
+			if (comment)
+				*comment = jdup(it, "comment");
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return id;
+}
+
+void
+api_parse_id(const struct api_call *c, char **id)
+{
+	cJSON *root = parse_body(c), *res;
+
+	*id = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (cJSON_IsArray(res))
+		res = cJSON_GetArrayItem(res, 0);
+	if (jstr(res, "id"))
+		*id = jdup(res, "id");
+	cJSON_Delete(root);
+}
+
+size_t
+api_list_names(const struct api_call *c, char ***names, char ***comments)
+{
+	cJSON *root = parse_body(c), *res, *it;
+	size_t n = 0;
+
+	*names = NULL;
+	if (comments)
+		*comments = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (cJSON_IsArray(res)) {
+		size_t cap = (size_t)cJSON_GetArraySize(res) + 1;
+
+		*names = xcalloc(cap, sizeof(**names));
+		if (comments)
+			*comments = xcalloc(cap, sizeof(**comments));
+		cJSON_ArrayForEach(it, res) {
+			if (!jstr(it, "name"))
+				continue;
+			(*names)[n] = jdup(it, "name");
+			if (comments)
+				(*comments)[n] = jdup(it, "comment");
+			n++;
+		}
+	}
+	cJSON_Delete(root);
+	return n;
+}

@@ -8,6 +8,7 @@
 #include "../log/log.h"
 #include "../mem/mem.h"
 #include "../timefmt/timefmt.h"
+#include "apply_int.h"
 
 enum step {
 	ST_START = 0,
@@ -22,14 +23,6 @@ enum step {
 	ST_DONE,
 };
 
-struct applier {
-	struct api *api;
-	struct state *st;
-	int64_t now;
-	struct apply_result *res;
-	int64_t last_save_ms;
-	int dirty;
-};
 
 struct job {
 	struct applier *ap;
@@ -48,8 +41,8 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-save(struct applier *ap, int force)
+void
+apply_save(struct applier *ap, int force)
 {
 	int64_t now = mono_ms();
 
@@ -61,27 +54,33 @@ save(struct applier *ap, int force)
 	ap->last_save_ms = now;
 }
 
-static void
-fail(struct job *j, const char *msg)
+void
+apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 {
-	struct apply_result *r = j->ap->res;
+	struct apply_result *r = ap->res;
 	struct inv_entry *x;
 
 	r->failures = xrealloc(r->failures, (r->nfailures + 1) * sizeof(*r->failures));
-	r->failures[r->nfailures].kind = j->a->kind;
-	r->failures[r->nfailures].name = xstrdup(j->a->name);
+	r->failures[r->nfailures].kind = a->kind;
+	r->failures[r->nfailures].name = xstrdup(a->name);
 	r->failures[r->nfailures].msg = xstrdup(msg);
 	r->nfailures++;
 	r->failed++;
-	x = state_find(j->ap->st, j->a->kind, j->a->name);
+	x = a->kind == KIND_SECRET ? NULL : state_find(ap->st, a->kind, a->name);
 	if (x) {
 		char *cond = xasprintf("Failed: %s", msg);
 
 		inv_set(&x->condition, cond);
 		free(cond);
-		j->ap->dirty = 1;
+		ap->dirty = 1;
 	}
-	log_warn("apply failed", "kind=%s name=%s", kind_name(j->a->kind), j->a->name);
+	log_warn("apply failed", "kind=%s name=%s", kind_name(a->kind), a->name);
+}
+
+static void
+fail(struct job *j, const char *msg)
+{
+	apply_fail(j->ap, j->a, msg);
 	j->step = ST_DONE;
 }
 
@@ -386,7 +385,7 @@ advance(struct job *j)
 			j->step = ST_DONE;
 			continue;
 		case ST_DONE:
-			save(j->ap, 0);
+			apply_save(j->ap, 0);
 			free(j->kv_id);
 			free(j);
 			return;
@@ -410,7 +409,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		struct plan_action *x = &p->v[i];
 		struct inv_entry *e;
 
-		if (!x->create || x->want == NULL)
+		if (!x->create || x->want == NULL || x->kind == KIND_SECRET)
 			continue;
 		e = state_upsert(st, x->kind, x->name);
 		if (e->kv_id == NULL && e->bucket_name == NULL)
@@ -429,7 +428,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		x->inv = e;
 		ap.dirty = 1;
 	}
-	save(&ap, 1);
+	apply_save(&ap, 1);
 	if (res->state_error)
 		return; /* nothing is sent that could not be recorded */
 	for (size_t i = 0; i < p->n; i++) {
@@ -438,7 +437,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 
 		if (x->op == PLAN_NOOP && !x->record)
 			continue;
-		if (x->op == PLAN_REFUSE)
+		if (x->op == PLAN_REFUSE || x->kind == KIND_SECRET)
 			continue;
 		j = xcalloc(1, sizeof(*j));
 		j->ap = &ap;
@@ -446,8 +445,12 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		advance(j);
 	}
 	api_wait(a);
+	for (size_t i = 0; i < p->n && !res->state_error; i++)
+		if (p->v[i].kind == KIND_SECRET)
+			apply_secret(&ap, &p->v[i]);
+	apply_secrets_done();
 	ap.dirty = 1;
-	save(&ap, 1);
+	apply_save(&ap, 1);
 }
 
 void

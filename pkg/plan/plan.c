@@ -9,6 +9,8 @@
 #include <ctype.h>
 
 #include "../mem/mem.h"
+#include "../secret/secret.h"
+#include "../timefmt/timefmt.h"
 
 const char *
 plan_op_name(enum plan_op op)
@@ -21,6 +23,7 @@ plan_op_name(enum plan_op op)
 	case PLAN_ADOPT: return "adopt";
 	case PLAN_REFUSE: return "refuse";
 	case PLAN_FORGET: return "forget";
+	case PLAN_ROTATE: return "rotate";
 	}
 	abort();
 }
@@ -669,6 +672,177 @@ plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
 	a->reason = xstrdup("no longer in the manifests; deletionPolicy Delete and --prune");
 }
 
+
+/* ---- Secret ---- */
+
+static const char *
+target_label(const struct secret_target *t)
+{
+	return t->kind == TARGET_SECRETS_STORE ? "Secrets Store" : "Worker";
+}
+
+static int
+has_target(const struct sec_version *v, const char *id)
+{
+	for (size_t i = 0; v && i < v->ntargets; i++)
+		if (strcmp(v->targets[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+retain_text(const struct secret_spec *s, char *buf, size_t len)
+{
+	if (s->retain == RETAIN_COUNT)
+		snprintf(buf, len, "retain count %lld", (long long)s->retain_n);
+	else if (s->retain == RETAIN_DAYS)
+		snprintf(buf, len, "retain %lld days", (long long)s->retain_n);
+	else
+		snprintf(buf, len, "retain forever");
+	return buf;
+}
+
+static void
+secret_destroys(struct plan_action *a, const struct secret_spec *s,
+                const struct sec_ledger *l, unsigned cur, int64_t now)
+{
+	char why[64];
+
+	if (l == NULL || l->n == 0)
+		return;
+	a->destroy = xcalloc(l->n, sizeof(*a->destroy));
+	a->ndestroy = secret_destroyable(s, l, cur, now, a->destroy);
+	for (size_t i = 0; i < a->ndestroy; i++)
+		change(a, '-', "versions", "destroy V%u (%s)", a->destroy[i],
+		       retain_text(s, why, sizeof(why)));
+}
+
+/*
+ * A Secret: the first version, a rotation that fell due (or was asked for, or
+ * a target that lacks the current version), the completion of a version an
+ * interrupted run left pending, and the versions the retain policy destroys.
+ */
+static void
+plan_secret(struct plan *p, const struct resource *r, struct state *st,
+            const struct plan_opts *o)
+{
+	const struct secret_spec *s = &r->u.secret;
+	struct sec_ledger *l = state_ledger(st, r->name);
+	const struct sec_version *cur = ledger_current(l), *pend = ledger_pending(l);
+	struct plan_action *a = add(p, PLAN_NOOP, KIND_SECRET, r->name);
+	char *missing = NULL, when[32];
+	int64_t due = cur ? secret_next_due(s, cur->created) : 0;
+
+	a->want = r;
+	a->what = xasprintf("%s_V<N> on %zu target%s", s->ntargets ? s->targets[0].name : "?",
+	                    s->ntargets, s->ntargets == 1 ? "" : "s");
+	for (size_t i = 0; cur && i < s->ntargets && !missing; i++) {
+		char *id = secret_target_id(&s->targets[i]);
+
+		if (!has_target(cur, id))
+			missing = id;
+		else
+			free(id);
+	}
+	if (!cur && !pend) {
+		a->op = PLAN_CREATE;
+		a->version = ledger_max(l) + 1;
+		a->reason = xasprintf("first version: V%u", a->version);
+	} else if (pend) {
+		a->op = PLAN_ROTATE;
+		a->version = pend->n;
+		a->reason = xasprintf("V%u was left pending by an interrupted run: a fresh value "
+		                      "is generated under the same number", pend->n);
+	} else if (missing) {
+		a->op = PLAN_ROTATE;
+		a->version = ledger_max(l) + 1;
+		a->reason = xasprintf("target %s does not hold V%u, whose value cannot be read "
+		                      "back: a new version is written everywhere", missing, cur->n);
+	} else if (o->rotate && strcmp(o->rotate, r->name) == 0) {
+		if (!o->force && o->now - cur->created < SECRET_MIN_AGE_FOR_ROTATE) {
+			timefmt_format(cur->created, when, sizeof(when));
+			a->op = PLAN_REFUSE;
+			a->reason = xasprintf("V%u was created at %s, less than a day ago; use --force "
+			                      "to rotate again", cur->n, when);
+			return;
+		}
+		a->op = PLAN_ROTATE;
+		a->version = ledger_max(l) + 1;
+		a->reason = xstrdup("rotation requested");
+	} else if (o->now >= due) {
+		timefmt_format(due, when, sizeof(when));
+		when[10] = '\0';
+		a->op = PLAN_ROTATE;
+		a->version = ledger_max(l) + 1;
+		a->reason = xasprintf("due since %s", when);
+	}
+	free(missing);
+	if (a->op == PLAN_CREATE || a->op == PLAN_ROTATE) {
+		for (size_t i = 0; i < s->ntargets; i++) {
+			const struct secret_target *t = &s->targets[i];
+
+			change(a, '+', "versions", "%s_V%u → %s %s", t->name, a->version,
+			       target_label(t), t->kind == TARGET_SECRETS_STORE ? t->store : t->script);
+		}
+		if (cur)
+			change(a, '~', "pointer", "%s_VERSION: %u → %u", s->targets[0].name, cur->n,
+			       a->version);
+		else
+			change(a, '+', "pointer", "%s_VERSION: %u", s->targets[0].name, a->version);
+		secret_destroys(a, s, l, a->version, o->now);
+	} else if (cur) {
+		secret_destroys(a, s, l, cur->n, o->now);
+		if (a->ndestroy)
+			a->op = PLAN_UPDATE;
+	}
+	if (l && l->policy != r->deletion_policy) {
+		change(a, '~', "deletionPolicy", "deletionPolicy: %s → %s",
+		       l->policy == DELETION_DELETE ? "Delete" : "Retain",
+		       r->deletion_policy == DELETION_DELETE ? "Delete" : "Retain");
+		a->record = 1;
+		if (a->op == PLAN_NOOP)
+			a->op = PLAN_UPDATE;
+	}
+}
+
+static int
+wanted_secret(const struct manifest_set *want, const char *name)
+{
+	for (size_t i = 0; i < want->n; i++)
+		if (want->items[i].kind == KIND_SECRET && strcmp(want->items[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+plan_secret_orphan(struct plan *p, struct sec_ledger *l, const struct manifest_set *want,
+                   const struct plan_opts *o)
+{
+	struct plan_action *a = add(p, PLAN_NOOP, KIND_SECRET, l->name);
+
+	a->what = xasprintf("%zu version%s on %zu target%s", l->n, l->n == 1 ? "" : "s",
+	                    l->ntargets, l->ntargets == 1 ? "" : "s");
+	if (!o->prune) {
+		a->reason = xstrdup(l->policy == DELETION_DELETE
+		    ? "no longer in the manifests; kept (apply --prune deletes every version: "
+		      "deletionPolicy Delete)"
+		    : "no longer in the manifests; kept (deletionPolicy Retain)");
+	} else if (want->n == 0 && !o->allow_empty) {
+		a->op = PLAN_REFUSE;
+		a->reason = xstrdup("the manifest set is empty: refusing to prune everything "
+		                    "without --allow-empty");
+	} else if (l->policy != DELETION_DELETE) {
+		a->op = PLAN_FORGET;
+		a->reason = xstrdup("no longer in the manifests; deletionPolicy Retain: versions "
+		                    "kept in the account, ledger dropped");
+	} else {
+		a->op = PLAN_DELETE;
+		a->del_secret = 1;
+		a->reason = xstrdup("no longer in the manifests; deletionPolicy Delete and --prune: "
+		                    "every version, the pointer and the alias are deleted");
+	}
+}
+
 void
 plan_compute(const struct manifest_set *want, const struct snapshot *snap,
              struct state *st, const struct plan_opts *o, struct plan *out)
@@ -681,16 +855,12 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 			plan_bucket(out, r, snap, st);
 		else if (r->kind == KIND_KVNAMESPACE)
 			plan_kv(out, r, snap, st);
-		else if (r->kind == KIND_SECRET) {
-			struct plan_action *a = add(out, PLAN_NOOP, KIND_SECRET, r->name);
-
-			a->want = r;
-			a->what = xasprintf("secret with %zu target%s", r->u.secret.ntargets,
-			                    r->u.secret.ntargets == 1 ? "" : "s");
-			a->note = xstrdup("Secrets are not yet applied by this release: nothing is "
-			                  "generated or written");
-		}
+		else if (r->kind == KIND_SECRET)
+			plan_secret(out, r, st, o);
 	}
+	for (size_t i = 0; i < st->nsecrets; i++)
+		if (!wanted_secret(want, st->secrets[i]->name))
+			plan_secret_orphan(out, st->secrets[i], want, o);
 	for (size_t i = 0; i < st->n; i++)
 		if (st->v[i]->kind != KIND_SECRET && !wanted(want, st->v[i]))
 			plan_orphan(out, st->v[i], snap, want, o);
@@ -714,6 +884,7 @@ plan_release(struct plan *p)
 		}
 		free(a->changes);
 		lc_rules_free(a->lc, a->nlc);
+		free(a->destroy);
 	}
 	free(p->v);
 	memset(p, 0, sizeof(*p));

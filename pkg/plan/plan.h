@@ -26,6 +26,7 @@ enum plan_op {
 	PLAN_ADOPT,
 	PLAN_REFUSE,
 	PLAN_FORGET,   /* drop from the inventory, keep in the account */
+	PLAN_ROTATE,   /* a Secret: write a new version, then flip the pointer */
 };
 
 struct plan_change {
@@ -53,18 +54,25 @@ struct plan_action {
 	struct lc_rule *lc;             /* put_lifecycle body (owned) */
 	size_t nlc;
 	char spec_hash[17];
+	/* Secrets */
+	unsigned version;               /* the version to write (rotate/create) */
+	unsigned *destroy;              /* versions the retain policy destroys */
+	size_t ndestroy;
+	int del_secret;                 /* prune: every version, pointer and alias */
 };
 
 struct plan_opts {
 	int prune;
 	int allow_empty;
 	int64_t now;
+	const char *rotate;   /* `rotate NAME`: rotate this Secret now */
+	int force;            /* with rotate: even when its version is young */
 };
 
 struct plan {
 	struct plan_action *v;
 	size_t n;
-	size_t counts[PLAN_FORGET + 1];
+	size_t counts[PLAN_ROTATE + 1];
 };
 
 void plan_compute(const struct manifest_set *want, const struct snapshot *snap,

@@ -6,6 +6,7 @@
 #ifndef CFS_REPORT_H
 #define CFS_REPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../api/api.h"
@@ -23,6 +24,9 @@ struct report_opts {
 void report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
                  const struct api_stats *stats, const struct report_opts *o);
 /* The inventory and conditions (status). */
-void report_status(FILE *out, const struct state *st, const struct report_opts *o);
+/* The inventory, conditions and secret versions (status). `set` (may be
+ * empty) gives each Secret's schedule for the next rotation. */
+void report_status(FILE *out, const struct state *st, const struct manifest_set *set,
+                   int64_t now, const struct report_opts *o);
 
 #endif

@@ -13,6 +13,115 @@
 #include <unistd.h>
 
 #include "../mem/mem.h"
+#include "../timefmt/timefmt.h"
+
+static void
+strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+ledger_free(struct sec_ledger *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		strs_free(l->v[i].targets, l->v[i].ntargets);
+	free(l->v);
+	strs_free(l->targets, l->ntargets);
+	free(l->name);
+	free(l);
+}
+
+const char *
+vstatus_name(enum vstatus s)
+{
+	switch (s) {
+	case V_PENDING: return "pending";
+	case V_CURRENT: return "current";
+	case V_PREVIOUS: return "previous";
+	case V_RETAINED: return "retained";
+	case V_DESTROYED: return "destroyed";
+	}
+	return "?";
+}
+
+struct sec_ledger *
+state_ledger(struct state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nsecrets; i++)
+		if (strcmp(st->secrets[i]->name, name) == 0)
+			return st->secrets[i];
+	return NULL;
+}
+
+struct sec_ledger *
+state_ledger_upsert(struct state *st, const char *name)
+{
+	struct sec_ledger *l = state_ledger(st, name);
+
+	if (l)
+		return l;
+	st->secrets = xrealloc(st->secrets, (st->nsecrets + 1) * sizeof(*st->secrets));
+	l = xcalloc(1, sizeof(*l));
+	l->name = xstrdup(name);
+	st->secrets[st->nsecrets++] = l;
+	return l;
+}
+
+void
+state_ledger_remove(struct state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nsecrets; i++) {
+		if (strcmp(st->secrets[i]->name, name) == 0) {
+			ledger_free(st->secrets[i]);
+			memmove(&st->secrets[i], &st->secrets[i + 1],
+			        (st->nsecrets - i - 1) * sizeof(*st->secrets));
+			st->nsecrets--;
+			return;
+		}
+	}
+}
+
+struct sec_version *
+ledger_find(struct sec_ledger *l, unsigned n)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].n == n)
+			return &l->v[i];
+	return NULL;
+}
+
+/* Keeps versions in ascending order (rebuild may add them in any order). */
+struct sec_version *
+ledger_add(struct sec_ledger *l, unsigned n, int64_t created)
+{
+	size_t i = l->n;
+
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	while (i > 0 && l->v[i - 1].n > n) {
+		l->v[i] = l->v[i - 1];
+		i--;
+	}
+	memset(&l->v[i], 0, sizeof(l->v[i]));
+	l->v[i].n = n;
+	l->v[i].created = created;
+	l->n++;
+	return &l->v[i];
+}
+
+void
+ledger_add_target(char ***v, size_t *n, const char *t)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], t) == 0)
+			return;
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = xstrdup(t);
+}
 
 void
 inv_set(char **field, const char *s)
@@ -162,8 +271,55 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 		x->updated = jdup(it, "updated");
 	}
 	sec = cJSON_GetObjectItemCaseSensitive(root, "secrets");
-	if (sec)
-		st->secrets_json = cJSON_PrintUnformatted(sec);
+	cJSON_ArrayForEach(it, sec) {
+		struct sec_ledger *l;
+		const cJSON *vs, *v, *ts, *t;
+		char *pol;
+
+		if (!cJSON_IsObject(it) || it->string == NULL) {
+			cJSON_Delete(root);
+			return err_set(e, ERR_IO, "state file '%s' is corrupt (a bad secret ledger); "
+			               "not overwriting it", st->path);
+		}
+		l = state_ledger_upsert(st, it->string);
+		pol = jdup(it, "deletionPolicy");
+		l->policy = pol && strcmp(pol, "Delete") == 0 ? DELETION_DELETE : DELETION_RETAIN;
+		free(pol);
+		l->alias = jbool(it, "alias");
+		ts = cJSON_GetObjectItemCaseSensitive(it, "targets");
+		cJSON_ArrayForEach(t, ts)
+			if (cJSON_IsString(t))
+				ledger_add_target(&l->targets, &l->ntargets, t->valuestring);
+		vs = cJSON_GetObjectItemCaseSensitive(it, "versions");
+		cJSON_ArrayForEach(v, vs) {
+			const cJSON *num = cJSON_GetObjectItemCaseSensitive(v, "version");
+			char *created = jdup(v, "created"), *cur = jdup(v, "currentAt");
+			char *status = jdup(v, "status"), *fp = jdup(v, "fingerprint");
+			int64_t ct = 0, ca = 0;
+			struct sec_version *x;
+
+			if (!cJSON_IsNumber(num) || num->valueint < 1 || !created ||
+			    timefmt_parse_rfc3339(created, &ct) != 0) {
+				free(created); free(cur); free(status); free(fp);
+				cJSON_Delete(root);
+				return err_set(e, ERR_IO, "state file '%s' is corrupt (a bad secret "
+				               "version); not overwriting it", st->path);
+			}
+			if (cur)
+				(void)timefmt_parse_rfc3339(cur, &ca);
+			x = ledger_add(l, (unsigned)num->valueint, ct);
+			x->current_at = ca;
+			for (int s = V_PENDING; s <= V_DESTROYED; s++)
+				if (status && strcmp(status, vstatus_name((enum vstatus)s)) == 0)
+					x->status = (enum vstatus)s;
+			snprintf(x->fp, sizeof(x->fp), "%s", fp ? fp : "");
+			ts = cJSON_GetObjectItemCaseSensitive(v, "targets");
+			cJSON_ArrayForEach(t, ts)
+				if (cJSON_IsString(t))
+					ledger_add_target(&x->targets, &x->ntargets, t->valuestring);
+			free(created); free(cur); free(status); free(fp);
+		}
+	}
 	cJSON_Delete(root);
 	return ERR_OK;
 }
@@ -316,13 +472,41 @@ serialize(const struct state *st)
 			cJSON_AddStringToObject(o, "updated", x->updated);
 		cJSON_AddItemToArray(res, o);
 	}
-	if (st->secrets_json) {
-		const char *end;
-		cJSON *sec = cJSON_ParseWithLengthOpts(st->secrets_json, strlen(st->secrets_json) + 1,
-		                                       &end, 1);
+	if (st->nsecrets) {
+		cJSON *sec = cJSON_AddObjectToObject(root, "secrets");
 
-		if (sec)
-			cJSON_AddItemToObject(root, "secrets", sec);
+		for (size_t i = 0; i < st->nsecrets; i++) {
+			const struct sec_ledger *l = st->secrets[i];
+			cJSON *o = cJSON_AddObjectToObject(sec, l->name), *arr, *ts;
+
+			cJSON_AddStringToObject(o, "deletionPolicy",
+			                        l->policy == DELETION_DELETE ? "Delete" : "Retain");
+			if (l->alias)
+				cJSON_AddBoolToObject(o, "alias", 1);
+			ts = cJSON_AddArrayToObject(o, "targets");
+			for (size_t k = 0; k < l->ntargets; k++)
+				cJSON_AddItemToArray(ts, cJSON_CreateString(l->targets[k]));
+			arr = cJSON_AddArrayToObject(o, "versions");
+			for (size_t j = 0; j < l->n; j++) {
+				const struct sec_version *v = &l->v[j];
+				cJSON *vo = cJSON_CreateObject();
+				char ts1[32];
+
+				cJSON_AddNumberToObject(vo, "version", v->n);
+				timefmt_format(v->created, ts1, sizeof(ts1));
+				cJSON_AddStringToObject(vo, "created", ts1);
+				if (v->current_at) {
+					timefmt_format(v->current_at, ts1, sizeof(ts1));
+					cJSON_AddStringToObject(vo, "currentAt", ts1);
+				}
+				cJSON_AddStringToObject(vo, "status", vstatus_name(v->status));
+				cJSON_AddStringToObject(vo, "fingerprint", v->fp);
+				ts = cJSON_AddArrayToObject(vo, "targets");
+				for (size_t k = 0; k < v->ntargets; k++)
+					cJSON_AddItemToArray(ts, cJSON_CreateString(v->targets[k]));
+				cJSON_AddItemToArray(arr, vo);
+			}
+		}
 	}
 	s = cJSON_Print(root);
 	cJSON_Delete(root);
@@ -387,7 +571,9 @@ state_close(struct state *st)
 		free(st->v[i]);
 	}
 	free(st->v);
-	free(st->secrets_json);
+	for (size_t i = 0; i < st->nsecrets; i++)
+		ledger_free(st->secrets[i]);
+	free(st->secrets);
 	free(st->path);
 	free(st);
 }

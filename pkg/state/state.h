@@ -11,6 +11,7 @@
 #define CFS_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../err/err.h"
 #include "../manifest/manifest.h"
@@ -41,13 +42,38 @@ struct inv_entry {
 	char *updated;           /* RFC 3339 */
 };
 
+/* A secret version's life (shared/DESIGN.md §5). */
+enum vstatus { V_PENDING = 0, V_CURRENT, V_PREVIOUS, V_RETAINED, V_DESTROYED };
+
+/* One version in a Secret's ledger: never the value, only its fingerprint. */
+struct sec_version {
+	unsigned n;
+	int64_t created;         /* unix seconds */
+	int64_t current_at;      /* when it became current; 0 if never */
+	enum vstatus status;
+	char fp[17];             /* truncated SHA-256 of the value, hex */
+	char **targets;          /* "store:STORE/NAME" / "script:SCRIPT/NAME" holding it */
+	size_t ntargets;
+};
+
+struct sec_ledger {
+	char *name;              /* metadata.name */
+	enum deletion_policy policy;
+	int alias;               /* <name> was written with the current value */
+	char **targets;          /* every target ever written (for prune) */
+	size_t ntargets;
+	struct sec_version *v;   /* ascending n */
+	size_t n;
+};
+
 struct state {
 	char *path;
 	int lock_fd;
 	int readonly;            /* opened without the lock (status) */
 	struct inv_entry **v;    /* stable pointers: entries never move */
 	size_t n;
-	char *secrets_json;      /* the ledger section, kept verbatim until issue 6 */
+	struct sec_ledger **secrets; /* stable pointers */
+	size_t nsecrets;
 };
 
 /*
@@ -68,6 +94,16 @@ struct inv_entry *state_find(struct state *st, enum kind k, const char *name);
 struct inv_entry *state_upsert(struct state *st, enum kind k, const char *name);
 void state_remove(struct state *st, enum kind k, const char *name);
 void inv_entry_release(struct inv_entry *e);
+
+struct sec_ledger *state_ledger(struct state *st, const char *name);
+struct sec_ledger *state_ledger_upsert(struct state *st, const char *name);
+void state_ledger_remove(struct state *st, const char *name);
+/* Appends a version (pending, no targets) and returns it; ledger pointers to
+ * versions move: use the returned pointer only until the next add. */
+struct sec_version *ledger_add(struct sec_ledger *l, unsigned n, int64_t created);
+struct sec_version *ledger_find(struct sec_ledger *l, unsigned n);
+void ledger_add_target(char ***v, size_t *n, const char *t);
+const char *vstatus_name(enum vstatus s);
 /* Sets a string field, freeing the old value (s may be NULL). */
 void inv_set(char **field, const char *s);
 

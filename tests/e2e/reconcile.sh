@@ -15,7 +15,7 @@ emu_start
 # 1. apply the examples; a second apply writes nothing; plan is clean.
 cfs apply "${st[@]}" -f manifests/examples
 expect_rc 0 "first apply"
-expect_out '^Apply: 3 created' "first apply"
+expect_out '^Apply: 4 created' "first apply"
 w0=$(emu_stat writes)
 cfs apply "${st[@]}" -f manifests/examples
 expect_rc 0 "second apply"

@@ -1,0 +1,579 @@
+/*
+ * Applying Secret actions: the two-phase rotation of shared/DESIGN.md §5.
+ *
+ *   1. Version N is recorded as pending in the ledger and saved (write-ahead).
+ *   2. A fresh value is generated and written as <name>_V<N> to every target.
+ *   3. Only when every target holds it: <name>_VERSION = N (and <name> itself
+ *      with alias) on every target; then N is current, the old current becomes
+ *      previous, the old previous retained.
+ *   4. Versions the retain policy releases are deleted from every target that
+ *      holds them and marked destroyed.
+ * A failure anywhere stops that Secret with N still pending; the next run
+ * generates a new value under the same number, so no target is ever pointed
+ * at a version another target lacks. Values never leave struct secret_value
+ * except inside request bodies that are cleansed when freed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../log/log.h"
+#include "../mem/mem.h"
+#include "../secret/secret.h"
+#include "../timefmt/timefmt.h"
+#include "apply_int.h"
+
+/* Secrets Store ids by store name or id, learnt once per run. */
+struct store_cache {
+	char *key, *id;
+};
+
+static struct store_cache *stores;
+static size_t nstores;
+
+static void
+stores_reset(void)
+{
+	for (size_t i = 0; i < nstores; i++) {
+		free(stores[i].key);
+		free(stores[i].id);
+	}
+	free(stores);
+	stores = NULL;
+	nstores = 0;
+}
+
+/*
+ * The id of the Secrets Store named (or with the id) `store`. Cloudflare
+ * allows one store per account (REFERENCE §5): when the account has none, it
+ * is created with that name.
+ */
+static enum errcode
+store_id(struct api *a, const char *store, char **out, struct err *e)
+{
+	struct api_call *c;
+	enum errcode rc;
+	char *id = NULL, *other = NULL;
+
+	for (size_t i = 0; i < nstores; i++)
+		if (strcmp(stores[i].key, store) == 0) {
+			*out = stores[i].id;
+			return ERR_OK;
+		}
+	c = api_call_new("GET", "/secrets_store/stores?per_page=100");
+	if ((rc = api_call_sync(a, c)) != ERR_OK) {
+		rc = err_set(e, rc, "listing Secrets Stores: %s", c->err.msg);
+		api_call_free(c);
+		return rc;
+	}
+	rc = api_find_store(c, store, &id, &other);
+	api_call_free(c);
+	if (id == NULL && other == NULL) {
+		struct buf body;
+
+		buf_init(&body, 4096);
+		buf_puts(&body, "{\"name\":");
+		buf_json_string(&body, store, strlen(store));
+		buf_puts(&body, "}");
+		c = api_call_new("POST", "/secrets_store/stores");
+		c->body_len = body.len;
+		c->body = buf_take(&body);
+		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+			rc = err_set(e, rc, "creating Secrets Store '%s': %s", store, c->err.msg);
+			api_call_free(c);
+			return rc;
+		}
+		api_parse_id(c, &id);
+		api_call_free(c);
+	}
+	if (id == NULL) {
+		rc = err_set(e, ERR_NOTFOUND, "Secrets Store '%s' not found (the account has "
+		             "store '%s'; Cloudflare allows one)", store, other ? other : "?");
+		free(other);
+		return rc;
+	}
+	free(other);
+	stores = xrealloc(stores, (nstores + 1) * sizeof(*stores));
+	stores[nstores].key = xstrdup(store);
+	stores[nstores].id = id;
+	nstores++;
+	*out = id;
+	return ERR_OK;
+}
+
+/* Writes NAME = value (with comment) to one target; creates or replaces. */
+static enum errcode
+put_value(struct api *a, const struct secret_target *t, const char *name,
+          const char *value, size_t vlen, const char *comment, struct err *e)
+{
+	struct api_call *c;
+	struct buf body;
+	enum errcode rc;
+
+	buf_init(&body, 64 * 1024);
+	if (t->kind == TARGET_WORKER) {
+		buf_puts(&body, "{\"name\":");
+		buf_json_string(&body, name, strlen(name));
+		buf_puts(&body, ",\"type\":\"secret_text\",\"text\":");
+		buf_json_string(&body, value, vlen);
+		buf_puts(&body, "}");
+		c = api_call_new("PUT", "/workers/scripts/%s/secrets", t->script);
+	} else {
+		char *sid = NULL, *store;
+
+		if ((rc = store_id(a, t->store, &store, e)) != ERR_OK) {
+			buf_release(&body);
+			return rc;
+		}
+		c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
+		                 store, name);
+		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+			rc = err_set(e, rc, "listing secrets of store '%s': %s", t->store, c->err.msg);
+			api_call_free(c);
+			buf_release(&body);
+			return rc;
+		}
+		sid = api_find_secret(c, name, NULL);
+		api_call_free(c);
+		if (sid) {
+			buf_puts(&body, "{\"value\":");
+			buf_json_string(&body, value, vlen);
+			buf_puts(&body, ",\"comment\":");
+			buf_json_string(&body, comment, strlen(comment));
+			buf_puts(&body, "}");
+			c = api_call_new("PATCH", "/secrets_store/stores/%s/secrets/%s", store, sid);
+			free(sid);
+		} else {
+			buf_puts(&body, "[{\"name\":");
+			buf_json_string(&body, name, strlen(name));
+			buf_puts(&body, ",\"value\":");
+			buf_json_string(&body, value, vlen);
+			buf_puts(&body, ",\"comment\":");
+			buf_json_string(&body, comment, strlen(comment));
+			buf_puts(&body, ",\"scopes\":[");
+			for (size_t i = 0; i < t->nscopes; i++) {
+				buf_puts(&body, i ? "," : "");
+				buf_json_string(&body, t->scopes[i], strlen(t->scopes[i]));
+			}
+			buf_puts(&body, "]}]");
+			c = api_call_new("POST", "/secrets_store/stores/%s/secrets", store);
+		}
+	}
+	c->sensitive = 1;
+	c->body_len = body.len;
+	c->body = buf_take(&body);
+	rc = api_call_sync(a, c);
+	if (rc != ERR_OK)
+		rc = err_set(e, rc, "writing %s to %s '%s': %s", name,
+		             t->kind == TARGET_WORKER ? "Worker" : "Secrets Store",
+		             t->kind == TARGET_WORKER ? t->script : t->store, c->err.msg);
+	api_call_free(c);
+	return rc;
+}
+
+/* Deletes NAME from the target named by a ledger id ("store:S/N", "script:S/N"). */
+static enum errcode
+delete_value(struct api *a, const char *target_id, const char *name, struct err *e)
+{
+	const char *colon = strchr(target_id, ':'), *slash = strrchr(target_id, '/');
+	char *where;
+	struct api_call *c;
+	enum errcode rc;
+
+	if (!colon || !slash || slash < colon)
+		return err_set(e, ERR_INVALID, "bad target '%s' in the ledger", target_id);
+	where = xstrndup(colon + 1, (size_t)(slash - colon - 1));
+	if (strncmp(target_id, "script:", 7) == 0) {
+		c = api_call_new("DELETE", "/workers/scripts/%s/secrets/%s", where, name);
+	} else {
+		char *store, *sid;
+
+		if ((rc = store_id(a, where, &store, e)) != ERR_OK) {
+			free(where);
+			return rc;
+		}
+		c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
+		                 store, name);
+		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+			rc = err_set(e, rc, "listing secrets of store '%s': %s", where, c->err.msg);
+			api_call_free(c);
+			free(where);
+			return rc;
+		}
+		sid = api_find_secret(c, name, NULL);
+		api_call_free(c);
+		if (sid == NULL) {
+			free(where);
+			return ERR_OK; /* already gone */
+		}
+		c = api_call_new("DELETE", "/secrets_store/stores/%s/secrets/%s", store, sid);
+		free(sid);
+	}
+	rc = api_call_sync(a, c);
+	if (rc == ERR_NOTFOUND)
+		rc = ERR_OK;
+	else if (rc != ERR_OK)
+		rc = err_set(e, rc, "deleting %s from '%s': %s", name, where, c->err.msg);
+	api_call_free(c);
+	free(where);
+	return rc;
+}
+
+static const char *
+base_name(const struct plan_action *act, const struct sec_ledger *l)
+{
+	const char *slash;
+
+	if (act->want && act->want->u.secret.ntargets)
+		return act->want->u.secret.targets[0].name;
+	slash = l && l->ntargets ? strrchr(l->targets[0], '/') : NULL;
+	return slash ? slash + 1 : act->name;
+}
+
+/* The target's own secret name for a ledger target id. */
+static const char *
+name_of(const char *target_id)
+{
+	const char *slash = strrchr(target_id, '/');
+
+	return slash ? slash + 1 : target_id;
+}
+
+/* Returns 0, or -1 after recording a failure. */
+static int
+destroy_versions(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
+{
+	for (size_t i = 0; i < act->ndestroy; i++) {
+		struct sec_version *v = ledger_find(l, act->destroy[i]);
+		struct err e;
+
+		if (v == NULL || v->status == V_DESTROYED)
+			continue;
+		err_clear(&e);
+		for (size_t k = 0; k < v->ntargets; k++) {
+			char *name = xasprintf("%s_V%u", name_of(v->targets[k]), v->n);
+			enum errcode rc = delete_value(ap->api, v->targets[k], name, &e);
+
+			free(name);
+			if (rc != ERR_OK) {
+				apply_fail(ap, act, e.msg);
+				return -1;
+			}
+		}
+		v->status = V_DESTROYED;
+		for (size_t k = 0; k < v->ntargets; k++)
+			free(v->targets[k]);
+		free(v->targets);
+		v->targets = NULL;
+		v->ntargets = 0;
+		ap->dirty = 1;
+		apply_save(ap, 1);
+	}
+	return 0;
+}
+
+static void
+delete_secret(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
+{
+	struct err e;
+
+	for (size_t k = 0; k < l->ntargets; k++) {
+		const char *base = name_of(l->targets[k]);
+
+		for (size_t i = 0; i < l->n; i++) {
+			char *name;
+			enum errcode rc;
+
+			if (l->v[i].status == V_DESTROYED)
+				continue;
+			name = xasprintf("%s_V%u", base, l->v[i].n);
+			err_clear(&e);
+			rc = delete_value(ap->api, l->targets[k], name, &e);
+			free(name);
+			if (rc != ERR_OK) {
+				apply_fail(ap, act, e.msg);
+				return;
+			}
+		}
+		for (int j = 0; j < 2; j++) {
+			char *name = j ? xstrdup(base) : xasprintf("%s_VERSION", base);
+			enum errcode rc;
+
+			err_clear(&e);
+			rc = j && !l->alias ? ERR_OK : delete_value(ap->api, l->targets[k], name, &e);
+			free(name);
+			if (rc != ERR_OK) {
+				apply_fail(ap, act, e.msg);
+				return;
+			}
+		}
+	}
+	state_ledger_remove(ap->st, act->name);
+	ap->dirty = 1;
+	ap->res->done[act->op]++;
+	apply_save(ap, 1);
+}
+
+/* Phases 1-3 for one Secret; returns 0 when N became current. */
+static int
+rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
+{
+	const struct secret_spec *s = &act->want->u.secret;
+	const char *base = base_name(act, l);
+	struct secret_value *val = NULL;
+	struct sec_version *v;
+	char created[32], *comment, num[16];
+	struct err e;
+	int ok = 0;
+
+	v = ledger_find(l, act->version);
+	if (v == NULL)
+		v = ledger_add(l, act->version, ap->now);
+	/* a pending version starts again: a fresh value, no targets yet */
+	v->status = V_PENDING;
+	v->created = ap->now;
+	for (size_t k = 0; k < v->ntargets; k++)
+		free(v->targets[k]);
+	free(v->targets);
+	v->targets = NULL;
+	v->ntargets = 0;
+	err_clear(&e);
+	if (secret_generate(s->bytes, s->encoding, &val, &e) != ERR_OK) {
+		apply_fail(ap, act, e.msg);
+		return -1;
+	}
+	secret_fingerprint(val, v->fp);
+	ap->dirty = 1;
+	apply_save(ap, 1); /* write-ahead: N is pending before any target sees it */
+	if (ap->res->state_error)
+		goto out;
+	timefmt_format(ap->now, created, sizeof(created));
+	comment = xasprintf("cfstorage secret=%s version=%u fingerprint=%s created=%s",
+	                    act->name, act->version, v->fp, created);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct secret_target *t = &s->targets[i];
+		char *name = xasprintf("%s_V%u", t->name, act->version), *id;
+		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, &e);
+
+		free(name);
+		if (rc != ERR_OK) {
+			free(comment);
+			apply_fail(ap, act, e.msg);
+			goto out;
+		}
+		v = ledger_find(l, act->version);
+		id = secret_target_id(t);
+		ledger_add_target(&v->targets, &v->ntargets, id);
+		ledger_add_target(&l->targets, &l->ntargets, id);
+		free(id);
+		ap->dirty = 1;
+	}
+	free(comment);
+	apply_save(ap, 0);
+	/* phase 2: every target holds V<N>; now the pointer (and alias) */
+	snprintf(num, sizeof(num), "%u", act->version);
+	comment = xasprintf("cfstorage secret=%s pointer current=%u", act->name, act->version);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct secret_target *t = &s->targets[i];
+		char *name = xasprintf("%s_VERSION", t->name);
+		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, &e);
+
+		free(name);
+		if (rc == ERR_OK && s->alias)
+			rc = put_value(ap->api, t, t->name, val->text, val->len,
+			               "cfstorage alias of the current version", &e);
+		if (rc != ERR_OK) {
+			free(comment);
+			apply_fail(ap, act, e.msg);
+			goto out;
+		}
+	}
+	free(comment);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].status == V_PREVIOUS)
+			l->v[i].status = V_RETAINED;
+		else if (l->v[i].status == V_CURRENT)
+			l->v[i].status = V_PREVIOUS;
+	}
+	v = ledger_find(l, act->version);
+	v->status = V_CURRENT;
+	v->current_at = ap->now;
+	l->alias = s->alias;
+	ap->dirty = 1;
+	apply_save(ap, 1);
+	log_info("secret version current", "name=%s version=%u fingerprint=%s", act->name,
+	         act->version, v->fp);
+	ok = 1;
+	(void)base;
+out:
+	secret_value_free(val);
+	return ok ? 0 : -1;
+}
+
+void
+apply_secret(struct applier *ap, struct plan_action *act)
+{
+	struct sec_ledger *l;
+
+	if (act->op == PLAN_REFUSE || (act->op == PLAN_NOOP && !act->record))
+		return;
+	if (act->op == PLAN_FORGET) {
+		state_ledger_remove(ap->st, act->name);
+		ap->dirty = 1;
+		ap->res->done[act->op]++;
+		return;
+	}
+	l = act->want ? state_ledger_upsert(ap->st, act->name) : state_ledger(ap->st, act->name);
+	if (l == NULL)
+		return;
+	if (act->del_secret) {
+		delete_secret(ap, act, l);
+		return;
+	}
+	l->policy = act->want->deletion_policy;
+	ap->dirty = 1;
+	if ((act->op == PLAN_CREATE || act->op == PLAN_ROTATE) && rotate(ap, act, l) != 0)
+		return;
+	if (destroy_versions(ap, act, l) != 0)
+		return;
+	if (act->op != PLAN_NOOP)
+		ap->res->done[act->op]++;
+	apply_save(ap, 1);
+}
+
+void
+apply_secrets_done(void)
+{
+	stores_reset();
+}
+
+/* "cfstorage secret=X version=N fingerprint=F created=T": the value of key. */
+static char *
+comment_field(const char *comment, const char *key)
+{
+	const char *p;
+	size_t kl = strlen(key);
+
+	for (p = comment; p && (p = strstr(p, key)) != NULL; p += kl) {
+		if ((p == comment || p[-1] == ' ') && p[kl] == '=')
+			return xstrndup(p + kl + 1, strcspn(p + kl + 1, " "));
+	}
+	return NULL;
+}
+
+/* n when name is BASE_V<n>, else 0. */
+static unsigned
+version_of(const char *name, const char *base)
+{
+	size_t bl = strlen(base);
+	char *end;
+	unsigned long n;
+
+	if (strncmp(name, base, bl) != 0 || strncmp(name + bl, "_V", 2) != 0 ||
+	    name[bl + 2] < '1' || name[bl + 2] > '9')
+		return 0;
+	n = strtoul(name + bl + 2, &end, 10);
+	return *end == '\0' && n < 1000000 ? (unsigned)n : 0;
+}
+
+/*
+ * Rebuilds one Secret's ledger from the account (status --rebuild): the
+ * versions present at its targets, the fingerprint and creation time from the
+ * Secrets Store comments, and the current version from the pointer's comment.
+ * Worker secrets carry no comment: for a Secret with only Worker targets the
+ * newest version present is taken as current. Destroyed versions are gone
+ * from the account and so from the rebuilt ledger; numbering goes on after
+ * the highest version found.
+ */
+enum errcode
+secrets_rebuild(struct api *a, const struct resource *r, struct state *st, int64_t now,
+                struct err *e)
+{
+	const struct secret_spec *s = &r->u.secret;
+	struct sec_ledger *l;
+	unsigned cur = 0, prev = 0;
+	enum errcode rc = ERR_OK;
+
+	state_ledger_remove(st, r->name);
+	l = state_ledger_upsert(st, r->name);
+	l->policy = r->deletion_policy;
+	for (size_t i = 0; i < s->ntargets && rc == ERR_OK; i++) {
+		const struct secret_target *t = &s->targets[i];
+		struct api_call *c;
+		char **names = NULL, **comments = NULL, *store, *id = secret_target_id(t);
+		size_t n;
+
+		if (t->kind == TARGET_WORKER) {
+			c = api_call_new("GET", "/workers/scripts/%s/secrets", t->script);
+		} else {
+			if ((rc = store_id(a, t->store, &store, e)) != ERR_OK) {
+				free(id);
+				break;
+			}
+			c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s_&per_page=100",
+			                 store, t->name);
+		}
+		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+			rc = err_set(e, rc, "listing secrets at %s: %s", id, c->err.msg);
+			api_call_free(c);
+			free(id);
+			break;
+		}
+		n = api_list_names(c, &names, &comments);
+		api_call_free(c);
+		ledger_add_target(&l->targets, &l->ntargets, id);
+		for (size_t k = 0; k < n; k++) {
+			unsigned v = version_of(names[k], t->name);
+			char *pointer = xasprintf("%s_VERSION", t->name);
+
+			if (v) {
+				struct sec_version *x = ledger_find(l, v);
+				char *fp = comments[k] ? comment_field(comments[k], "fingerprint") : NULL;
+				char *ct = comments[k] ? comment_field(comments[k], "created") : NULL;
+				int64_t created = now;
+
+				if (ct)
+					(void)timefmt_parse_rfc3339(ct, &created);
+				if (x == NULL)
+					x = ledger_add(l, v, created);
+				else if (ct)
+					x->created = created;
+				if (fp)
+					snprintf(x->fp, sizeof(x->fp), "%s", fp);
+				ledger_add_target(&x->targets, &x->ntargets, id);
+				free(fp);
+				free(ct);
+			} else if (strcmp(names[k], pointer) == 0 && comments[k]) {
+				char *cv = comment_field(comments[k], "current");
+
+				if (cv)
+					cur = (unsigned)strtoul(cv, NULL, 10);
+				free(cv);
+			}
+			free(pointer);
+			free(names[k]);
+			if (comments)
+				free(comments[k]);
+		}
+		free(names);
+		free(comments);
+		free(id);
+	}
+	if (rc != ERR_OK)
+		return rc;
+	if (cur == 0)
+		cur = ledger_max(l);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].n < cur && l->v[i].n > prev)
+			prev = l->v[i].n;
+	for (size_t i = 0; i < l->n; i++) {
+		struct sec_version *x = &l->v[i];
+
+		x->status = x->n == cur ? V_CURRENT : x->n > cur ? V_PENDING
+		          : x->n == prev ? V_PREVIOUS : V_RETAINED;
+		if (x->status == V_CURRENT)
+			x->current_at = x->created;
+	}
+	l->alias = s->alias;
+	return ERR_OK;
+}

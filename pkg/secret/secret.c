@@ -1,0 +1,214 @@
+#include "secret.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "../mem/mem.h"
+
+void
+secret_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Encodes raw into out (which has room); returns the length. */
+static size_t
+encode(const unsigned char *raw, size_t n, enum secret_encoding enc, char *out)
+{
+	size_t o = 0;
+
+	if (enc == SECRET_HEX) {
+		static const char hex[] = "0123456789abcdef";
+
+		for (size_t i = 0; i < n; i++) {
+			out[o++] = hex[raw[i] >> 4];
+			out[o++] = hex[raw[i] & 15];
+		}
+		return o;
+	}
+	{
+		const char *alpha = enc == SECRET_BASE64URL ? b64url : b64;
+		size_t i = 0;
+
+		for (; i + 2 < n; i += 3) {
+			uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+
+			out[o++] = alpha[v >> 18 & 63];
+			out[o++] = alpha[v >> 12 & 63];
+			out[o++] = alpha[v >> 6 & 63];
+			out[o++] = alpha[v & 63];
+		}
+		if (i < n) {
+			uint32_t v = (uint32_t)raw[i] << 16 | (i + 1 < n ? (uint32_t)raw[i + 1] << 8 : 0);
+
+			out[o++] = alpha[v >> 18 & 63];
+			out[o++] = alpha[v >> 12 & 63];
+			if (i + 1 < n)
+				out[o++] = alpha[v >> 6 & 63];
+			else if (enc == SECRET_BASE64)
+				out[o++] = '=';
+			if (enc == SECRET_BASE64)
+				out[o++] = '=';
+		}
+	}
+	return o;
+}
+
+enum errcode
+secret_generate(int64_t bytes, enum secret_encoding enc, struct secret_value **out,
+                struct err *e)
+{
+	unsigned char raw[SECRET_BYTES_MAX];
+	struct secret_value *v;
+	size_t cap = 4096;
+	void *p;
+
+	*out = NULL;
+	if (bytes < 1 || bytes > SECRET_BYTES_MAX)
+		return err_set(e, ERR_INVALID, "secret size %lld out of range", (long long)bytes);
+	if (RAND_bytes(raw, (int)bytes) != 1)
+		return err_set(e, ERR_PERMANENT, "the CSPRNG failed to produce random bytes");
+	p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		OPENSSL_cleanse(raw, sizeof(raw));
+		return err_set(e, ERR_IO, "cannot map memory for a secret");
+	}
+	(void)madvise(p, cap, MADV_DONTDUMP);
+	v = xcalloc(1, sizeof(*v));
+	v->text = p;
+	v->cap = cap;
+	v->len = encode(raw, (size_t)bytes, enc, v->text);
+	v->text[v->len] = '\0';
+	OPENSSL_cleanse(raw, sizeof(raw));
+	*out = v;
+	return ERR_OK;
+}
+
+void
+secret_value_free(struct secret_value *v)
+{
+	if (v == NULL)
+		return;
+	OPENSSL_cleanse(v->text, v->cap);
+	munmap(v->text, v->cap);
+	free(v);
+}
+
+void
+secret_fingerprint(const struct secret_value *v, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	EVP_Digest(v->text, v->len, md, &n, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(md, sizeof(md));
+}
+
+int64_t
+secret_next_due(const struct secret_spec *s, int64_t created)
+{
+	int64_t period;
+
+	if (!s->has_rotation || s->every_days <= 0)
+		return INT64_MAX;
+	period = s->every_days * SECRET_DAY;
+	if (s->start_at == 0)
+		return created + period;
+	if (created < s->start_at)
+		return s->start_at;
+	/* the first point of the schedule strictly after created */
+	return s->start_at + ((created - s->start_at) / period + 1) * period;
+}
+
+const struct sec_version *
+ledger_current(const struct sec_ledger *l)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->v[i].status == V_CURRENT)
+			return &l->v[i];
+	return NULL;
+}
+
+const struct sec_version *
+ledger_pending(const struct sec_ledger *l)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->v[i].status == V_PENDING)
+			return &l->v[i];
+	return NULL;
+}
+
+unsigned
+ledger_max(const struct sec_ledger *l)
+{
+	unsigned m = 0;
+
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->v[i].n > m)
+			m = l->v[i].n;
+	return m;
+}
+
+size_t
+secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l, unsigned cur,
+                   int64_t now, unsigned *out)
+{
+	size_t k = 0, kept = 0;
+	unsigned prev = 0;
+
+	if (s->retain == RETAIN_FOREVER || cur == 0)
+		return 0;
+	/* a version about to become current counts as the newest kept one */
+	{
+		const struct sec_version *c = NULL;
+
+		for (size_t i = 0; i < l->n; i++)
+			if (l->v[i].n == cur)
+				c = &l->v[i];
+		if (c == NULL || c->status == V_PENDING)
+			kept = 1;
+	}
+	/* previous: the newest version below cur that was ever current */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].n < cur && l->v[i].status != V_PENDING && l->v[i].status != V_DESTROYED &&
+		    l->v[i].n > prev)
+			prev = l->v[i].n;
+	/* newest first, so "count" keeps the N newest ever-current versions */
+	for (size_t i = l->n; i-- > 0;) {
+		const struct sec_version *v = &l->v[i];
+
+		if (v->n > cur || v->status == V_PENDING || v->status == V_DESTROYED)
+			continue;
+		kept++;
+		if (v->n == cur || v->n == prev)
+			continue;
+		if (s->retain == RETAIN_COUNT && kept > (size_t)s->retain_n)
+			out[k++] = v->n;
+		else if (s->retain == RETAIN_DAYS && now - v->created > s->retain_n * SECRET_DAY)
+			out[k++] = v->n;
+	}
+	return k;
+}
+
+char *
+secret_target_id(const struct secret_target *t)
+{
+	if (t->kind == TARGET_SECRETS_STORE)
+		return xasprintf("store:%s/%s", t->store, t->name);
+	return xasprintf("script:%s/%s", t->script, t->name);
+}
