@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "../../pkg/api/api.h"
 #include "../../pkg/apply/apply.h"
+#include "../../pkg/daemon/daemon.h"
 #include "../../pkg/diag/diag.h"
 #include "../../pkg/emu/emu.h"
 #include "../../pkg/log/log.h"
@@ -59,6 +61,8 @@ struct opts {
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
 	int prune, allow_empty, dry_run, force, rebuild;
+	int64_t interval_ms;
+	const char *listen, *log_format, *log_level;
 	unsigned parallelism, rate_n, rate_secs;
 	char **args;
 	size_t nargs;
@@ -152,7 +156,30 @@ flag_name(const char *arg, char *out, size_t len)
 
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
-       OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD };
+       OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
+       OPT_LOG_LEVEL };
+
+/* "500ms", "2s", "5m", "1h" -> milliseconds; -1 when malformed. */
+static int64_t
+parse_duration(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0 || v > 100000000)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		return v;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		return v * 1000;
+	if (strcmp(end, "m") == 0)
+		return v * 60000;
+	if (strcmp(end, "h") == 0)
+		return v * 3600000;
+	return -1;
+}
 
 /* "N/SECONDS" with both positive. */
 static int
@@ -199,6 +226,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "rebuild", no_argument, NULL, OPT_REBUILD },
+		{ "interval", required_argument, NULL, OPT_INTERVAL },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -235,6 +266,24 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_DRY_RUN: o->dry_run = 1; break;
 		case OPT_FORCE: o->force = 1; break;
 		case OPT_REBUILD: o->rebuild = 1; break;
+		case OPT_INTERVAL:
+			if ((o->interval_ms = parse_duration(optarg)) < 100)
+				return fail("--interval must be a duration such as 30s, 5m or 1h (at least 100ms)");
+			break;
+		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "logfmt") != 0)
+				return fail("--log-format must be json or logfmt");
+			o->log_format = optarg;
+			break;
+		case OPT_LOG_LEVEL: {
+			enum log_level lv;
+
+			if (log_parse_level(optarg, &lv) != 0)
+				return fail("--log-level must be debug, info, warn, error or off");
+			o->log_level = optarg;
+			break;
+		}
 		case OPT_PARALLELISM: {
 			char *end;
 			long v;
@@ -732,18 +781,63 @@ out:
 	return rc;
 }
 
+/*
+ * run: the daemon. The manifests must be valid to start (exit 3 otherwise);
+ * later invalid edits are reported and the last good set is kept.
+ */
+static int
+cmd_run(const struct opts *o)
+{
+	struct ctx c;
+	struct daemon_opts d;
+	struct err e;
+	sigset_t mask;
+	int rc;
+
+	/* before any thread exists (the embedded emulator's, curl's), so that
+	 * every thread inherits the mask and the loop's signalfd gets them all */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	secret_no_core_dumps();
+	memset(&d, 0, sizeof(d));
+	d.paths = o->paths;
+	d.npaths = o->npaths;
+	d.interval_ms = o->interval_ms ? o->interval_ms : DAEMON_DEFAULT_INTERVAL_MS;
+	d.listen = o->listen ? o->listen : DAEMON_DEFAULT_LISTEN;
+	d.now_offset = o->now ? c.now - (int64_t)time(NULL) : 0;
+	d.prune = o->prune;
+	d.allow_empty = o->allow_empty;
+	err_clear(&e);
+	if (daemon_run(&d, &c.set, c.st, c.api, &e) != 0)
+		rc = fail("%s", e.msg);
+out:
+	ctx_release(&c);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o;
 	int rc;
+	enum log_level lv = LOG_WARN;
 
 	memset(&o, 0, sizeof(o));
 	log_setup(LOG_WARN, LOG_LOGFMT);
 	if ((rc = parse_args(argc, argv, &o)) != EXIT_OK)
 		return rc;
+	if (o.cmd == CMD_RUN)
+		lv = LOG_INFO;
 	if (o.verbose)
-		log_setup(LOG_DEBUG, LOG_LOGFMT);
+		lv = LOG_DEBUG;
+	if (o.log_level)
+		(void)log_parse_level(o.log_level, &lv);
+	log_setup(lv, o.log_format && strcmp(o.log_format, "json") == 0 ? LOG_JSON : LOG_LOGFMT);
 	if (o.cmd == CMD_NONE) {
 		if (o.help) {
 			usage(stdout);
@@ -772,6 +866,12 @@ main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		return cmd_status(&o);
+	case CMD_RUN:
+		if (o.help) {
+			usage(stdout);
+			return EXIT_OK;
+		}
+		return cmd_run(&o);
 	case CMD_ROTATE:
 		if (o.help) {
 			usage(stdout);
@@ -789,7 +889,6 @@ main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		return fail("'%s' is not available in this build yet",
-		            commands[o.cmd - 1].name);
+		abort(); /* every command is handled above */
 	}
 }

@@ -46,7 +46,74 @@ struct api {
 	size_t nqueue, capqueue;
 	uint64_t rng;
 	struct api_stats stats;
+	api_observer_fn observer;
+	void *observer_user;
+	api_cancel_fn cancel;
+	void *cancel_user;
 };
+
+void
+api_set_observer(struct api *a, api_observer_fn fn, void *user)
+{
+	a->observer = fn;
+	a->observer_user = user;
+}
+
+void
+api_set_cancel(struct api *a, api_cancel_fn fn, void *user)
+{
+	a->cancel = fn;
+	a->cancel_user = user;
+}
+
+/*
+ * "/r2/buckets/logs/cors?x=1" -> "/accounts/{account_id}/r2/buckets/{bucket_name}/cors":
+ * each name or id takes the placeholder its parent collection implies.
+ */
+char *
+api_route_template(const char *path)
+{
+	static const struct { const char *coll, *ph; } ph[] = {
+		{ "buckets", "{bucket_name}" }, { "namespaces", "{namespace_id}" },
+		{ "stores", "{store_id}" }, { "scripts", "{script_name}" },
+		{ "values", "{key_name}" }, { "metadata", "{key_name}" },
+		{ "objects", "{object_key}" },
+	};
+	struct buf b;
+	const char *p = path, *prev = NULL;
+	size_t prevlen = 0;
+	int in_store_secrets = 0;
+
+	buf_init(&b, 4096);
+	buf_puts(&b, "/accounts/{account_id}");
+	while (*p == '/') {
+		const char *seg = ++p;
+		size_t len = strcspn(seg, "/?");
+		const char *out = NULL;
+
+		for (size_t i = 0; prev && i < sizeof(ph) / sizeof(ph[0]); i++)
+			if (strlen(ph[i].coll) == prevlen && strncmp(prev, ph[i].coll, prevlen) == 0)
+				out = ph[i].ph;
+		if (prev && prevlen == 7 && strncmp(prev, "secrets", 7) == 0 && len &&
+		    !(len == 4 && strncmp(seg, "bulk", 4) == 0))
+			out = in_store_secrets ? "{secret_id}" : "{secret_name}";
+		if (len == 6 && strncmp(seg, "stores", 6) == 0)
+			in_store_secrets = 1;
+		if (len == 7 && strncmp(seg, "scripts", 7) == 0)
+			in_store_secrets = 0;
+		buf_puts(&b, "/");
+		if (out)
+			buf_puts(&b, out);
+		else
+			buf_append(&b, seg, len);
+		prev = out ? "" : seg;
+		prevlen = out ? 0 : len;
+		p = seg + len;
+		if (*p == '?')
+			break;
+	}
+	return buf_take(&b);
+}
 
 static int64_t
 mono_ms(void)
@@ -418,6 +485,12 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		}
 		c->rc = err_set(&c->err, ERR_TRANSIENT, "%s", f->errbuf[0] ? f->errbuf
 		                : curl_easy_strerror(cc));
+		if (a->observer) {
+			char *route = api_route_template(c->path);
+
+			a->observer(c->method, route, 0, a->observer_user);
+			free(route);
+		}
 		if (c->no_blind_retry && !connect)
 			return 0; /* it may have been done: the caller looks first */
 		if (c->attempts > (connect ? API_CONNECT_RETRIES : a->max_retries))
@@ -427,6 +500,12 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		return 1;
 	}
 	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &c->status);
+	if (a->observer) {
+		char *route = api_route_template(c->path);
+
+		a->observer(c->method, route, c->status, a->observer_user);
+		free(route);
+	}
 	envelope_error(c, &code, msg, sizeof(msg));
 	c->cf_code = code;
 	if (c->status >= 200 && c->status < 300) {
@@ -503,6 +582,19 @@ api_wait(struct api *a)
 		int still, wait_budget = 0;
 		CURLMsg *m;
 
+		/* shutting down: nothing new starts; what runs finishes */
+		if (a->cancel && a->nqueue > 0 && a->cancel(a->cancel_user)) {
+			while (a->nqueue > 0) {
+				struct api_call *c = a->queue[--a->nqueue];
+
+				c->rc = err_set(&c->err, ERR_TRANSIENT, "cancelled: shutting down");
+				if (c->done) {
+					c->done(c, c->user);
+					api_call_free(c);
+				}
+			}
+			continue;
+		}
 		/* start what may start, in queue order */
 		for (size_t i = 0; i < a->nqueue && a->running < a->parallelism;) {
 			struct api_call *c = a->queue[i];

@@ -111,6 +111,19 @@ void api_wait(struct api *a);
 /* Runs one call to completion; the caller keeps and frees c. */
 enum errcode api_call_sync(struct api *a, struct api_call *c);
 
+/* Called after every HTTP exchange with its method, route template (e.g.
+ * "/accounts/{account_id}/r2/buckets/{bucket_name}") and status (0: no
+ * answer); for metrics. */
+typedef void (*api_observer_fn)(const char *method, const char *route, long status,
+                                void *user);
+void api_set_observer(struct api *a, api_observer_fn fn, void *user);
+/* Polled while calls wait to start: when it returns 1 no new call starts
+ * (queued ones fail with ERR_TRANSIENT "cancelled"), running ones finish. */
+typedef int (*api_cancel_fn)(void *user);
+void api_set_cancel(struct api *a, api_cancel_fn fn, void *user);
+/* The route template of a path below /accounts/{id} (query dropped). */
+char *api_route_template(const char *path);
+
 /* Percent-encodes s for a path segment or a query value; free with free(). */
 char *api_escape(const char *s);
 

@@ -54,7 +54,8 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d)==5 an
   && pass=$((pass+1)) || { echo "FAIL json-shape"; fail=$((fail+1)); }
 expect five-mistakes 3 '^5 errors$' -- "$cfs" validate -f tests/data/manifest/invalid/five-mistakes.yaml
 expect many-paths 3 'duplicate KVNamespace' -- "$cfs" validate -f tests/data/manifest/invalid/cross-files/a.yaml -f tests/data/manifest/invalid/cross-files/b.yaml
-expect not-yet 1 "'run' is not available in this build yet" -- "$cfs" run -f manifests/examples
+expect run-invalid 3 'nothing was sent to Cloudflare' -- "$cfs" run -f tests/data/manifest/invalid/five-mistakes.yaml
+expect run-bad-interval 1 '^cfstorage: --interval must be a duration' -- "$cfs" run --interval 5x -f manifests/examples
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

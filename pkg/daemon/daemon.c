@@ -1,0 +1,589 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "../apply/apply.h"
+#include "../log/log.h"
+#include "../observe/observe.h"
+#include "../plan/plan.h"
+#include "../secret/secret.h"
+#include "daemon_int.h"
+
+enum reason { R_START, R_CHANGE, R_INTERVAL, R_HUP, R_ROTATION, R_BACKOFF, R_RETRY };
+static const char *reason_names[] = { "start", "manifest-change", "interval", "sighup",
+	                              "rotation-due", "backoff-expired", "retry" };
+
+struct backoff {
+	enum kind kind;
+	char *name;
+	unsigned failures;
+	int64_t until;           /* monotonic ms */
+};
+
+struct loop {
+	const struct daemon_opts *o;
+	struct manifest_set set;
+	struct state *st;
+	struct api *api;
+	int sigfd, infd, epfd;
+	struct metrics m;
+	struct http *http;
+	struct backoff *bo;
+	size_t nbo;
+	int stopping;
+	int64_t next_interval, debounce, pass_errors_until;
+	unsigned pass_errors;
+	int hup;
+	uint64_t rng;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_now(const struct loop *l)
+{
+	return (int64_t)time(NULL) + l->o->now_offset;
+}
+
+static int64_t
+jittered(struct loop *l, int64_t ms)
+{
+	/* ±10%, so replicas and restarts do not beat in step */
+	l->rng ^= l->rng << 13;
+	l->rng ^= l->rng >> 7;
+	l->rng ^= l->rng << 17;
+	return ms - ms / 10 + (int64_t)(l->rng % (uint64_t)(ms / 5 + 1));
+}
+
+/* Reads pending signals; returns 1 when a stop was asked for. */
+static int
+drain_signals(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	while (read(l->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			if (!l->stopping)
+				log_info("stopping", "signal=%s", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+			l->stopping = 1;
+		} else if (si.ssi_signo == SIGHUP) {
+			l->hup = 1;
+		}
+	}
+	return l->stopping;
+}
+
+static int
+cancel_cb(void *user)
+{
+	return drain_signals(user);
+}
+
+static void
+observe_request(const char *method, const char *route, long status, void *user)
+{
+	struct loop *l = user;
+	char labels[600];
+
+	snprintf(labels, sizeof(labels), "method=\"%s\",route=\"%s\",code=\"%ld\"", method,
+	         route, status);
+	pthread_mutex_lock(&l->m.lock);
+	series_add(l->m.requests, &l->m.nrequests, labels, 1, 0);
+	pthread_mutex_unlock(&l->m.lock);
+}
+
+/* ---- watching the manifests ---- */
+
+static void
+watch_tree(struct loop *l, const char *path, int depth)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	if (stat(path, &st) != 0)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		/* a file: watch its directory, so rename-on-save is seen */
+		char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+
+		if (slash)
+			*slash = '\0';
+		(void)inotify_add_watch(l->infd, slash ? (copy[0] ? copy : "/") : ".",
+		                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+		                        IN_DELETE | IN_ATTRIB);
+		free(copy);
+		return;
+	}
+	(void)inotify_add_watch(l->infd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
+	                        IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF);
+	if (depth >= MANIFEST_MAX_DIR_DEPTH || (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		                             (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+			watch_tree(l, sub, depth + 1);
+		free(sub);
+	}
+	closedir(d);
+}
+
+static void
+rewatch(struct loop *l)
+{
+	if (l->infd >= 0) {
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->infd, NULL);
+		close(l->infd);
+	}
+	l->infd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (l->infd < 0)
+		return;
+	for (size_t i = 0; i < l->o->npaths; i++)
+		if (strcmp(l->o->paths[i], "-") != 0)
+			watch_tree(l, l->o->paths[i], 0);
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->infd };
+
+		epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->infd, &ev);
+	}
+}
+
+/* Reloads the manifests; a valid set replaces the last good one. */
+static int
+reload(struct loop *l)
+{
+	struct manifest_set set;
+	struct diags d;
+	struct err e;
+	int ok;
+
+	manifest_set_init(&set);
+	diags_init(&d);
+	err_clear(&e);
+	if (manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK) {
+		log_error("manifests unreadable; keeping the last good set", "error=\"%s\"", e.msg);
+		ok = 0;
+	} else if (d.n) {
+		diags_sort(&d);
+		for (size_t i = 0; i < d.n && i < 20; i++)
+			log_error("manifest invalid", "file=\"%s\" line=%u col=%u error=\"%s\"",
+			          d.v[i].file, d.v[i].line, d.v[i].col, d.v[i].msg);
+		log_error("manifests invalid; keeping the last good set and making no writes "
+		          "for the change", "errors=%zu", d.n);
+		ok = 0;
+	} else {
+		manifest_set_free(&l->set);
+		l->set = set; /* hand-over: the loop owns the new set */
+		manifest_set_init(&set);
+		log_info("manifests loaded", "resources=%zu files=%zu", l->set.n, l->set.nfiles);
+		ok = 1;
+	}
+	manifest_set_free(&set);
+	diags_release(&d);
+	pthread_mutex_lock(&l->m.lock);
+	l->m.manifests_valid = ok;
+	pthread_mutex_unlock(&l->m.lock);
+	rewatch(l);
+	return ok;
+}
+
+/* ---- backoff ---- */
+
+static struct backoff *
+bo_find(struct loop *l, enum kind k, const char *name)
+{
+	for (size_t i = 0; i < l->nbo; i++)
+		if (l->bo[i].kind == k && strcmp(l->bo[i].name, name) == 0)
+			return &l->bo[i];
+	return NULL;
+}
+
+static void
+bo_fail(struct loop *l, enum kind k, const char *name, int64_t now)
+{
+	struct backoff *b = bo_find(l, k, name);
+	int64_t d = DAEMON_BACKOFF_MIN_MS;
+
+	if (b == NULL) {
+		l->bo = xrealloc(l->bo, (l->nbo + 1) * sizeof(*l->bo));
+		b = &l->bo[l->nbo++];
+		b->kind = k;
+		b->name = xstrdup(name);
+		b->failures = 0;
+	}
+	for (unsigned i = 0; i < b->failures && d < DAEMON_BACKOFF_MAX_MS; i++)
+		d *= 2;
+	if (d > DAEMON_BACKOFF_MAX_MS)
+		d = DAEMON_BACKOFF_MAX_MS;
+	b->failures++;
+	b->until = now + d;
+	log_warn("resource backing off", "kind=%s name=%s failures=%u retry_in_ms=%lld",
+	         kind_name(k), name, b->failures, (long long)d);
+}
+
+static void
+bo_clear(struct loop *l, enum kind k, const char *name)
+{
+	struct backoff *b = bo_find(l, k, name);
+
+	if (b == NULL)
+		return;
+	free(b->name);
+	*b = l->bo[--l->nbo];
+}
+
+/* ---- metrics from the state ---- */
+
+static void
+gauges(struct loop *l)
+{
+	pthread_mutex_lock(&l->m.lock);
+	series_clear(l->m.resources, &l->m.nresources);
+	for (int k = KIND_R2BUCKET; k <= KIND_KVNAMESPACE; k++) {
+		const char *conds[] = { "Ready", "Failed", "Pending" };
+
+		for (int c = 0; c < 3; c++) {
+			char labels[128];
+
+			snprintf(labels, sizeof(labels), "kind=\"%s\",condition=\"%s\"",
+			         kind_name((enum kind)k), conds[c]);
+			series_add(l->m.resources, &l->m.nresources, labels, 0, 1);
+		}
+	}
+	for (size_t i = 0; i < l->st->n; i++) {
+		const struct inv_entry *x = l->st->v[i];
+		const char *cond = x->pending ? "Pending" : x->condition &&
+		                   strncmp(x->condition, "Failed", 6) == 0 ? "Failed" : "Ready";
+		char labels[128];
+
+		snprintf(labels, sizeof(labels), "kind=\"%s\",condition=\"%s\"", kind_name(x->kind),
+		         cond);
+		series_add(l->m.resources, &l->m.nresources, labels, 1, 0);
+	}
+	series_clear(l->m.secret_version, &l->m.nsecret_version);
+	series_clear(l->m.secret_next, &l->m.nsecret_next);
+	for (size_t i = 0; i < l->st->nsecrets; i++) {
+		const struct sec_ledger *g = l->st->secrets[i];
+		const struct sec_version *cur = ledger_current(g);
+		char labels[160];
+
+		snprintf(labels, sizeof(labels), "name=\"%s\"", g->name);
+		series_add(l->m.secret_version, &l->m.nsecret_version, labels, cur ? cur->n : 0, 1);
+		for (size_t k = 0; cur && k < l->set.n; k++)
+			if (l->set.items[k].kind == KIND_SECRET &&
+			    strcmp(l->set.items[k].name, g->name) == 0 &&
+			    secret_next_due(&l->set.items[k].u.secret, cur->created) != INT64_MAX)
+				series_add(l->m.secret_next, &l->m.nsecret_next, labels,
+				           (double)secret_next_due(&l->set.items[k].u.secret, cur->created), 1);
+	}
+	pthread_mutex_unlock(&l->m.lock);
+}
+
+/* The next time (monotonic ms) a rotation falls due, or INT64_MAX. */
+static int64_t
+next_rotation(struct loop *l)
+{
+	int64_t best = INT64_MAX, now = mono_ms(), wall = wall_now(l);
+
+	for (size_t i = 0; i < l->set.n; i++) {
+		const struct resource *r = &l->set.items[i];
+		const struct sec_ledger *g;
+		const struct sec_version *cur;
+		int64_t due, at;
+
+		if (r->kind != KIND_SECRET)
+			continue;
+		g = state_ledger(l->st, r->name);
+		cur = ledger_current(g);
+		if (cur == NULL)
+			continue; /* created by the pass that is running anyway */
+		due = secret_next_due(&r->u.secret, cur->created);
+		if (due == INT64_MAX)
+			continue;
+		at = due <= wall ? now : now + (due - wall) * 1000;
+		{
+			const struct backoff *b = bo_find(l, KIND_SECRET, r->name);
+
+			if (b && b->until > at)
+				at = b->until; /* a failing rotation waits for its backoff */
+		}
+		if (at < best)
+			best = at;
+	}
+	return best;
+}
+
+/* ---- one reconcile pass ---- */
+
+static void
+pass(struct loop *l, enum reason why)
+{
+	struct snapshot snap;
+	struct plan p;
+	struct apply_result res;
+	struct plan_opts po;
+	struct err e;
+	int64_t t0 = mono_ms(), now;
+	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
+	unsigned long req0 = api_get_stats(l->api)->requests;
+	size_t applied = 0, failed = 0, skipped = 0;
+	int result;
+	double secs;
+
+	pthread_mutex_lock(&l->m.lock);
+	l->m.pass_started = t0;
+	pthread_mutex_unlock(&l->m.lock);
+	memset(&p, 0, sizeof(p));
+	memset(&res, 0, sizeof(res));
+	err_clear(&e);
+	if (observe_run(l->api, &l->set, l->st, l->o->prune, &snap, &e) != ERR_OK) {
+		log_error("observe failed", "reason=%s error=\"%s\"", reason_names[why], e.msg);
+		result = 2;
+		l->pass_errors++;
+		snapshot_release(&snap);
+		goto done;
+	}
+	memset(&po, 0, sizeof(po));
+	po.prune = l->o->prune;
+	po.allow_empty = l->o->allow_empty;
+	po.now = wall_now(l);
+	plan_compute(&l->set, &snap, l->st, &po, &p);
+	now = mono_ms();
+	for (size_t i = 0; i < p.n; i++) {
+		struct plan_action *a = &p.v[i];
+		struct backoff *b = bo_find(l, a->kind, a->name);
+
+		if (a->op == PLAN_NOOP || a->op == PLAN_REFUSE || b == NULL || b->until <= now)
+			continue;
+		a->op = PLAN_REFUSE; /* not this time: it is backing off */
+		skipped++;
+	}
+	apply_run(l->api, &p, l->st, wall_now(l), &res);
+	now = mono_ms();
+	for (size_t i = 0; i < p.n; i++) {
+		const struct plan_action *a = &p.v[i];
+		int bad = 0;
+
+		for (size_t k = 0; k < res.nfailures; k++)
+			if (res.failures[k].kind == a->kind && strcmp(res.failures[k].name, a->name) == 0)
+				bad = 1;
+		if (bad) {
+			bo_fail(l, a->kind, a->name, now);
+			failed++;
+		} else if (a->op != PLAN_NOOP && a->op != PLAN_REFUSE) {
+			bo_clear(l, a->kind, a->name);
+			applied++;
+		}
+	}
+	for (size_t k = 0; k < res.nfailures; k++)
+		log_warn("apply failed", "kind=%s name=%s error=\"%s\"",
+		         kind_name(res.failures[k].kind), res.failures[k].name, res.failures[k].msg);
+	if (res.state_error)
+		log_error("state not saved", "error=\"%s\"", res.state_err.msg);
+	result = res.state_error ? 2 : failed ? 1 : 0;
+	l->pass_errors = res.state_error ? l->pass_errors + 1 : 0;
+	plan_release(&p);
+	apply_result_release(&res);
+	snapshot_release(&snap);
+done:
+	secs = (double)(mono_ms() - t0) / 1000.0;
+	pthread_mutex_lock(&l->m.lock);
+	l->m.reconciles[result]++;
+	for (int i = 0; i < DAEMON_HIST_BUCKETS; i++)
+		if (secs <= l->m.hist_le[i]) {
+			l->m.hist[i]++;
+			break;
+		}
+	l->m.hist_sum += secs;
+	l->m.hist_count++;
+	l->m.rate_waits += api_get_stats(l->api)->rate_waits - waits0;
+	if (why == R_INTERVAL)
+		l->m.drift += applied;
+	l->m.last_reconcile = (double)wall_now(l);
+	l->m.pass_started = 0;
+	l->m.ready = 1;
+	pthread_mutex_unlock(&l->m.lock);
+	gauges(l);
+	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu backing_off=%zu "
+	         "requests=%lu duration_ms=%lld", reason_names[why],
+	         result == 0 ? "ok" : result == 1 ? "partial" : "error", applied, failed, skipped,
+	         api_get_stats(l->api)->requests - req0, (long long)(mono_ms() - t0));
+	if (l->pass_errors) {
+		int64_t d = DAEMON_BACKOFF_MIN_MS;
+
+		for (unsigned i = 1; i < l->pass_errors && d < DAEMON_BACKOFF_MAX_MS; i++)
+			d *= 2;
+		l->pass_errors_until = mono_ms() + (d > DAEMON_BACKOFF_MAX_MS ? DAEMON_BACKOFF_MAX_MS : d);
+	} else {
+		l->pass_errors_until = 0;
+	}
+	l->next_interval = mono_ms() + jittered(l, l->o->interval_ms);
+}
+
+int
+daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *st,
+           struct api *a, struct err *e)
+{
+	struct loop l;
+	sigset_t mask;
+	struct epoll_event ev;
+	static const double le[DAEMON_HIST_BUCKETS] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+	                                                300 };
+	int rc = 0, first = 1;
+
+	memset(&l, 0, sizeof(l));
+	l.o = o;
+	l.set = *set; /* hand-over */
+	manifest_set_init(set);
+	l.st = st;
+	l.api = a;
+	l.infd = -1;
+	l.rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+	pthread_mutex_init(&l.m.lock, NULL);
+	memcpy(l.m.hist_le, le, sizeof(le));
+	l.m.manifests_valid = 1;
+	l.m.heartbeat = mono_ms();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	l.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	l.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l.sigfd < 0 || l.epfd < 0) {
+		err_set(e, ERR_IO, "cannot set up the event loop: %s", strerror(errno));
+		rc = 1;
+		goto out;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = l.sigfd;
+	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sigfd, &ev);
+	rewatch(&l);
+	if (o->listen && o->listen[0] && strcmp(o->listen, "off") != 0) {
+		if ((l.http = http_start(o->listen, &l.m, e)) == NULL) {
+			rc = 1;
+			goto out;
+		}
+		printf("listening on http://%.*s:%u\n", (int)(strrchr(o->listen, ':') - o->listen),
+		       o->listen, http_port(l.http));
+		fflush(stdout);
+	}
+	api_set_observer(a, observe_request, &l);
+	api_set_cancel(a, cancel_cb, &l);
+	log_info("daemon started", "interval_ms=%lld resources=%zu", (long long)o->interval_ms,
+	         l.set.n);
+	while (!l.stopping) {
+		int64_t now = mono_ms(), wake;
+		enum reason why = R_INTERVAL;
+		struct epoll_event evs[4];
+		int n;
+
+		pthread_mutex_lock(&l.m.lock);
+		l.m.heartbeat = now;
+		pthread_mutex_unlock(&l.m.lock);
+		if (first) {
+			first = 0;
+			pass(&l, R_START);
+			continue;
+		}
+		if (l.hup) {
+			l.hup = 0;
+			log_info("reload requested", "signal=HUP");
+			reload(&l);
+			pass(&l, R_HUP);
+			continue;
+		}
+		if (l.debounce && now >= l.debounce) {
+			l.debounce = 0;
+			if (reload(&l))
+				pass(&l, R_CHANGE);
+			continue;
+		}
+		/* what wakes us next */
+		wake = l.next_interval;
+		if (l.pass_errors_until && l.pass_errors_until < wake) {
+			wake = l.pass_errors_until;
+			why = R_RETRY;
+		}
+		for (size_t i = 0; i < l.nbo; i++)
+			if (l.bo[i].until < wake) {
+				wake = l.bo[i].until;
+				why = R_BACKOFF;
+			}
+		{
+			int64_t rot = next_rotation(&l);
+
+			if (rot < wake) {
+				wake = rot;
+				why = R_ROTATION;
+			}
+		}
+		if (l.debounce && l.debounce < wake)
+			wake = l.debounce, why = R_CHANGE;
+		if (wake <= now) {
+			if (why != R_CHANGE)
+				pass(&l, why);
+			continue;
+		}
+		n = epoll_wait(l.epfd, evs, 4, (int)(wake - now > 60000 ? 60000 : wake - now));
+		for (int i = 0; i < n; i++) {
+			if (evs[i].data.fd == l.sigfd) {
+				drain_signals(&l);
+			} else if (evs[i].data.fd == l.infd) {
+				char buf[8192];
+
+				while (read(l.infd, buf, sizeof(buf)) > 0)
+					;
+				l.debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
+			}
+		}
+	}
+	log_info("daemon stopped", "state=saved");
+out:
+	api_set_cancel(a, NULL, NULL);
+	api_set_observer(a, NULL, NULL);
+	http_stop(l.http);
+	if (l.infd >= 0)
+		close(l.infd);
+	if (l.sigfd >= 0)
+		close(l.sigfd);
+	if (l.epfd >= 0)
+		close(l.epfd);
+	for (size_t i = 0; i < l.nbo; i++)
+		free(l.bo[i].name);
+	free(l.bo);
+	pthread_mutex_lock(&l.m.lock);
+	series_clear(l.m.requests, &l.m.nrequests);
+	series_clear(l.m.resources, &l.m.nresources);
+	series_clear(l.m.secret_version, &l.m.nsecret_version);
+	series_clear(l.m.secret_next, &l.m.nsecret_next);
+	pthread_mutex_unlock(&l.m.lock);
+	pthread_mutex_destroy(&l.m.lock);
+	manifest_set_free(&l.set);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * daemon: `cfstorage run`, the operator loop (shared/DESIGN.md §6).
+ *
+ * One thread owns every wait: epoll over a signalfd (SIGTERM, SIGINT, SIGHUP)
+ * and an inotify descriptor (the manifest paths and their directories), with
+ * the epoll timeout as the one timer. Each wake-up does one bounded step and
+ * computes when it must run next: at start, 300 ms after the last manifest
+ * change, at the interval (±10% jitter), when a secret rotation falls due,
+ * when a resource's backoff ends, and on SIGHUP. A reconcile pass is observe
+ * → plan → apply on the last valid manifest set; a resource that failed waits
+ * 1 s, doubling to 5 min, before it is tried again while the others go on.
+ * HTTP (libmicrohttpd, its own thread) serves /healthz, /readyz and /metrics.
+ */
+#ifndef CFS_DAEMON_H
+#define CFS_DAEMON_H
+
+#include <stdint.h>
+
+#include "../api/api.h"
+#include "../manifest/manifest.h"
+#include "../state/state.h"
+
+#define DAEMON_DEFAULT_INTERVAL_MS (5 * 60 * 1000)
+#define DAEMON_DEFAULT_LISTEN "127.0.0.1:9464"
+/* Manifest changes settle this long before a reload (editors write twice). */
+#define DAEMON_DEBOUNCE_MS 300
+/* Per-resource backoff after a failure: 1 s doubling to 5 min. */
+#define DAEMON_BACKOFF_MIN_MS 1000
+#define DAEMON_BACKOFF_MAX_MS (5 * 60 * 1000)
+/* SIGTERM: in-flight requests finish within this, then we exit anyway. */
+#define DAEMON_SHUTDOWN_MS 4000
+
+struct daemon_opts {
+	const char *const *paths;
+	size_t npaths;
+	int64_t interval_ms;
+	const char *listen;      /* "127.0.0.1:9464"; "" or "off" disables HTTP */
+	int64_t now_offset;      /* --now: seconds added to the wall clock */
+	int prune, allow_empty;
+};
+
+/*
+ * Runs until SIGTERM/SIGINT. `set` is the first valid manifest set (taken
+ * over: freed by the daemon); `st` and `a` stay the caller's. Returns 0 on a
+ * clean stop, 1 when it could not start (the message is in e).
+ */
+int daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *st,
+               struct api *a, struct err *e);
+
+#endif

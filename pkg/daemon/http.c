@@ -1,0 +1,229 @@
+/*
+ * The daemon's HTTP side: /healthz (the loop is alive), /readyz (the first
+ * reconcile is done) and /metrics (Prometheus text format 0.0.4), served by
+ * libmicrohttpd on its own thread from the counters in struct metrics.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../err/err.h"
+#include "daemon_int.h"
+
+#ifndef CFS_VERSION
+#define CFS_VERSION "dev"
+#endif
+
+/* The loop counts as alive while its last step is this recent, or while a
+ * reconcile pass that started this recently is running. */
+#define HTTP_ALIVE_MS (60 * 1000)
+#define HTTP_PASS_MAX_MS (15 * 60 * 1000)
+
+struct http {
+	struct MHD_Daemon *d;
+	struct metrics *m;
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+series_clear(struct series *v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free(v[i].labels);
+	*n = 0;
+}
+
+void
+series_add(struct series *v, size_t *n, const char *labels, double add, int set)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(v[i].labels, labels) == 0) {
+			v[i].value = set ? add : v[i].value + add;
+			return;
+		}
+	}
+	if (*n >= DAEMON_MAX_SERIES)
+		return; /* bounded: a runaway label set never grows memory */
+	v[*n].labels = xstrdup(labels);
+	v[*n].value = add;
+	(*n)++;
+}
+
+static void
+family(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+series_out(struct buf *b, const char *name, const struct series *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_printf(b, "%s{%s} %.17g\n", name, v[i].labels, v[i].value);
+}
+
+char *
+metrics_render(struct metrics *m)
+{
+	static const char *results[] = { "ok", "partial", "error", "invalid" };
+	struct buf b;
+	unsigned long cum = 0;
+
+	buf_init(&b, (size_t)-1);
+	pthread_mutex_lock(&m->lock);
+	family(&b, "cfstorage_build_info", "gauge", "Build information.");
+	buf_printf(&b, "cfstorage_build_info{version=\"%s\"} 1\n", CFS_VERSION);
+	family(&b, "cfstorage_reconciles_total", "counter", "Reconcile passes by result.");
+	for (int i = 0; i < 4; i++)
+		buf_printf(&b, "cfstorage_reconciles_total{result=\"%s\"} %lu\n", results[i],
+		           m->reconciles[i]);
+	family(&b, "cfstorage_reconcile_duration_seconds", "histogram",
+	       "Duration of reconcile passes.");
+	for (int i = 0; i < DAEMON_HIST_BUCKETS; i++) {
+		cum += m->hist[i];
+		buf_printf(&b, "cfstorage_reconcile_duration_seconds_bucket{le=\"%g\"} %lu\n",
+		           m->hist_le[i], cum);
+	}
+	buf_printf(&b, "cfstorage_reconcile_duration_seconds_bucket{le=\"+Inf\"} %lu\n",
+	           m->hist_count);
+	buf_printf(&b, "cfstorage_reconcile_duration_seconds_sum %.6f\n", m->hist_sum);
+	buf_printf(&b, "cfstorage_reconcile_duration_seconds_count %lu\n", m->hist_count);
+	family(&b, "cfstorage_api_requests_total", "counter",
+	       "Cloudflare API requests by method, route and HTTP code (0: no answer).");
+	series_out(&b, "cfstorage_api_requests_total", m->requests, m->nrequests);
+	family(&b, "cfstorage_rate_limit_waits_total", "counter",
+	       "Times the request budget or a 429 made calls wait.");
+	buf_printf(&b, "cfstorage_rate_limit_waits_total %lu\n", m->rate_waits);
+	family(&b, "cfstorage_drift_corrections_total", "counter",
+	       "Changes applied by passes that no manifest change triggered.");
+	buf_printf(&b, "cfstorage_drift_corrections_total %lu\n", m->drift);
+	family(&b, "cfstorage_resources", "gauge", "Owned resources by kind and condition.");
+	series_out(&b, "cfstorage_resources", m->resources, m->nresources);
+	family(&b, "cfstorage_secret_current_version", "gauge", "Current version of each Secret.");
+	series_out(&b, "cfstorage_secret_current_version", m->secret_version, m->nsecret_version);
+	family(&b, "cfstorage_secret_next_rotation_timestamp_seconds", "gauge",
+	       "When each Secret's next rotation falls due (unix seconds).");
+	series_out(&b, "cfstorage_secret_next_rotation_timestamp_seconds", m->secret_next,
+	           m->nsecret_next);
+	family(&b, "cfstorage_manifests_valid", "gauge",
+	       "1 when the last manifest load was valid (0: serving the last good set).");
+	buf_printf(&b, "cfstorage_manifests_valid %d\n", m->manifests_valid);
+	family(&b, "cfstorage_last_reconcile_timestamp_seconds", "gauge",
+	       "When the last reconcile pass ended (unix seconds).");
+	buf_printf(&b, "cfstorage_last_reconcile_timestamp_seconds %.0f\n", m->last_reconcile);
+	family(&b, "cfstorage_leader", "gauge", "1 when this replica is the one that writes.");
+	buf_puts(&b, "cfstorage_leader 1\n");
+	pthread_mutex_unlock(&m->lock);
+	return buf_take(&b);
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *c, unsigned status, const char *type, char *body)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body,
+	                                                         MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload, size_t *upload_len, void **ctx)
+{
+	struct http *h = cls;
+	struct metrics *m = h->m;
+	int64_t now = mono_ms();
+	int alive, ready;
+
+	(void)version; (void)upload; (void)upload_len; (void)ctx;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(c, 405, "text/plain", xstrdup("method not allowed\n"));
+	pthread_mutex_lock(&m->lock);
+	alive = now - m->heartbeat < HTTP_ALIVE_MS ||
+	        (m->pass_started && now - m->pass_started < HTTP_PASS_MAX_MS);
+	ready = m->ready;
+	pthread_mutex_unlock(&m->lock);
+	if (strcmp(url, "/healthz") == 0)
+		return reply(c, alive ? 200 : 503, "text/plain",
+		             xstrdup(alive ? "ok\n" : "the reconcile loop is stuck\n"));
+	if (strcmp(url, "/readyz") == 0)
+		return reply(c, ready ? 200 : 503, "text/plain",
+		             xstrdup(ready ? "ready\n" : "first reconcile not done\n"));
+	if (strcmp(url, "/metrics") == 0)
+		return reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", metrics_render(m));
+	return reply(c, 404, "text/plain", xstrdup("not found\n"));
+}
+
+struct http *
+http_start(const char *listen, struct metrics *m, struct err *e)
+{
+	struct sockaddr_in sa;
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	long port;
+	struct http *h;
+
+	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host)) {
+		err_set(e, ERR_INVALID, "--listen '%s' must be HOST:PORT", listen);
+		return NULL;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (errno || *end || port < 0 || port > 65535 ||
+	    inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		err_set(e, ERR_INVALID, "--listen '%s' must be an IPv4 HOST:PORT", listen);
+		return NULL;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->m = m;
+	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	                        (uint16_t)port, NULL, NULL, handle, h,
+	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (h->d == NULL) {
+		free(h);
+		err_set(e, ERR_IO, "cannot listen on %s", listen);
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->d);
+	free(h);
+}
+
+unsigned
+http_port(const struct http *h)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+
+	return i ? i->port : 0;
+}
