@@ -519,7 +519,8 @@ ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
 	}
 	if (state_path == NULL)
 		state_path = STATE_DEFAULT_PATH;
-	if (state_open(state_path, need_api, &c->st, &e) != ERR_OK) {
+	if (state_open(state_path, need_api ? (o->cmd == CMD_RUN ? 1 | STATE_STANDBY : 1) : 0,
+	               &c->st, &e) != ERR_OK) {
 		free(url);
 		return fail("%s", e.msg);
 	}

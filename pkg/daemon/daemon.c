@@ -46,6 +46,8 @@ struct loop {
 	int64_t next_interval, debounce, pass_errors_until;
 	unsigned pass_errors;
 	int hup;
+	int was_leader;
+	int64_t next_campaign;
 	uint64_t rng;
 };
 
@@ -95,7 +97,10 @@ drain_signals(struct loop *l)
 static int
 cancel_cb(void *user)
 {
-	return drain_signals(user);
+	struct loop *l = user;
+
+	/* a leader that lost its lease starts no new call */
+	return drain_signals(l) || !state_is_leader(l->st);
 }
 
 static void
@@ -503,9 +508,45 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 		struct epoll_event evs[4];
 		int n;
 
+		int lead = state_is_leader(l.st);
+
 		pthread_mutex_lock(&l.m.lock);
 		l.m.heartbeat = now;
+		l.m.leader = lead;
+		if (!lead)
+			l.m.ready = 1; /* a standby is ready: it serves probes and waits */
 		pthread_mutex_unlock(&l.m.lock);
+		if (!lead) {
+			if (l.was_leader) {
+				log_warn("leadership lost; standing by", "state=\"%s\"", l.st->path);
+				l.was_leader = 0;
+			}
+			if (now >= l.next_campaign) {
+				struct err ce;
+
+				err_clear(&ce);
+				if (state_campaign(l.st, &ce) == ERR_OK && state_is_leader(l.st)) {
+					first = 1; /* the new leader reconciles at once */
+					continue;
+				}
+				l.next_campaign = now + DAEMON_CAMPAIGN_MS;
+			}
+			n = epoll_wait(l.epfd, evs, 4, (int)(l.next_campaign - now > 0 ?
+			                                     l.next_campaign - now : 1));
+			for (int i = 0; i < n; i++) {
+				if (evs[i].data.fd == l.sigfd)
+					drain_signals(&l);
+				else if (evs[i].data.fd == l.infd) {
+					char buf[8192];
+
+					while (read(l.infd, buf, sizeof(buf)) > 0)
+						;
+					l.debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
+				}
+			}
+			continue;
+		}
+		l.was_leader = 1;
 		if (first) {
 			first = 0;
 			pass(&l, R_START);

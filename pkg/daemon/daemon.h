@@ -27,6 +27,8 @@
 /* Per-resource backoff after a failure: 1 s doubling to 5 min. */
 #define DAEMON_BACKOFF_MIN_MS 1000
 #define DAEMON_BACKOFF_MAX_MS (5 * 60 * 1000)
+/* A standby campaigns for the lease this often. */
+#define DAEMON_CAMPAIGN_MS 3000
 /* SIGTERM: in-flight requests finish within this, then we exit anyway. */
 #define DAEMON_SHUTDOWN_MS 4000
 

@@ -28,6 +28,7 @@ struct metrics {
 	unsigned long rate_waits;
 	unsigned long drift;
 	int manifests_valid;
+	int leader;              /* this replica writes */
 	double last_reconcile;   /* unix seconds */
 	struct series requests[DAEMON_MAX_SERIES];
 	size_t nrequests;

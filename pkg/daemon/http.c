@@ -125,7 +125,7 @@ metrics_render(struct metrics *m)
 	       "When the last reconcile pass ended (unix seconds).");
 	buf_printf(&b, "cfstorage_last_reconcile_timestamp_seconds %.0f\n", m->last_reconcile);
 	family(&b, "cfstorage_leader", "gauge", "1 when this replica is the one that writes.");
-	buf_puts(&b, "cfstorage_leader 1\n");
+	buf_printf(&b, "cfstorage_leader %d\n", m->leader);
 	pthread_mutex_unlock(&m->lock);
 	return buf_take(&b);
 }

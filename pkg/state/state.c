@@ -1,6 +1,8 @@
 #include "state.h"
 
 #include <cJSON.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -12,8 +14,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../etcd/etcd.h"
+#include "../log/log.h"
 #include "../mem/mem.h"
 #include "../timefmt/timefmt.h"
+
+struct state_etcd {
+	struct etcd *c, *ka_c;   /* one client per thread: curl handles are not shared */
+	char *leader_key, *state_key;
+	char ident[160];
+	int64_t lease;
+	int leader;
+	atomic_int lost;
+	pthread_t ka;
+	int ka_running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
 
 static void
 strs_free(char **v, size_t n)
@@ -324,6 +342,195 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 	return ERR_OK;
 }
 
+
+static enum errcode parse(struct state *st, const char *data, size_t len, struct err *e);
+
+/* Renews the leader lease every third of its TTL; marks the state lost the
+ * moment etcd says the lease is gone or cannot be reached for a whole TTL. */
+static void *
+keepalive(void *arg)
+{
+	struct state *st = arg;
+	struct state_etcd *x = st->etcd;
+	int64_t last_ok = (int64_t)time(NULL);
+
+	pthread_mutex_lock(&x->mu);
+	while (!x->stop) {
+		struct timespec ts;
+		int64_t ttl = 0;
+		struct err e;
+		enum errcode rc;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += STATE_ETCD_LEASE_TTL / 3;
+		pthread_cond_timedwait(&x->cv, &x->mu, &ts);
+		if (x->stop)
+			break;
+		pthread_mutex_unlock(&x->mu);
+		err_clear(&e);
+		rc = etcd_lease_keepalive(x->ka_c, x->lease, &ttl, &e);
+		pthread_mutex_lock(&x->mu);
+		if (rc == ERR_OK && ttl > 0) {
+			last_ok = (int64_t)time(NULL);
+			continue;
+		}
+		if (rc == ERR_OK || (int64_t)time(NULL) - last_ok >= STATE_ETCD_LEASE_TTL) {
+			atomic_store(&x->lost, 1);
+			log_warn("leadership lost: no more writes", "state=\"%s\"", st->path);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&x->mu);
+	return NULL;
+}
+
+static void
+stop_keepalive(struct state_etcd *x)
+{
+	if (!x->ka_running)
+		return;
+	pthread_mutex_lock(&x->mu);
+	x->stop = 1;
+	pthread_cond_signal(&x->cv);
+	pthread_mutex_unlock(&x->mu);
+	pthread_join(x->ka, NULL);
+	x->ka_running = 0;
+	x->stop = 0;
+}
+
+static void
+clear_data(struct state *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		inv_entry_release(st->v[i]);
+		free(st->v[i]);
+	}
+	free(st->v);
+	st->v = NULL;
+	st->n = 0;
+	for (size_t i = 0; i < st->nsecrets; i++)
+		ledger_free(st->secrets[i]);
+	free(st->secrets);
+	st->secrets = NULL;
+	st->nsecrets = 0;
+}
+
+enum errcode
+state_campaign(struct state *st, struct err *e)
+{
+	struct state_etcd *x = st->etcd;
+	enum errcode rc;
+	int won = 0;
+	char *data = NULL;
+	size_t len = 0;
+
+	if (x == NULL || (x->leader && !atomic_load(&x->lost)))
+		return ERR_OK;
+	stop_keepalive(x);
+	x->leader = 0;
+	atomic_store(&x->lost, 0);
+	if ((rc = etcd_lease_grant(x->c, STATE_ETCD_LEASE_TTL, &x->lease, e)) != ERR_OK)
+		return rc;
+	if ((rc = etcd_create(x->c, x->leader_key, x->ident, x->lease, &won, e)) != ERR_OK)
+		return rc;
+	if (!won) {
+		char *holder = NULL;
+		size_t hl;
+		struct err e2;
+
+		if (etcd_lease_revoke(x->c, x->lease, &e2) != ERR_OK) {
+			/* best effort: the lease expires within its TTL anyway */
+		}
+		if (etcd_get(x->c, x->leader_key, &holder, &hl, NULL, &e2) != ERR_OK)
+			holder = NULL;
+		rc = err_set(e, ERR_CONFLICT, "state '%s' is locked by another cfstorage (%s)",
+		             st->path, holder ? holder : "unknown holder");
+		free(holder);
+		return rc;
+	}
+	x->leader = 1;
+	clear_data(st);
+	rc = etcd_get(x->c, x->state_key, &data, &len, NULL, e);
+	if (rc == ERR_NOTFOUND) {
+		rc = ERR_OK; /* a first run */
+		err_clear(e);
+	} else if (rc == ERR_OK) {
+		rc = parse(st, data, len, e);
+	}
+	free(data);
+	if (rc != ERR_OK) {
+		struct err e2;
+
+		if (etcd_lease_revoke(x->c, x->lease, &e2) != ERR_OK) {
+			/* best effort: the lease expires within its TTL anyway */
+		}
+		x->leader = 0;
+		return rc;
+	}
+	if (pthread_create(&x->ka, NULL, keepalive, st) == 0)
+		x->ka_running = 1;
+	log_info("leader elected", "state=\"%s\"", st->path);
+	return ERR_OK;
+}
+
+int
+state_is_leader(const struct state *st)
+{
+	if (st->etcd == NULL)
+		return !st->readonly;
+	return st->etcd->leader && !atomic_load(&st->etcd->lost);
+}
+
+static enum errcode
+open_etcd(struct state *st, int lock, struct err *e)
+{
+	struct state_etcd *x = xcalloc(1, sizeof(*x));
+	char *prefix = NULL, host[128] = "?", ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	enum errcode rc;
+
+	st->etcd = x;
+	pthread_mutex_init(&x->mu, NULL);
+	pthread_cond_init(&x->cv, NULL);
+	if ((x->c = etcd_new(st->path, &prefix, e)) == NULL)
+		return e->code;
+	{
+		char *p2 = NULL;
+
+		x->ka_c = etcd_new(st->path, &p2, e);
+		free(p2);
+	}
+	x->leader_key = xasprintf("%s/leader", prefix);
+	x->state_key = xasprintf("%s/state", prefix);
+	free(prefix);
+	gethostname(host, sizeof(host) - 1);
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(x->ident, sizeof(x->ident), "pid %ld on host %s since %s", (long)getpid(), host,
+	         ts);
+	if (!lock) {
+		/* read-only: the state as the leader last wrote it */
+		char *data = NULL;
+		size_t len = 0;
+
+		rc = etcd_get(x->c, x->state_key, &data, &len, NULL, e);
+		if (rc == ERR_NOTFOUND)
+			rc = ERR_OK;
+		else if (rc == ERR_OK)
+			rc = parse(st, data, len, e);
+		free(data);
+		return rc;
+	}
+	rc = state_campaign(st, e);
+	if (rc == ERR_CONFLICT && (lock & STATE_STANDBY)) {
+		log_info("standby: another replica is the leader", "detail=\"%s\"", e->msg);
+		err_clear(e);
+		return ERR_OK;
+	}
+	return rc;
+}
+
 enum errcode
 state_open(const char *path, int lock, struct state **out, struct err *e)
 {
@@ -336,6 +543,8 @@ state_open(const char *path, int lock, struct state **out, struct err *e)
 	st->lock_fd = -1;
 	st->readonly = !lock;
 	*out = st;
+	if (strncmp(path, "etcd://", 7) == 0 || strncmp(path, "etcds://", 8) == 0)
+		return open_etcd(st, lock, e);
 	if (lock) {
 		char *lp = xasprintf("%s.lock", path), info[256], host[128] = "?";
 		ssize_t r;
@@ -522,6 +731,19 @@ state_save(struct state *st, struct err *e)
 
 	if (st->readonly)
 		return err_set(e, ERR_IO, "state '%s' was opened read-only", st->path);
+	if (st->etcd) {
+		enum errcode rc2;
+
+		if (!state_is_leader(st))
+			return err_set(e, ERR_CONFLICT, "not the leader: the state was not written");
+		data = serialize(st);
+		rc2 = etcd_put_guarded(st->etcd->c, st->etcd->state_key, data, strlen(data),
+		                       st->etcd->leader_key, st->etcd->ident, e);
+		free(data);
+		if (rc2 == ERR_CONFLICT)
+			atomic_store(&st->etcd->lost, 1);
+		return rc2;
+	}
 	data = serialize(st);
 	tmp = xasprintf("%s.tmp.%ld", st->path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -560,20 +782,30 @@ state_close(struct state *st)
 {
 	if (st == NULL)
 		return;
+	if (st->etcd) {
+		struct state_etcd *x = st->etcd;
+		struct err e;
+
+		stop_keepalive(x);
+		if (x->leader && !atomic_load(&x->lost))
+			if (etcd_lease_revoke(x->c, x->lease, &e) != ERR_OK) {
+			/* best effort: the lease expires within its TTL anyway */
+		}
+		etcd_free(x->c);
+		etcd_free(x->ka_c);
+		free(x->leader_key);
+		free(x->state_key);
+		pthread_mutex_destroy(&x->mu);
+		pthread_cond_destroy(&x->cv);
+		free(x);
+	}
 	if (st->lock_fd >= 0) {
 		if (ftruncate(st->lock_fd, 0) != 0) {
 			/* stale holder text is harmless: the flock is what counts */
 		}
 		close(st->lock_fd); /* releases the flock */
 	}
-	for (size_t i = 0; i < st->n; i++) {
-		inv_entry_release(st->v[i]);
-		free(st->v[i]);
-	}
-	free(st->v);
-	for (size_t i = 0; i < st->nsecrets; i++)
-		ledger_free(st->secrets[i]);
-	free(st->secrets);
+	clear_data(st);
 	free(st->path);
 	free(st);
 }

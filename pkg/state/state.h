@@ -66,10 +66,16 @@ struct sec_ledger {
 	size_t n;
 };
 
+/* etcd backend: the leader key's lease, renewed every third of it. */
+#define STATE_ETCD_LEASE_TTL 15
+
+struct state_etcd;
+
 struct state {
 	char *path;
 	int lock_fd;
 	int readonly;            /* opened without the lock (status) */
+	struct state_etcd *etcd; /* etcd:// backend, NULL for a file */
 	struct inv_entry **v;    /* stable pointers: entries never move */
 	size_t n;
 	struct sec_ledger **secrets; /* stable pointers */
@@ -84,6 +90,18 @@ struct state {
  */
 enum errcode state_open(const char *path, int lock, struct state **out, struct err *e)
 	WARN_UNUSED_RESULT;
+/*
+ * With an etcd:// path, `lock` is an election on an etcd lease
+ * (STATE_ETCD_LEASE_TTL s): the winner reads and writes the state, renewing
+ * the lease from a thread; a loser gets ERR_CONFLICT naming the holder, or,
+ * with STATE_STANDBY, an open state that is not the leader (no data) and
+ * can campaign again later.
+ */
+#define STATE_STANDBY 2
+/* etcd: tries to become the leader; on success the state is (re)read. */
+enum errcode state_campaign(struct state *st, struct err *e) WARN_UNUSED_RESULT;
+/* 1 for a file state; for etcd, 1 while this process holds the lease. */
+int state_is_leader(const struct state *st);
 /* Writes the whole state atomically. */
 enum errcode state_save(struct state *st, struct err *e) WARN_UNUSED_RESULT;
 /* Releases the lock and frees. NULL is fine. */
