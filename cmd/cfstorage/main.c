@@ -480,6 +480,8 @@ ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
 	if ((rc = load_manifests(o, &c->set, need_manifests)) != EXIT_OK)
 		return rc;
 	err_clear(&e);
+	if (manifest_hash_entries(&c->set, &e) != ERR_OK)
+		return fail("%s", e.msg);
 	if (o->local) {
 		struct emu_config ec;
 

@@ -141,8 +141,19 @@ struct obs_bucket {
 	long objects;            /* -1 unknown; else objects counted (capped) */
 };
 
+/* One key of a namespace as the key listing shows it (no value). */
+struct obs_key {
+	char *name;
+	char *meta_json;         /* the metadata as JSON text, NULL when none */
+	char hash[17];           /* cfstorage's content hash (metadata "cfs:h"), "" if none */
+	int64_t expiration;      /* unix seconds, 0 when none */
+};
+
 struct obs_kv {
 	char *id, *title;
+	int keys_read;           /* keys below are the namespace's whole listing */
+	struct obs_key *keys;
+	size_t nkeys;
 };
 
 void obs_bucket_release(struct obs_bucket *b);
@@ -160,6 +171,17 @@ enum errcode api_bucket_list(struct api *a, const char *jurisdiction,
 /* Every KV namespace, page by page until a short or empty page. */
 enum errcode api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 	WARN_UNUSED_RESULT;
+
+/* Every key of a namespace, following the cursor (limit 1000 a page, REFERENCE
+ * §4), with metadata and expiration; replaces k->keys. */
+enum errcode api_kv_keys(struct api *a, struct obs_kv *k, struct err *e) WARN_UNUSED_RESULT;
+/* One value's raw bytes (no envelope on success). Free *val with free(). */
+enum errcode api_kv_value(struct api *a, const char *ns_id, const char *key, char **val,
+                          size_t *len, struct err *e) WARN_UNUSED_RESULT;
+
+/* From a KV bulk write/delete result: how many keys were not accepted
+ * (unsuccessful_keys), 0 when the result is null or {}. */
+long api_bulk_failures(const struct api_call *c);
 
 /* JSON bodies and parsers for the apply state machines. */
 char *api_lifecycle_json(const struct lc_rule *rules, size_t n);

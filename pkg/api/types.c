@@ -50,12 +50,118 @@ obs_bucket_release(struct obs_bucket *b)
 	memset(b, 0, sizeof(*b));
 }
 
+static void
+keys_free(struct obs_key *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].meta_json);
+	}
+	free(v);
+}
+
 void
 obs_kv_release(struct obs_kv *k)
 {
 	free(k->id);
 	free(k->title);
+	keys_free(k->keys, k->nkeys);
 	memset(k, 0, sizeof(*k));
+}
+
+enum errcode
+api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
+{
+	char *cursor = NULL;
+	enum errcode rc = ERR_OK;
+	size_t cap = 0;
+
+	keys_free(k->keys, k->nkeys);
+	k->keys = NULL;
+	k->nkeys = 0;
+	k->keys_read = 0;
+	for (int page = 0; page < API_MAX_PAGES; page++) {
+		struct api_call *c;
+		cJSON *root, *res, *it, *info;
+		const char *next;
+
+		if (cursor) {
+			char *esc = api_escape(cursor);
+
+			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000&cursor=%s",
+			                 k->id, esc);
+			free(esc);
+		} else {
+			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000", k->id);
+		}
+		if (api_call_sync(a, c) != ERR_OK) {
+			rc = err_set(e, c->rc, "listing keys of namespace '%s': %s", k->title, c->err.msg);
+			api_call_free(c);
+			break;
+		}
+		root = parse_body(c);
+		res = cJSON_GetObjectItemCaseSensitive(root, "result");
+		cJSON_ArrayForEach(it, res) {
+			const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "metadata");
+			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "expiration");
+			struct obs_key *x;
+
+			if (!jstr(it, "name"))
+				continue;
+			if (k->nkeys == cap) {
+				cap = cap ? cap * 2 : 256;
+				k->keys = xrealloc(k->keys, cap * sizeof(*k->keys));
+			}
+			x = &k->keys[k->nkeys++];
+			memset(x, 0, sizeof(*x));
+			x->name = jdup(it, "name");
+			if (cJSON_IsObject(md)) {
+				const char *h = jstr(md, KV_RESERVED_META_KEY);
+
+				x->meta_json = cJSON_PrintUnformatted(md);
+				if (h)
+					snprintf(x->hash, sizeof(x->hash), "%s", h);
+			}
+			x->expiration = cJSON_IsNumber(ex) ? (int64_t)ex->valuedouble : 0;
+		}
+		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+		next = jstr(info, "cursor");
+		if (next == NULL || next[0] == '\0' || cJSON_GetArraySize(res) == 0 ||
+		    (cursor && strcmp(cursor, next) == 0)) {
+			cJSON_Delete(root);
+			api_call_free(c);
+			k->keys_read = 1;
+			break;
+		}
+		free(cursor);
+		cursor = xstrdup(next);
+		cJSON_Delete(root);
+		api_call_free(c);
+	}
+	free(cursor);
+	return rc;
+}
+
+enum errcode
+api_kv_value(struct api *a, const char *ns_id, const char *key, char **val, size_t *len,
+             struct err *e)
+{
+	char *esc = api_escape(key);
+	struct api_call *c = api_call_new("GET", "/storage/kv/namespaces/%s/values/%s", ns_id, esc);
+	enum errcode rc;
+
+	free(esc);
+	*val = NULL;
+	*len = 0;
+	rc = api_call_sync(a, c);
+	if (rc == ERR_OK) {
+		*len = c->resp.len;
+		*val = buf_take(&c->resp);
+	} else {
+		rc = err_set(e, rc, "reading key '%s': %s", key, c->err.msg);
+	}
+	api_call_free(c);
+	return rc;
 }
 
 void
@@ -245,6 +351,7 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 			if (!jstr(it, "id") || !jstr(it, "title"))
 				continue;
 			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+			memset(&(*v)[*n], 0, sizeof(**v));
 			(*v)[*n].id = jdup(it, "id");
 			(*v)[*n].title = jdup(it, "title");
 			(*n)++;
@@ -613,6 +720,20 @@ api_list_names(const struct api_call *c, char ***names, char ***comments)
 			n++;
 		}
 	}
+	cJSON_Delete(root);
+	return n;
+}
+
+long
+api_bulk_failures(const struct api_call *c)
+{
+	cJSON *root = parse_body(c), *res, *bad;
+	long n = 0;
+
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	bad = cJSON_GetObjectItemCaseSensitive(res, "unsuccessful_keys");
+	if (cJSON_IsArray(bad))
+		n = cJSON_GetArraySize(bad);
 	cJSON_Delete(root);
 	return n;
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "../log/log.h"
 #include "../mem/mem.h"
 #include "../timefmt/timefmt.h"
@@ -18,6 +20,8 @@ enum step {
 	ST_LIFECYCLE,
 	ST_CORS,
 	ST_RENAME,
+	ST_KV_PUT,
+	ST_KV_DEL,
 	ST_DELETE,
 	ST_RECORD,
 	ST_DONE,
@@ -30,6 +34,7 @@ struct job {
 	enum step step;
 	unsigned create_attempts;
 	char *kv_id;        /* learnt from a KV create or check */
+	size_t put_pos, del_pos; /* progress through the action's entries */
 };
 
 static int64_t
@@ -181,8 +186,21 @@ on_done(struct api_call *c, void *user)
 		} else {
 			j->step = j->step == ST_STORAGE_CLASS ? ST_LIFECYCLE
 			        : j->step == ST_LIFECYCLE ? ST_CORS
-			        : j->step == ST_CORS ? ST_RENAME : ST_RECORD;
+			        : j->step == ST_CORS ? ST_RENAME : ST_KV_PUT;
 		}
+		break;
+	case ST_KV_PUT:
+	case ST_KV_DEL:
+		if (c->rc != ERR_OK) {
+			snprintf(msg, sizeof(msg), "KV bulk %s failed: %s",
+			         j->step == ST_KV_PUT ? "write" : "delete", c->err.msg);
+			fail(j, msg);
+		} else if (api_bulk_failures(c) > 0) {
+			snprintf(msg, sizeof(msg), "KV bulk %s: %ld keys were not accepted",
+			         j->step == ST_KV_PUT ? "write" : "delete", api_bulk_failures(c));
+			fail(j, msg);
+		}
+		/* else: the same step sends the next chunk, or moves on */
 		break;
 	case ST_DELETE:
 		if (c->rc == ERR_OK || c->rc == ERR_NOTFOUND) {
@@ -247,6 +265,99 @@ bucket_juris(const struct plan_action *a)
 	                        : a->inv->jurisdiction ? a->inv->jurisdiction : "default";
 
 	return strcmp(j, "default") == 0 ? NULL : j;
+}
+
+static const char *
+ns_id(const struct job *j)
+{
+	return j->kv_id ? j->kv_id : j->a->okv ? j->a->okv->id : j->a->inv ? j->a->inv->kv_id
+	                                                                    : NULL;
+}
+
+/*
+ * The next bulk write of the action's entries: up to APPLY_KV_BULK_MAX items
+ * and APPLY_KV_BULK_BYTES of JSON. Each item carries the declared metadata
+ * plus the content hash under KV_RESERVED_META_KEY; binary values go base64.
+ */
+static struct api_call *
+kv_put_chunk(struct job *j)
+{
+	const struct kv_namespace_spec *kv = &j->a->want->u.kv;
+	struct buf body;
+	size_t count = 0;
+	struct api_call *c;
+
+	buf_init(&body, (size_t)-1);
+	buf_puts(&body, "[");
+	while (j->put_pos < j->a->nkv_put && count < APPLY_KV_BULK_MAX) {
+		const struct kv_entry *en = &kv->entries[j->a->kv_put[j->put_pos]];
+		size_t mark = body.len, len;
+		char *val;
+		struct err e;
+
+		err_clear(&e);
+		if (manifest_entry_value(en, &val, &len, &e) != ERR_OK) {
+			buf_release(&body);
+			fail(j, e.msg);
+			return NULL;
+		}
+		buf_puts(&body, count ? ",{\"key\":" : "{\"key\":");
+		buf_json_string(&body, en->key, strlen(en->key));
+		buf_puts(&body, ",\"value\":");
+		if (en->binary) {
+			char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+
+			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)val, (int)len);
+			buf_printf(&body, "\"%s\",\"base64\":true", b64);
+			free(b64);
+		} else {
+			buf_json_string(&body, val, len);
+		}
+		free(val);
+		if (en->ttl_seconds)
+			buf_printf(&body, ",\"expiration_ttl\":%lld", (long long)en->ttl_seconds);
+		else if (en->expiration)
+			buf_printf(&body, ",\"expiration\":%lld", (long long)en->expiration);
+		buf_printf(&body, ",\"metadata\":{\"%s\":\"%s\"", KV_RESERVED_META_KEY, en->hash);
+		if (en->metadata_json && strlen(en->metadata_json) > 2)
+			buf_printf(&body, ",%s", en->metadata_json + 1);
+		else
+			buf_puts(&body, "}");
+		buf_puts(&body, "}");
+		if (count > 0 && body.len > APPLY_KV_BULK_BYTES) {
+			body.len = mark; /* this one starts the next request */
+			break;
+		}
+		count++;
+		j->put_pos++;
+	}
+	buf_puts(&body, "]");
+	c = api_call_new("PUT", "/storage/kv/namespaces/%s/bulk", ns_id(j));
+	c->body_len = body.len;
+	c->body = buf_take(&body);
+	return c;
+}
+
+static struct api_call *
+kv_del_chunk(struct job *j)
+{
+	struct buf body;
+	size_t count = 0;
+	struct api_call *c;
+
+	buf_init(&body, (size_t)-1);
+	buf_puts(&body, "[");
+	while (j->del_pos < j->a->nkv_del && count < APPLY_KV_BULK_MAX) {
+		const char *k = j->a->kv_del[j->del_pos++];
+
+		buf_puts(&body, count++ ? "," : "");
+		buf_json_string(&body, k, strlen(k));
+	}
+	buf_puts(&body, "]");
+	c = api_call_new("POST", "/storage/kv/namespaces/%s/bulk/delete", ns_id(j));
+	c->body_len = body.len;
+	c->body = buf_take(&body);
+	return c;
 }
 
 /* Sends the next call of j's state machine, or finishes it. */
@@ -349,9 +460,24 @@ advance(struct job *j)
 			if (bucket_juris(a))
 				c->jurisdiction = xstrdup(bucket_juris(a));
 			break;
+		case ST_KV_PUT:
+			if (j->put_pos >= a->nkv_put) {
+				j->step = ST_KV_DEL;
+				continue;
+			}
+			if ((c = kv_put_chunk(j)) == NULL)
+				continue; /* failed reading a value: recorded */
+			break;
+		case ST_KV_DEL:
+			if (j->del_pos >= a->nkv_del) {
+				j->step = ST_RECORD;
+				continue;
+			}
+			c = kv_del_chunk(j);
+			break;
 		case ST_RENAME:
 			if (!a->rename) {
-				j->step = ST_RECORD;
+				j->step = ST_KV_PUT;
 				continue;
 			} else {
 				struct buf body;

@@ -18,6 +18,10 @@
 /* Saves of the state are at most this often while actions complete (and
  * always at the end); pending creates are saved before any is sent. */
 #define APPLY_SAVE_INTERVAL_MS 200
+/* Bulk KV writes and deletes: Cloudflare takes at most 10,000 items and
+ * 100 MB per request (REFERENCE §4); we stay a little under the size. */
+#define APPLY_KV_BULK_MAX 10000
+#define APPLY_KV_BULK_BYTES (95u * 1024 * 1024)
 /* Creates re-sent after a timeout found nothing. */
 #define APPLY_CREATE_ATTEMPTS 3
 

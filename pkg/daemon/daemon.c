@@ -189,7 +189,8 @@ reload(struct loop *l)
 	manifest_set_init(&set);
 	diags_init(&d);
 	err_clear(&e);
-	if (manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK) {
+	if (manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK ||
+	    (d.n == 0 && manifest_hash_entries(&set, &e) != ERR_OK)) {
 		log_error("manifests unreadable; keeping the last good set", "error=\"%s\"", e.msg);
 		ok = 0;
 	} else if (d.n) {

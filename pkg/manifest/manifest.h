@@ -127,6 +127,8 @@ struct kv_entry {
 	int64_t expiration;      /* 0 = none (unix seconds) */
 	char *metadata_json;     /* serialized JSON object or NULL */
 	struct src_pos pos;
+	char hash[17];           /* content hash (manifest_hash_entries), hex */
+	int binary;              /* the value is not UTF-8 text: sent base64 */
 };
 
 struct kv_namespace_spec {
@@ -202,6 +204,20 @@ void manifest_load_buffer(const char *name, const char *data, size_t len,
                           struct manifest_set *set, struct diags *d);
 /* Cross-document checks; manifest_load runs them itself. */
 void manifest_check_set(const struct manifest_set *set, struct diags *d);
+
+/*
+ * Computes every KV entry's content hash (value bytes, declared metadata and
+ * expiry mode; SHA-256 truncated to 16 hex digits), reading valueFrom files.
+ * The hash is what cfstorage stores under KV_RESERVED_META_KEY and compares
+ * with the key listing, so an unchanged entry is never read or written.
+ */
+enum errcode manifest_hash_entries(struct manifest_set *set, struct err *e)
+	WARN_UNUSED_RESULT;
+/* Reads an entry's value (inline or from its file); free *out with free(). */
+enum errcode manifest_entry_value(const struct kv_entry *en, char **out, size_t *len,
+                                  struct err *e) WARN_UNUSED_RESULT;
+/* 1 when data is UTF-8 text without NUL bytes (sent as a JSON string). */
+int manifest_is_text(const char *data, size_t len);
 
 void manifest_set_init(struct manifest_set *set);
 void manifest_set_free(struct manifest_set *set);

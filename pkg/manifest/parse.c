@@ -668,7 +668,7 @@ origin_problem(const char *o)
 		long port;
 
 		errno = 0;
-		port = strtol(p + 1, &end, 10);
+		port = isdigit((unsigned char)p[1]) ? strtol(p + 1, &end, 10) : (end = (char *)p + 1, 0);
 		if (end == p + 1 || *end != '\0' || errno || port < 1 || port > 65535)
 			return *end == '/' ? "must not have a path (not even a trailing '/')"
 			                   : "has an invalid port";
@@ -1126,9 +1126,9 @@ parse_target(struct ctx *c, const struct ynode *m, struct secret_target *t)
 		t->kind = TARGET_WORKER;
 		check_fields(c, body, wfields);
 		if (get_str(c, body, "script", &t->script, 1) == 1 &&
-		    !(is_dns_label(t->script, WORKER_SCRIPT_MAX) ||
-		      strspn(t->script, "abcdefghijklmnopqrstuvwxyz0123456789-_") ==
-		              strlen(t->script))) {
+		    (strlen(t->script) > WORKER_SCRIPT_MAX ||
+		     strspn(t->script, "abcdefghijklmnopqrstuvwxyz0123456789-_") !=
+		             strlen(t->script))) {
 			char shown[64];
 
 			report(c, field(body, "script"), "script name '%s' may contain only "

@@ -163,6 +163,25 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 	}
 	if (rc != ERR_OK)
 		return rc;
+	/* KV entries: the key listing of each namespace that declares entries
+	 * (names, metadata with the content hash, expiration; never values) */
+	for (size_t i = 0; i < want->n && rc == ERR_OK; i++) {
+		const struct resource *r = &want->items[i];
+		struct obs_kv *k = NULL;
+
+		if (r->kind != KIND_KVNAMESPACE || !r->u.kv.has_entries)
+			continue;
+		for (size_t s = 0; s < st->n && !k; s++)
+			if (st->v[s]->kind == KIND_KVNAMESPACE && strcmp(st->v[s]->name, r->name) == 0 &&
+			    st->v[s]->kv_id)
+				k = (struct obs_kv *)snapshot_kv_id(snap, st->v[s]->kv_id);
+		if (k == NULL)
+			k = (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
+		if (k && !k->keys_read)
+			rc = api_kv_keys(a, k, e);
+	}
+	if (rc != ERR_OK)
+		return rc;
 	/* Only now is the bucket array final: reads keep pointers into it. */
 	for (size_t i = 0; i < snap->nbuckets; i++) {
 		struct obs_bucket *b = &snap->buckets[i];

@@ -534,9 +534,130 @@ plan_bucket(struct plan *p, const struct resource *r, const struct snapshot *sna
 		a->record = 1;
 }
 
+static int
+key_cmp(const void *x, const void *y)
+{
+	return strcmp((*(const struct obs_key *const *)x)->name,
+	              (*(const struct obs_key *const *)y)->name);
+}
+
+static const struct obs_key *
+find_key(const struct obs_key *const *sorted, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(sorted[mid]->name, name);
+
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int
+entry_declared(const struct kv_namespace_spec *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->nentries; i++)
+		if (kv->entries[i].key && strcmp(kv->entries[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * KV entries, compared through the key listing alone: an entry is written
+ * when its key is missing or its stored content hash differs from the
+ * declared one (a value written by anyone else has none). ttlSeconds entries
+ * are written again after they expire (the manifest says the key should
+ * exist); an entry with an absolute `expiration` that has passed is not.
+ * With prune, listed keys that are not declared are deleted; without it,
+ * they are never touched.
+ */
+static void
+plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
+             const struct obs_kv *ok, int64_t now)
+{
+	const struct obs_key **sorted = NULL;
+	size_t nsorted = 0, lines = 0, hidden = 0;
+
+	if (!kv->has_entries || (ok && !ok->keys_read))
+		return;
+	if (ok && ok->nkeys) {
+		sorted = xmalloc(ok->nkeys * sizeof(*sorted));
+		for (size_t i = 0; i < ok->nkeys; i++)
+			sorted[nsorted++] = &ok->keys[i];
+		qsort(sorted, nsorted, sizeof(*sorted), key_cmp);
+	}
+	a->kv_put = xcalloc(kv->nentries + 1, sizeof(*a->kv_put));
+	for (size_t i = 0; i < kv->nentries; i++) {
+		const struct kv_entry *en = &kv->entries[i];
+		const struct obs_key *k = find_key(sorted, nsorted, en->key);
+		const char *why = NULL;
+
+		if (k == NULL && en->expiration && en->expiration <= now)
+			continue; /* written once; it has expired as declared */
+		if (k == NULL)
+			why = "+";
+		else if (strcmp(k->hash, en->hash) != 0)
+			why = k->hash[0] ? "~ changed" : "~ written outside cfstorage";
+		if (why == NULL)
+			continue;
+		a->kv_put[a->nkv_put++] = i;
+		if (lines < PLAN_MAX_ENTRY_LINES) {
+			lines++;
+			if (why[0] == '+')
+				change(a, '+', "entries", "entry '%s'", en->key);
+			else
+				change(a, '~', "entries", "entry '%s' (%s)", en->key, why + 2);
+		} else {
+			hidden++;
+		}
+	}
+	if (kv->prune) {
+		for (size_t i = 0; i < nsorted; i++) {
+			if (entry_declared(kv, sorted[i]->name))
+				continue;
+			a->kv_del = xrealloc(a->kv_del, (a->nkv_del + 1) * sizeof(*a->kv_del));
+			a->kv_del[a->nkv_del++] = xstrdup(sorted[i]->name);
+			if (lines < PLAN_MAX_ENTRY_LINES) {
+				lines++;
+				change(a, '-', "entries", "entry '%s' (not declared; prune)", sorted[i]->name);
+			} else {
+				hidden++;
+			}
+		}
+	}
+	if (hidden)
+		change(a, '~', "entries", "... and %zu more entr%s", hidden, hidden == 1 ? "y" : "ies");
+	free(sorted);
+}
+
+static void plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap,
+                       struct state *st);
+
 static void
 plan_kv(struct plan *p, const struct resource *r, const struct snapshot *snap,
-        struct state *st)
+        struct state *st, int64_t now)
+{
+	struct plan_action *a;
+
+	plan_kv_ns(p, r, snap, st);
+	a = &p->v[p->n - 1];
+	if (a->op == PLAN_REFUSE)
+		return;
+	plan_entries(a, &r->u.kv, a->create ? NULL : a->okv, now);
+	if (a->op == PLAN_NOOP && (a->nkv_put || a->nkv_del))
+		a->op = PLAN_UPDATE;
+}
+
+static void
+plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap,
+           struct state *st)
 {
 	const struct kv_namespace_spec *kv = &r->u.kv;
 	struct inv_entry *inv = state_find(st, KIND_KVNAMESPACE, r->name);
@@ -547,9 +668,6 @@ plan_kv(struct plan *p, const struct resource *r, const struct snapshot *snap,
 	a->inv = inv;
 	a->what = xasprintf("namespace '%s'", kv->title);
 	plan_spec_hash(r, a->spec_hash);
-	if (kv->has_entries)
-		a->note = xasprintf("%zu entr%s declared: KV entries are not yet applied by this "
-		                    "release", kv->nentries, kv->nentries == 1 ? "y" : "ies");
 	if (inv && inv->kv_id)
 		ok = snapshot_kv_id(snap, inv->kv_id);
 	else if (inv && inv->pending)
@@ -854,7 +972,7 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 		if (r->kind == KIND_R2BUCKET)
 			plan_bucket(out, r, snap, st);
 		else if (r->kind == KIND_KVNAMESPACE)
-			plan_kv(out, r, snap, st);
+			plan_kv(out, r, snap, st, o->now);
 		else if (r->kind == KIND_SECRET)
 			plan_secret(out, r, st, o);
 	}
@@ -885,6 +1003,10 @@ plan_release(struct plan *p)
 		free(a->changes);
 		lc_rules_free(a->lc, a->nlc);
 		free(a->destroy);
+		free(a->kv_put);
+		for (size_t j = 0; j < a->nkv_del; j++)
+			free(a->kv_del[j]);
+		free(a->kv_del);
 	}
 	free(p->v);
 	memset(p, 0, sizeof(*p));

@@ -14,6 +14,9 @@
 #include "../observe/observe.h"
 #include "../state/state.h"
 
+/* Entry changes listed one by one in a plan; beyond this, a count. */
+#define PLAN_MAX_ENTRY_LINES 20
+
 /* The lifecycle rule Cloudflare puts on every new bucket (REFERENCE §3.1). */
 #define PLAN_DEFAULT_LC_ID "Default Multipart Abort Rule"
 #define PLAN_DEFAULT_LC_DAYS 7
@@ -59,6 +62,11 @@ struct plan_action {
 	unsigned *destroy;              /* versions the retain policy destroys */
 	size_t ndestroy;
 	int del_secret;                 /* prune: every version, pointer and alias */
+	/* KV entries */
+	size_t *kv_put;                 /* indices into want->u.kv.entries to write */
+	size_t nkv_put;
+	char **kv_del;                  /* keys to delete (prune) */
+	size_t nkv_del;
 };
 
 struct plan_opts {

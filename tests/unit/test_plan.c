@@ -101,6 +101,7 @@ static void
 have_kv(struct fx *f, const char *id, const char *title)
 {
 	f->snap.kvs = xrealloc(f->snap.kvs, (f->snap.nkvs + 1) * sizeof(*f->snap.kvs));
+	memset(&f->snap.kvs[f->snap.nkvs], 0, sizeof(*f->snap.kvs));
 	f->snap.kvs[f->snap.nkvs].id = xstrdup(id);
 	f->snap.kvs[f->snap.nkvs].title = xstrdup(title);
 	f->snap.nkvs++;
