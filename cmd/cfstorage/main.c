@@ -128,6 +128,55 @@ usage_validate(FILE *out)
 	        "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n");
 }
 
+/* The own flags of each command that talks to the API (validate has its own). */
+static void
+usage_cmd(enum cmd cmd, FILE *out)
+{
+	switch (cmd) {
+	case CMD_PLAN:
+		fprintf(out, "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [-o text|json]\n\n"
+		        "Shows what apply would change: + create, ~ update, - delete, = adopt,\n"
+		        "! refused, · forget, ↻ rotate. Exit 0 no changes, 2 changes, 1 error,\n"
+		        "3 invalid manifests (nothing is sent).\n");
+		break;
+	case CMD_APPLY:
+		fprintf(out, "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
+		        "                       [--parallelism N] [--rate-limit N/SECONDS] [-o text|json]\n\n"
+		        "Converges the account. --prune deletes owned resources that left the\n"
+		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
+		        "--allow-empty). Exit 0 converged, 2 something failed or was refused.\n");
+		break;
+	case CMD_RUN:
+		fprintf(out, "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
+		        "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n\n"
+		        "Reconciles forever: at start, on manifest changes, every --interval\n"
+		        "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
+		        "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
+		        "SIGTERM finishes in-flight requests, saves the state and exits 0.\n");
+		break;
+	case CMD_ROTATE:
+		fprintf(out, "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run]\n\n"
+		        "Writes a new version of the Secret NAME now and applies its retain policy.\n"
+		        "--force is needed when the current version is less than a day old.\n");
+		break;
+	case CMD_STATUS:
+		fprintf(out, "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json]\n\n"
+		        "The inventory, conditions and every Secret's versions (with -f, the next\n"
+		        "rotation). --rebuild -f PATH restores the secret ledgers from the account.\n");
+		break;
+	case CMD_IMPORT:
+		fprintf(out, "usage: cfstorage import KIND NAME -f PATH...\n\n"
+		        "Adopts the existing resource that the manifest named NAME describes\n"
+		        "(KIND is R2Bucket or KVNamespace) without changing it.\n");
+		break;
+	default:
+		usage(out);
+		return;
+	}
+	fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, --api-token-file,\n"
+	        "--endpoint, --local, --now, -v, -q.\n");
+}
+
 /* Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. */
 static int
 fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -859,31 +908,31 @@ main(int argc, char **argv)
 	case CMD_PLAN:
 	case CMD_APPLY:
 		if (o.help) {
-			usage(stdout);
+			usage_cmd(o.cmd, stdout);
 			return EXIT_OK;
 		}
 		return cmd_plan_apply(&o, o.cmd == CMD_APPLY);
 	case CMD_STATUS:
 		if (o.help) {
-			usage(stdout);
+			usage_cmd(o.cmd, stdout);
 			return EXIT_OK;
 		}
 		return cmd_status(&o);
 	case CMD_RUN:
 		if (o.help) {
-			usage(stdout);
+			usage_cmd(o.cmd, stdout);
 			return EXIT_OK;
 		}
 		return cmd_run(&o);
 	case CMD_ROTATE:
 		if (o.help) {
-			usage(stdout);
+			usage_cmd(o.cmd, stdout);
 			return EXIT_OK;
 		}
 		return cmd_rotate(&o);
 	case CMD_IMPORT:
 		if (o.help) {
-			usage(stdout);
+			usage_cmd(o.cmd, stdout);
 			return EXIT_OK;
 		}
 		return cmd_import(&o);

@@ -654,6 +654,28 @@ api_wait(struct api *a)
 				api_call_free(c);
 			}
 		}
+		if (a->nqueue > 0 && a->running < a->parallelism) {
+			/* callbacks may have queued calls that can start now: never idle
+			 * with a free slot and a due call */
+			int64_t t = mono_ms(), soonest = INT64_MAX;
+
+			for (size_t i = 0; i < a->nqueue; i++) {
+				int64_t due = a->queue[i]->not_before_ms > a->paused_until
+				            ? a->queue[i]->not_before_ms : a->paused_until;
+
+				if (due < soonest)
+					soonest = due;
+			}
+			if (soonest <= t) {
+				int64_t bw = budget_wait(a, t);
+
+				if (bw == 0)
+					continue;
+				soonest = t + bw;
+			}
+			if (soonest < next)
+				next = soonest;
+		}
 		if (a->running > 0 || a->nqueue > 0) {
 			int64_t t = next - mono_ms();
 

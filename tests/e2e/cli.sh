@@ -26,6 +26,8 @@ one_line() { # the last command printed exactly one line
 
 expect help 0 '^usage: cfstorage COMMAND' -- "$cfs" --help
 expect validate-help 0 '^usage: cfstorage validate -f PATH' -- "$cfs" validate --help
+expect plan-help 0 '^usage: cfstorage plan -f PATH' -- "$cfs" plan --help
+expect run-help 0 '^usage: cfstorage run -f PATH' -- "$cfs" run --help
 expect version 0 '^cfstorage [0-9]+\.[0-9]+\.[0-9]+$' -- "$cfs" --version
 expect no-command 1 'usage:' -- "$cfs"
 expect unknown-command 1 "^cfstorage: unknown command 'frobnicate'" -- "$cfs" frobnicate; one_line unknown-command
