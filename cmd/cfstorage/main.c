@@ -60,7 +60,7 @@ struct opts {
 	int help;
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
-	int prune, allow_empty, dry_run, force, rebuild;
+	int prune, allow_empty, dry_run, force, rebuild, verify_values;
 	int64_t interval_ms;
 	const char *listen, *log_format, *log_level;
 	unsigned parallelism, rate_n, rate_secs;
@@ -141,10 +141,13 @@ usage_cmd(enum cmd cmd, FILE *out)
 		break;
 	case CMD_APPLY:
 		fprintf(out, "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
-		        "                       [--parallelism N] [--rate-limit N/SECONDS] [-o text|json]\n\n"
+		        "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
+		        "                       [-o text|json]\n\n"
 		        "Converges the account. --prune deletes owned resources that left the\n"
 		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
-		        "--allow-empty). Exit 0 converged, 2 something failed or was refused.\n");
+		        "--allow-empty). --verify-values also reads every declared KV value (one\n"
+		        "request each) instead of trusting the content hash in the key listing.\n"
+		        "Exit 0 converged, 2 something failed or was refused.\n");
 		break;
 	case CMD_RUN:
 		fprintf(out, "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
@@ -206,7 +209,7 @@ flag_name(const char *arg, char *out, size_t len)
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
-       OPT_LOG_LEVEL };
+       OPT_LOG_LEVEL, OPT_VERIFY_VALUES };
 
 /* "500ms", "2s", "5m", "1h" -> milliseconds; -1 when malformed. */
 static int64_t
@@ -275,6 +278,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "rebuild", no_argument, NULL, OPT_REBUILD },
+		{ "verify-values", no_argument, NULL, OPT_VERIFY_VALUES },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -315,6 +319,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_DRY_RUN: o->dry_run = 1; break;
 		case OPT_FORCE: o->force = 1; break;
 		case OPT_REBUILD: o->rebuild = 1; break;
+		case OPT_VERIFY_VALUES: o->verify_values = 1; break;
 		case OPT_INTERVAL:
 			if ((o->interval_ms = parse_duration(optarg)) < 100)
 				return fail("--interval must be a duration such as 30s, 5m or 1h (at least 100ms)");
@@ -605,6 +610,13 @@ observe_and_plan(const struct opts *o, struct ctx *c, struct snapshot *snap,
 		if (strstr(e.msg, "HTTP 401") || strstr(e.msg, "HTTP 403"))
 			return fail("the API refused the token or account: %s", e.msg);
 		return fail("%s", e.msg);
+	}
+	if (o->verify_values) {
+		size_t checked = 0;
+
+		if (observe_verify_values(c->api, &c->set, c->st, snap, &checked, &e) != ERR_OK)
+			return fail("%s", e.msg);
+		log_info("values verified", "keys=%zu", checked);
 	}
 	plan_compute(&c->set, snap, c->st, &po, p);
 	return EXIT_OK;

@@ -79,6 +79,35 @@ manifest_entry_value(const struct kv_entry *en, char **out, size_t *len, struct 
 	return ERR_OK;
 }
 
+void
+manifest_entry_hash(const struct kv_entry *en, const char *val, size_t len, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx;
+	char mode[48];
+
+	if (en->ttl_seconds)
+		snprintf(mode, sizeof(mode), "ttl:%lld", (long long)en->ttl_seconds);
+	else if (en->expiration)
+		snprintf(mode, sizeof(mode), "exp:%lld", (long long)en->expiration);
+	else
+		snprintf(mode, sizeof(mode), "none");
+	ctx = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, "cfs-kv-v1", 10);
+	EVP_DigestUpdate(ctx, val, len);
+	EVP_DigestUpdate(ctx, "", 1);
+	if (en->metadata_json)
+		EVP_DigestUpdate(ctx, en->metadata_json, strlen(en->metadata_json));
+	EVP_DigestUpdate(ctx, "", 1);
+	EVP_DigestUpdate(ctx, mode, strlen(mode));
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	for (int k = 0; k < 8; k++)
+		snprintf(out + 2 * k, 3, "%02x", md[k]);
+}
+
 enum errcode
 manifest_hash_entries(struct manifest_set *set, struct err *e)
 {
@@ -89,35 +118,14 @@ manifest_hash_entries(struct manifest_set *set, struct err *e)
 			continue;
 		for (size_t j = 0; j < kv->nentries; j++) {
 			struct kv_entry *en = &kv->entries[j];
-			unsigned char md[EVP_MAX_MD_SIZE];
-			unsigned int mdlen = 0;
-			EVP_MD_CTX *ctx;
-			char *val, mode[48];
+			char *val;
 			size_t len;
 			enum errcode rc;
 
 			if ((rc = manifest_entry_value(en, &val, &len, e)) != ERR_OK)
 				return rc;
 			en->binary = !manifest_is_text(val, len);
-			if (en->ttl_seconds)
-				snprintf(mode, sizeof(mode), "ttl:%lld", (long long)en->ttl_seconds);
-			else if (en->expiration)
-				snprintf(mode, sizeof(mode), "exp:%lld", (long long)en->expiration);
-			else
-				snprintf(mode, sizeof(mode), "none");
-			ctx = EVP_MD_CTX_new();
-			EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-			EVP_DigestUpdate(ctx, "cfs-kv-v1", 10);
-			EVP_DigestUpdate(ctx, val, len);
-			EVP_DigestUpdate(ctx, "", 1);
-			if (en->metadata_json)
-				EVP_DigestUpdate(ctx, en->metadata_json, strlen(en->metadata_json));
-			EVP_DigestUpdate(ctx, "", 1);
-			EVP_DigestUpdate(ctx, mode, strlen(mode));
-			EVP_DigestFinal_ex(ctx, md, &mdlen);
-			EVP_MD_CTX_free(ctx);
-			for (int k = 0; k < 8; k++)
-				snprintf(en->hash + 2 * k, 3, "%02x", md[k]);
+			manifest_entry_hash(en, val, len, en->hash);
 			free(val);
 		}
 	}

@@ -213,6 +213,9 @@ void manifest_check_set(const struct manifest_set *set, struct diags *d);
  */
 enum errcode manifest_hash_entries(struct manifest_set *set, struct err *e)
 	WARN_UNUSED_RESULT;
+/* The content hash of entry en holding val[0..len). */
+void manifest_entry_hash(const struct kv_entry *en, const char *val, size_t len,
+                         char out[17]);
 /* Reads an entry's value (inline or from its file); free *out with free(). */
 enum errcode manifest_entry_value(const struct kv_entry *en, char **out, size_t *len,
                                   struct err *e) WARN_UNUSED_RESULT;

@@ -217,3 +217,51 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 	api_wait(a);
 	return rc;
 }
+
+enum errcode
+observe_verify_values(struct api *a, const struct manifest_set *want, const struct state *st,
+                      struct snapshot *snap, size_t *checked, struct err *e)
+{
+	*checked = 0;
+	for (size_t i = 0; i < want->n; i++) {
+		const struct resource *r = &want->items[i];
+		struct obs_kv *k = NULL;
+
+		if (r->kind != KIND_KVNAMESPACE || !r->u.kv.has_entries)
+			continue;
+		for (size_t s = 0; s < st->n && !k; s++)
+			if (st->v[s]->kind == KIND_KVNAMESPACE && strcmp(st->v[s]->name, r->name) == 0 &&
+			    st->v[s]->kv_id)
+				k = (struct obs_kv *)snapshot_kv_id(snap, st->v[s]->kv_id);
+		if (k == NULL)
+			k = (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
+		if (k == NULL || !k->keys_read)
+			continue;
+		for (size_t j = 0; j < r->u.kv.nentries; j++) {
+			const struct kv_entry *en = &r->u.kv.entries[j];
+			struct obs_key *key = NULL;
+			char *val, h[17];
+			size_t len;
+			enum errcode rc;
+
+			for (size_t q = 0; q < k->nkeys && !key; q++)
+				if (strcmp(k->keys[q].name, en->key) == 0)
+					key = &k->keys[q];
+			if (key == NULL || strcmp(key->hash, en->hash) != 0)
+				continue; /* already planned for a write */
+			rc = api_kv_value(a, k->id, en->key, &val, &len, e);
+			if (rc == ERR_NOTFOUND) {
+				key->hash[0] = '\0';
+				continue;
+			}
+			if (rc != ERR_OK)
+				return rc;
+			manifest_entry_hash(en, val, len, h);
+			free(val);
+			(*checked)++;
+			if (strcmp(h, en->hash) != 0)
+				snprintf(key->hash, sizeof(key->hash), "%s", "0000000000000000");
+		}
+	}
+	return ERR_OK;
+}

@@ -28,6 +28,15 @@ enum errcode observe_run(struct api *a, const struct manifest_set *want,
                          const struct state *st, int prune, struct snapshot *snap,
                          struct err *e) WARN_UNUSED_RESULT;
 void snapshot_release(struct snapshot *s);
+/*
+ * --verify-values: reads the value of every declared entry whose key is
+ * listed with the expected hash and, when the bytes do not hash to it
+ * (changed behind the metadata's back), clears the listed hash so the plan
+ * rewrites the entry. One GET per such key: only on request.
+ */
+enum errcode observe_verify_values(struct api *a, const struct manifest_set *want,
+                                   const struct state *st, struct snapshot *snap,
+                                   size_t *checked, struct err *e) WARN_UNUSED_RESULT;
 
 /* Lookups; NULL when absent. Borrowed, valid until snapshot_release(). */
 const struct obs_bucket *snapshot_bucket(const struct snapshot *s, const char *jurisdiction,

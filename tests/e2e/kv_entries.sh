@@ -97,5 +97,18 @@ expect_out "- entry 'stranger' \(not declared; prune\)" "prune shown"
 [ "$(api GET "/storage/kv/namespaces/$ns2/values/keep")" = 200 ] || fail "declared key pruned"; ok
 cfs plan "${st[@]}" -f "$tmp/ttl.yaml"
 expect_rc 0 "clean after prune"
+
+# 6. --verify-values sees a value changed behind an intact content hash
+api GET "/storage/kv/namespaces/$ns2/keys" >/dev/null
+h=$(python3 -c "import json; print([k['metadata']['cfs:h'] for k in json.load(open('$tmp/body'))['result'] if k['name']=='keep'][0])")
+[ "$(api PUT "/storage/kv/namespaces/$ns2/bulk" -H 'content-type: application/json' -d "[{\"key\":\"keep\",\"value\":\"tampered\",\"metadata\":{\"cfs:h\":\"$h\"}}]")" = 200 ] || fail "tamper"
+cfs plan "${st[@]}" -f "$tmp/ttl.yaml"
+expect_rc 0 "the listing alone cannot see it"
+v0=$(routes GET '/values/{key_name}')
+cfs apply "${st[@]}" --verify-values -f "$tmp/ttl.yaml"
+expect_rc 0 "verify-values repairs"
+expect_out "~ entry 'keep' \(changed\)" "verified difference shown"
+[ "$(routes GET '/values/{key_name}')" -ge $((v0 + 3)) ] || fail "values were not read"; ok
+[ "$(api GET "/storage/kv/namespaces/$ns2/values/keep"; cat "$tmp/body")" = "200declared" ] || fail "not repaired"; ok
 emu_stop
 echo "kv_entries: $checks passed, 0 failed"
