@@ -21,6 +21,7 @@
 #include "../../pkg/daemon/daemon.h"
 #include "../../pkg/diag/diag.h"
 #include "../../pkg/emu/emu.h"
+#include "../../pkg/export/export.h"
 #include "../../pkg/log/log.h"
 #include "../../pkg/manifest/manifest.h"
 #include "../../pkg/mem/mem.h"
@@ -49,7 +50,7 @@
 #define LOCAL_DIR ".cfstorage/local"
 
 enum cmd { CMD_NONE, CMD_VALIDATE, CMD_PLAN, CMD_APPLY, CMD_RUN, CMD_ROTATE, CMD_STATUS,
-	   CMD_IMPORT };
+	   CMD_IMPORT, CMD_EXPORT };
 
 struct opts {
 	enum cmd cmd;
@@ -60,7 +61,8 @@ struct opts {
 	int help;
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
-	int prune, allow_empty, dry_run, force, rebuild, verify_values;
+	int prune, allow_empty, dry_run, force, rebuild, verify_values, with_entries;
+	const char *dir, *kind;
 	int64_t interval_ms;
 	const char *listen, *log_format, *log_level;
 	unsigned parallelism, rate_n, rate_secs;
@@ -80,6 +82,7 @@ static const struct {
 	{ "rotate", CMD_ROTATE, "rotate one Secret now" },
 	{ "status", CMD_STATUS, "inventory, conditions, secret versions, next rotation" },
 	{ "import", CMD_IMPORT, "adopt an existing resource into the inventory" },
+	{ "export", CMD_EXPORT, "write manifests (adopt: true) for what the account holds" },
 };
 
 static void
@@ -167,6 +170,14 @@ usage_cmd(enum cmd cmd, FILE *out)
 		        "The inventory, conditions and every Secret's versions (with -f, the next\n"
 		        "rotation). --rebuild -f PATH restores the secret ledgers from the account.\n");
 		break;
+	case CMD_EXPORT:
+		fprintf(out, "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n\n"
+		        "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
+		        "(with --with-entries, its keys; values that are not short text go to files\n"
+		        "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
+		        "read). Every resource carries adopt: true, so plan shows adopts only.\n"
+		        "Without --dir, YAML goes to standard output.\n");
+		break;
 	case CMD_IMPORT:
 		fprintf(out, "usage: cfstorage import KIND NAME -f PATH...\n\n"
 		        "Adopts the existing resource that the manifest named NAME describes\n"
@@ -209,7 +220,7 @@ flag_name(const char *arg, char *out, size_t len)
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
-       OPT_LOG_LEVEL, OPT_VERIFY_VALUES };
+       OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES };
 
 /* "500ms", "2s", "5m", "1h" -> milliseconds; -1 when malformed. */
 static int64_t
@@ -279,6 +290,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "rebuild", no_argument, NULL, OPT_REBUILD },
 		{ "verify-values", no_argument, NULL, OPT_VERIFY_VALUES },
+		{ "dir", required_argument, NULL, OPT_DIR },
+		{ "kind", required_argument, NULL, OPT_KIND },
+		{ "with-entries", no_argument, NULL, OPT_WITH_ENTRIES },
 		{ "interval", required_argument, NULL, OPT_INTERVAL },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
@@ -300,7 +314,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'o':
 			if (strcmp(optarg, "json") == 0)
 				o->json = 1;
-			else if (strcmp(optarg, "text") == 0)
+			else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "yaml") == 0)
 				o->json = 0;
 			else
 				return fail("unknown output format '%.32s' (use text or json)", optarg);
@@ -320,6 +334,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		case OPT_FORCE: o->force = 1; break;
 		case OPT_REBUILD: o->rebuild = 1; break;
 		case OPT_VERIFY_VALUES: o->verify_values = 1; break;
+		case OPT_DIR: o->dir = optarg; break;
+		case OPT_KIND: o->kind = optarg; break;
+		case OPT_WITH_ENTRIES: o->with_entries = 1; break;
 		case OPT_INTERVAL:
 			if ((o->interval_ms = parse_duration(optarg)) < 100)
 				return fail("--interval must be a duration such as 30s, 5m or 1h (at least 100ms)");
@@ -575,7 +592,9 @@ ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
 	}
 	if (state_path == NULL)
 		state_path = STATE_DEFAULT_PATH;
-	if (state_open(state_path, need_api ? (o->cmd == CMD_RUN ? 1 | STATE_STANDBY : 1) : 0,
+	if (o->cmd == CMD_EXPORT) {
+		/* export reads the account only: no state, no lock */
+	} else if (state_open(state_path, need_api ? (o->cmd == CMD_RUN ? 1 | STATE_STANDBY : 1) : 0,
 	               &c->st, &e) != ERR_OK) {
 		free(url);
 		return fail("%s", e.msg);
@@ -845,6 +864,45 @@ out:
 	return rc;
 }
 
+/* export: manifests for what the account holds (pkg/export). */
+static int
+cmd_export(const struct opts *o)
+{
+	struct ctx c;
+	struct export_opts eo;
+	struct err e;
+	int rc;
+
+	if (o->nargs)
+		return fail("export takes no arguments");
+	memset(&eo, 0, sizeof(eo));
+	if (o->kind) {
+		if (strcmp(o->kind, "R2Bucket") == 0)
+			eo.kind = KIND_R2BUCKET;
+		else if (strcmp(o->kind, "KVNamespace") == 0)
+			eo.kind = KIND_KVNAMESPACE;
+		else if (strcmp(o->kind, "Secret") == 0)
+			eo.kind = KIND_SECRET;
+		else
+			return fail("--kind must be R2Bucket, KVNamespace or Secret");
+	}
+	if (o->with_entries && o->dir == NULL)
+		return fail("--with-entries needs --dir DIR (values may be written to files)");
+	if (o->json)
+		return fail("export writes YAML (-o yaml)");
+	if ((rc = ctx_open(o, &c, 0, 1)) != EXIT_OK)
+		goto out;
+	eo.out_dir = o->dir;
+	eo.with_entries = o->with_entries;
+	eo.out = stdout;
+	err_clear(&e);
+	if (export_run(c.api, &eo, &e) != ERR_OK)
+		rc = fail("%s", e.msg);
+out:
+	ctx_release(&c);
+	return rc;
+}
+
 /*
  * run: the daemon. The manifests must be valid to start (exit 3 otherwise);
  * later invalid edits are reported and the last good set is kept.
@@ -948,6 +1006,12 @@ main(int argc, char **argv)
 			return EXIT_OK;
 		}
 		return cmd_import(&o);
+	case CMD_EXPORT:
+		if (o.help) {
+			usage_cmd(o.cmd, stdout);
+			return EXIT_OK;
+		}
+		return cmd_export(&o);
 	default:
 		if (o.help) {
 			usage(stdout);
