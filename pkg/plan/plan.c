@@ -599,8 +599,11 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 		const struct obs_key *k = find_key(sorted, nsorted, en->key);
 		const char *why = NULL;
 
-		if (k == NULL && en->expiration && en->expiration <= now)
-			continue; /* written once; it has expired as declared */
+		/* written once until then: once it has passed, or is too close for
+		 * Cloudflare to accept (expirations must be >= 60 s ahead, REFERENCE §4;
+		 * one bad item would fail the whole bulk request), it is left alone */
+		if (en->expiration && en->expiration < now + KV_TTL_MIN)
+			continue;
 		if (k == NULL)
 			why = "+";
 		else if (strcmp(k->hash, en->hash) != 0)

@@ -466,6 +466,50 @@ test_lifecycle_no_longer_declared_resets(void **state)
 }
 
 static void
+test_kv_entries_listing_only(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+	struct obs_kv *k;
+	const char *names[] = { "same", "changed", "foreign", "stranger" };
+	int64_t now = 2000000000;
+	struct err e;
+
+	want(f, HDR "kind: KVNamespace\nmetadata: {name: ns}\nspec:\n  prune: true\n  entries:\n"
+	        "    - {key: same, value: a}\n    - {key: changed, value: b}\n"
+	        "    - {key: foreign, value: c}\n    - {key: missing, value: d, ttlSeconds: 60}\n"
+	        "    - {key: passed, value: e, expiration: 1999999999}\n"
+	        "    - {key: too-close, value: f, expiration: 2000000030}\n"
+	        "    - {key: later, value: g, expiration: 2000003600}\n");
+	err_clear(&e);
+	assert_int_equal(manifest_hash_entries(&f->set, &e), ERR_OK);
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "ns");
+	x->kv_id = xstrdup("id-ns");
+	have_kv(f, "id-ns", "ns");
+	k = &f->snap.kvs[0];
+	k->keys_read = 1;
+	k->keys = xcalloc(4, sizeof(*k->keys));
+	for (int i = 0; i < 4; i++)
+		k->keys[i].name = xstrdup(names[i]);
+	k->nkeys = 4;
+	memcpy(k->keys[0].hash, f->set.items[0].u.kv.entries[0].hash, 17);
+	memcpy(k->keys[1].hash, "0123456789abcdef", 17);
+	f->o.now = now;
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	/* changed, foreign (no hash), missing, later; not same, passed, too-close */
+	assert_int_equal(f->p.v[0].nkv_put, 4);
+	assert_int_equal(f->p.v[0].kv_put[0], 1);
+	assert_int_equal(f->p.v[0].kv_put[1], 2);
+	assert_int_equal(f->p.v[0].kv_put[2], 3);
+	assert_int_equal(f->p.v[0].kv_put[3], 6);
+	assert_true(has_change(&f->p.v[0], "entry 'foreign' (written outside cfstorage)"));
+	assert_true(has_change(&f->p.v[0], "entry 'changed' (changed)"));
+	assert_int_equal(f->p.v[0].nkv_del, 1);
+	assert_string_equal(f->p.v[0].kv_del[0], "stranger");
+}
+
+static void
 test_spec_hash_stable_and_sensitive(void **state)
 {
 	struct fx *f = *state;
@@ -502,6 +546,7 @@ main(void)
 		T(test_orphans_with_prune),
 		T(test_empty_set_never_prunes_everything),
 		T(test_lifecycle_no_longer_declared_resets),
+		T(test_kv_entries_listing_only),
 		T(test_spec_hash_stable_and_sensitive),
 #undef T
 	};
