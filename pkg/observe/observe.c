@@ -56,6 +56,18 @@ snapshot_release(struct snapshot *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The account's namespace for KVNamespace r: by the id the inventory
+ * recorded, else by title (adoption, or a create left pending). */
+static struct obs_kv *
+namespace_of(const struct resource *r, const struct state *st, struct snapshot *snap)
+{
+	for (size_t s = 0; s < st->n; s++)
+		if (st->v[s]->kind == KIND_KVNAMESPACE && strcmp(st->v[s]->name, r->name) == 0 &&
+		    st->v[s]->kv_id)
+			return (struct obs_kv *)snapshot_kv_id(snap, st->v[s]->kv_id);
+	return (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
+}
+
 struct read_ctx {
 	struct obs_bucket *b;
 	int what; /* 0 lifecycle, 1 cors, 2 objects */
@@ -167,16 +179,11 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 	 * (names, metadata with the content hash, expiration; never values) */
 	for (size_t i = 0; i < want->n && rc == ERR_OK; i++) {
 		const struct resource *r = &want->items[i];
-		struct obs_kv *k = NULL;
+		struct obs_kv *k;
 
 		if (r->kind != KIND_KVNAMESPACE || !r->u.kv.has_entries)
 			continue;
-		for (size_t s = 0; s < st->n && !k; s++)
-			if (st->v[s]->kind == KIND_KVNAMESPACE && strcmp(st->v[s]->name, r->name) == 0 &&
-			    st->v[s]->kv_id)
-				k = (struct obs_kv *)snapshot_kv_id(snap, st->v[s]->kv_id);
-		if (k == NULL)
-			k = (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
+		k = namespace_of(r, st, snap);
 		if (k && !k->keys_read)
 			rc = api_kv_keys(a, k, e);
 	}
@@ -225,16 +232,11 @@ observe_verify_values(struct api *a, const struct manifest_set *want, const stru
 	*checked = 0;
 	for (size_t i = 0; i < want->n; i++) {
 		const struct resource *r = &want->items[i];
-		struct obs_kv *k = NULL;
+		struct obs_kv *k;
 
 		if (r->kind != KIND_KVNAMESPACE || !r->u.kv.has_entries)
 			continue;
-		for (size_t s = 0; s < st->n && !k; s++)
-			if (st->v[s]->kind == KIND_KVNAMESPACE && strcmp(st->v[s]->name, r->name) == 0 &&
-			    st->v[s]->kv_id)
-				k = (struct obs_kv *)snapshot_kv_id(snap, st->v[s]->kv_id);
-		if (k == NULL)
-			k = (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
+		k = namespace_of(r, st, snap);
 		if (k == NULL || !k->keys_read)
 			continue;
 		for (size_t j = 0; j < r->u.kv.nentries; j++) {
