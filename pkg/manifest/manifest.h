@@ -137,6 +137,7 @@ struct kv_namespace_spec {
 	size_t nentries;
 	int has_entries;
 	int prune;
+	char *prune_prefix;      /* prune only keys under it (NULL: all) */
 };
 
 enum secret_encoding { SECRET_BASE64 = 0, SECRET_BASE64URL, SECRET_HEX };

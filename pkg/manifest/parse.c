@@ -988,8 +988,8 @@ entry_key_cmp(const void *a, const void *b)
 static void
 parse_kv(struct ctx *c, const struct ynode *spec, struct resource *r)
 {
-	static const char *const fields[] = { "title", "entries", "prune", "deletionPolicy",
-		"adopt", NULL };
+	static const char *const fields[] = { "title", "entries", "prune", "prunePrefix",
+		"deletionPolicy", "adopt", NULL };
 	struct kv_namespace_spec *kv = &r->u.kv;
 	const struct ynode *es;
 
@@ -1009,6 +1009,13 @@ parse_kv(struct ctx *c, const struct ynode *spec, struct resource *r)
 		kv->title = xstrdup(r->name);
 	}
 	(void)get_bool(c, spec, "prune", &kv->prune);
+	if (get_str(c, spec, "prunePrefix", &kv->prune_prefix, 0) == 1) {
+		if (strlen(kv->prune_prefix) > KV_KEY_MAX)
+			report(c, field(spec, "prunePrefix"), "'prunePrefix' is longer than a key "
+			       "(512 bytes)");
+		if (!field(spec, "prune"))
+			report(c, key_node(spec, "prunePrefix"), "'prunePrefix' needs 'prune: true'");
+	}
 	if ((es = get_seq(c, spec, "entries", 0)) != NULL) {
 		struct kv_entry **sorted;
 		size_t n = 0;

@@ -75,6 +75,7 @@ manifest_resource_release(struct resource *r)
 		struct kv_namespace_spec *kv = &r->u.kv;
 
 		free(kv->title);
+		free(kv->prune_prefix);
 		for (size_t i = 0; i < kv->nentries; i++) {
 			free(kv->entries[i].key);
 			free(kv->entries[i].value);

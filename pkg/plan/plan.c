@@ -622,8 +622,11 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 		}
 	}
 	if (kv->prune) {
+		size_t pl = kv->prune_prefix ? strlen(kv->prune_prefix) : 0;
+
 		for (size_t i = 0; i < nsorted; i++) {
-			if (entry_declared(kv, sorted[i]->name))
+			if (entry_declared(kv, sorted[i]->name) ||
+			    (pl && strncmp(sorted[i]->name, kv->prune_prefix, pl) != 0))
 				continue;
 			a->kv_del = xrealloc(a->kv_del, (a->nkv_del + 1) * sizeof(*a->kv_del));
 			a->kv_del[a->nkv_del++] = xstrdup(sorted[i]->name);

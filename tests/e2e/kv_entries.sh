@@ -110,5 +110,14 @@ expect_rc 0 "verify-values repairs"
 expect_out "~ entry 'keep' \(changed\)" "verified difference shown"
 [ "$(routes GET '/values/{key_name}')" -ge $((v0 + 3)) ] || fail "values were not read"; ok
 [ "$(api GET "/storage/kv/namespaces/$ns2/values/keep"; cat "$tmp/body")" = "200declared" ] || fail "not repaired"; ok
+
+# 7. prunePrefix: only undeclared keys under the prefix are deleted
+[ "$(api PUT "/storage/kv/namespaces/$ns2/values/tmp%2Fold" --data-binary 'x')" = 200 ] || fail "tmp/old"
+[ "$(api PUT "/storage/kv/namespaces/$ns2/values/other%2Fold" --data-binary 'x')" = 200 ] || fail "other/old"
+sed -i 's/^  prune: true$/  prune: true\n  prunePrefix: "tmp\/"/' "$tmp/ttl.yaml"
+cfs apply "${st[@]}" -f "$tmp/ttl.yaml"
+expect_rc 0 "prune under a prefix"
+[ "$(api GET "/storage/kv/namespaces/$ns2/values/tmp%2Fold")" = 404 ] || fail "tmp/old not pruned"; ok
+[ "$(api GET "/storage/kv/namespaces/$ns2/values/other%2Fold")" = 200 ] || fail "other/old pruned outside the prefix"; ok
 emu_stop
 echo "kv_entries: $checks passed, 0 failed"
