@@ -30,6 +30,19 @@ r1=$(emu_stat requests)
 [ $((r1 - r0)) -le 7 ] || fail "no-op plan used $((r1 - r0)) requests, want <= 7"; ok
 expect_out '7 API requests \(0 writes\)' "no-op plan footer"
 
+# -o json carries the same plan; --log-format json makes every log line a JSON object
+cfs plan "${st[@]}" -o json -f manifests/examples
+expect_rc 0 "plan -o json"
+python3 -c "
+import json; p=json.load(open('$tmp/cfs.out'))
+assert p['summary']['changes'] is False and p['writes'] == 0 and len(p['actions']) >= 4, p['summary']" || fail "plan json"; ok
+rc=0; "$BIN/cfstorage" plan "${st[@]}" -v --log-format json -f manifests/examples >/dev/null 2>"$tmp/log.json" || rc=$?
+expect_rc 0 "json logs"
+python3 -c "
+import json; lines=[json.loads(l) for l in open('$tmp/log.json') if l.strip()]
+assert lines and all('level' in l and 'msg' in l for l in lines), len(lines)" || fail "log lines are not JSON objects"; ok
+if grep -q "$TOKEN" "$tmp/log.json"; then fail "the token is in the logs"; fi; ok
+
 # 2. drift made through the API is shown field by field and repaired.
 [ "$(api PUT /r2/buckets/build-cache/lifecycle -H 'content-type: application/json' \
 	-d '{"rules":[{"id":"cfstorage-delete-after-days","enabled":true,"conditions":{"prefix":""},"deleteObjectsTransition":{"condition":{"type":"Age","maxAge":864000}}}]}')" = 200 ] || fail "drift lifecycle"
