@@ -317,7 +317,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "yaml") == 0)
 				o->json = 0;
 			else
-				return fail("unknown output format '%.32s' (use text or json)", optarg);
+				return fail("unknown output format '%.32s' (use text, json or yaml)", optarg);
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose++; break;

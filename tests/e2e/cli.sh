@@ -34,7 +34,7 @@ expect unknown-command 1 "^cfstorage: unknown command 'frobnicate'" -- "$cfs" fr
 expect unknown-flag 1 "^cfstorage: unknown flag '--frob'" -- "$cfs" validate --frob=1 -f x; one_line unknown-flag
 expect unknown-short-flag 1 "^cfstorage: unknown flag '-Z'" -- "$cfs" validate -Z; one_line unknown-short-flag
 expect flag-needs-value 1 "needs a value" -- "$cfs" validate -f; one_line flag-needs-value
-expect bad-output 1 "unknown output format 'yaml'" -- "$cfs" validate -o yaml -f x; one_line bad-output
+expect bad-output 1 "unknown output format 'xml'" -- "$cfs" validate -o xml -f x; one_line bad-output
 expect token-flag-refused 1 'never accepted on the command line' -- "$cfs" plan --api-token=s3cr3t-t0ken -f x
 if grep -q 's3cr3t-t0ken' "$tmp/out"; then echo "FAIL token-flag-refused: the value was echoed"; fail=$((fail+1)); fi
 expect token-flag-separate 1 'never accepted' -- "$cfs" plan --api-token s3cr3t-t0ken
