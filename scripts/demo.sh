@@ -25,7 +25,7 @@ step 0 validate -f manifests/examples
 step 2 plan --local -f manifests/examples
 step 0 apply --local -f manifests/examples
 step 0 plan --local -f manifests/examples
-step 0 status --local
+step 0 status --local -f manifests/examples
 
 # A broken copy of the bucket example: a misspelt field, a bad enum value, an
 # out-of-range day count and an origin with a path.
