@@ -1,0 +1,175 @@
+/* Unit tests for pkg/api without a server: URL and token checks, path
+ * escaping, route templates for metrics, and Cloudflare's lifecycle and CORS
+ * shapes in both directions. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../pkg/api/api.h"
+#include "../../pkg/mem/mem.h"
+
+static void
+expect_refused(const char *url, const char *token, const char *acct, const char *msg)
+{
+	struct api_config cfg = { url, token, acct, 0, 0, 0, 0, 1 };
+	struct err e;
+
+	err_clear(&e);
+	assert_null(api_new(&cfg, &e));
+	assert_non_null(strstr(e.msg, msg));
+	if (token)
+		assert_null(strstr(e.msg, token)); /* never echoed */
+}
+
+static void
+test_new_checks(void **state)
+{
+	struct api_config cfg = { "http://127.0.0.1:1/client/v4/", "tok", "0123abcd", 0, 0, 0, 0, 1 };
+	struct err e;
+	struct api *a;
+
+	(void)state;
+	expect_refused("http://192.0.2.1/client/v4", "s3cr3t", "ab", "only loopback");
+	expect_refused("ftp://x", "s3cr3t", "ab", "must start with https://");
+	expect_refused("https://api.example", NULL, "ab", "no API token");
+	expect_refused("https://api.example", "bad token", "ab", "spaces or control");
+	expect_refused("https://api.example", "s3cr3t", "not-hex!", "not a hex string");
+	err_clear(&e);
+	a = api_new(&cfg, &e);
+	assert_non_null(a);
+	assert_string_equal(api_account(a), "0123abcd");
+	assert_int_equal(api_get_stats(a)->requests, 0);
+	api_free(a);
+}
+
+static void
+test_escape_and_routes(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = api_escape("a/b c%?&=é");
+	assert_string_equal(s, "a%2Fb%20c%25%3F%26%3D%C3%A9");
+	free(s);
+	s = api_route_template("/r2/buckets/logs/cors?x=1");
+	assert_string_equal(s, "/accounts/{account_id}/r2/buckets/{bucket_name}/cors");
+	free(s);
+	s = api_route_template("/storage/kv/namespaces/abc/values/k%2Fx");
+	assert_string_equal(s, "/accounts/{account_id}/storage/kv/namespaces/{namespace_id}"
+	                       "/values/{key_name}");
+	free(s);
+	s = api_route_template("/secrets_store/stores/s1/secrets/x1");
+	assert_string_equal(s, "/accounts/{account_id}/secrets_store/stores/{store_id}"
+	                       "/secrets/{secret_id}");
+	free(s);
+	s = api_route_template("/workers/scripts/api/secrets/K_V1");
+	assert_string_equal(s, "/accounts/{account_id}/workers/scripts/{script_name}"
+	                       "/secrets/{secret_name}");
+	free(s);
+	s = api_route_template("/storage/kv/namespaces/abc/bulk/delete");
+	assert_string_equal(s, "/accounts/{account_id}/storage/kv/namespaces/{namespace_id}"
+	                       "/bulk/delete");
+	free(s);
+}
+
+static struct api_call *
+answer(long status, const char *json)
+{
+	struct api_call *c = api_call_new("GET", "/x");
+
+	c->status = status;
+	buf_puts(&c->resp, json);
+	return c;
+}
+
+static void
+test_lifecycle_round_trip(void **state)
+{
+	struct lc_rule in[2], *out = NULL;
+	struct lc_transition tr = { { 1, 0, 30, 0, "" }, (char *)"InfrequentAccess" };
+	size_t n = 0;
+	char *json, *wrapped;
+	struct api_call *c;
+
+	(void)state;
+	memset(in, 0, sizeof(in));
+	in[0].id = (char *)"a";
+	in[0].enabled = 1;
+	in[0].prefix = (char *)"logs/";
+	in[0].expire.set = 1;
+	in[0].expire.days = 90;
+	in[0].transitions = &tr;
+	in[0].ntransitions = 1;
+	in[1].id = (char *)"b";
+	in[1].prefix = (char *)"";
+	in[1].expire.set = 1;
+	in[1].expire.is_date = 1;
+	strcpy(in[1].expire.date_text, "2027-01-02");
+	json = api_lifecycle_json(in, 2);
+	assert_non_null(strstr(json, "\"maxAge\":7776000"));
+	assert_non_null(strstr(json, "\"date\":\"2027-01-02T00:00:00.000Z\""));
+	wrapped = xasprintf("{\"success\":true,\"result\":%s}", json);
+	c = answer(200, wrapped);
+	assert_int_equal(api_parse_lifecycle(c, &out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].prefix, "logs/");
+	assert_int_equal(out[0].expire.days, 90);
+	assert_int_equal(out[0].transitions[0].cond.days, 30);
+	assert_false(out[1].enabled);
+	assert_true(out[1].expire.is_date);
+	assert_int_equal(out[1].expire.date, 1798848000);
+	lc_rules_free(out, n);
+	api_call_free(c);
+	free(wrapped);
+	free(json);
+}
+
+static void
+test_cors_and_counts(void **state)
+{
+	struct cors_rule *r = NULL;
+	size_t n = 0;
+	int more = 0;
+	struct api_call *c;
+
+	(void)state;
+	c = answer(404, "{\"success\":false,\"errors\":[{\"code\":10059,\"message\":\"none\"}]}");
+	assert_int_equal(api_parse_cors(c, &r, &n), 0);
+	assert_int_equal(n, 0);
+	api_call_free(c);
+	c = answer(200, "{\"success\":true,\"result\":{\"rules\":[{\"allowed\":{\"methods\":[\"GET\"],"
+	                "\"origins\":[\"*\"],\"headers\":[\"x\"]},\"exposeHeaders\":[\"etag\"],"
+	                "\"maxAgeSeconds\":60}]}}");
+	assert_int_equal(api_parse_cors(c, &r, &n), 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(r[0].origins[0], "*");
+	assert_int_equal(r[0].max_age, 60);
+	cors_rules_free(r, n);
+	api_call_free(c);
+	c = answer(200, "{\"success\":true,\"result\":[{\"key\":\"a\"},{\"key\":\"b\"}],"
+	                "\"result_info\":{\"cursor\":\"next\"}}");
+	assert_int_equal(api_parse_object_count(c, &more), 2);
+	assert_true(more);
+	api_call_free(c);
+	c = answer(200, "{\"success\":true,\"result\":{\"successful_key_count\":1,"
+	                "\"unsuccessful_keys\":[\"x\",\"y\"]}}");
+	assert_int_equal(api_bulk_failures(c), 2);
+	api_call_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_new_checks),
+		cmocka_unit_test(test_escape_and_routes),
+		cmocka_unit_test(test_lifecycle_round_trip),
+		cmocka_unit_test(test_cors_and_counts),
+	};
+
+	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
+}
