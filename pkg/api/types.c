@@ -101,6 +101,13 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 		}
 		root = parse_body(c);
 		res = cJSON_GetObjectItemCaseSensitive(root, "result");
+		if (!cJSON_IsArray(res)) {
+			rc = err_set(e, ERR_PERMANENT, "listing keys of namespace '%s': unexpected "
+			             "response shape", k->title);
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
+		}
 		cJSON_ArrayForEach(it, res) {
 			const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "metadata");
 			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "expiration");
@@ -126,8 +133,9 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		next = jstr(info, "cursor");
-		if (next == NULL || next[0] == '\0' || cJSON_GetArraySize(res) == 0 ||
-		    (cursor && strcmp(cursor, next) == 0)) {
+		/* an empty page may still carry a cursor (expired keys are filtered
+		 * out server-side): only an absent cursor ends the listing */
+		if (next == NULL || next[0] == '\0' || (cursor && strcmp(cursor, next) == 0)) {
 			cJSON_Delete(root);
 			api_call_free(c);
 			k->keys_read = 1;

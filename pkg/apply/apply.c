@@ -89,6 +89,26 @@ fail(struct job *j, const char *msg)
 	j->step = ST_DONE;
 }
 
+/*
+ * A create that certainly did not happen (refused, or still absent after the
+ * retries) must not stay pending: a later run would take a same-named
+ * resource someone else makes for one it created. An entry this run added
+ * goes; an older one keeps its record, no longer pending.
+ */
+static void
+unpend(struct job *j)
+{
+	struct inv_entry *x = state_find(j->ap->st, j->a->kind, j->a->name);
+
+	if (x == NULL)
+		return;
+	if (j->a->wa_new)
+		state_remove(j->ap->st, j->a->kind, j->a->name);
+	else
+		x->pending = 0;
+	j->ap->dirty = 1;
+}
+
 /* Writes the action's outcome into the inventory. */
 static void
 record(struct job *j)
@@ -144,22 +164,25 @@ on_done(struct api_call *c, void *user)
 	switch (j->step) {
 	case ST_CREATE:
 		if (c->rc == ERR_OK) {
+			j->step = ST_STORAGE_CLASS;
 			if (a->kind == KIND_KVNAMESPACE) {
 				struct obs_kv k = { 0 };
 
 				if (api_parse_kv(c, &k) == 0) {
 					j->kv_id = k.id;
 					k.id = NULL;
+				} else {
+					j->step = ST_CHECK; /* created, but which id? look it up */
 				}
 				obs_kv_release(&k);
 			}
-			j->step = ST_STORAGE_CLASS;
 		} else if (c->rc == ERR_TRANSIENT || c->rc == ERR_CONFLICT) {
 			/* a create that timed out or "already exists": look before re-sending */
 			j->step = ST_CHECK;
 		} else {
 			snprintf(msg, sizeof(msg), "create failed: %s", c->err.msg);
 			fail(j, msg);
+			unpend(j);
 		}
 		break;
 	case ST_CHECK:
@@ -168,6 +191,9 @@ on_done(struct api_call *c, void *user)
 		} else if (a->kind == KIND_R2BUCKET && c->rc == ERR_NOTFOUND &&
 		           j->create_attempts < APPLY_CREATE_ATTEMPTS) {
 			j->step = ST_CREATE;
+		} else if (a->kind == KIND_R2BUCKET && c->rc == ERR_NOTFOUND) {
+			fail(j, "create failed: the bucket is still absent after retries");
+			unpend(j);
 		} else if (a->kind == KIND_R2BUCKET) {
 			snprintf(msg, sizeof(msg), "create could not be confirmed: %s", c->err.msg);
 			fail(j, msg);
@@ -239,8 +265,10 @@ kv_check(struct job *j)
 			j->step = ST_STORAGE_CLASS;
 		else if (j->create_attempts < APPLY_CREATE_ATTEMPTS)
 			j->step = ST_CREATE;
-		else
-			fail(j, "create could not be confirmed");
+		else {
+			fail(j, "create failed: the namespace is still absent after retries");
+			unpend(j);
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		obs_kv_release(&v[i]);
@@ -537,6 +565,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 
 		if (!x->create || x->want == NULL || x->kind == KIND_SECRET)
 			continue;
+		x->wa_new = state_find(st, x->kind, x->name) == NULL;
 		e = state_upsert(st, x->kind, x->name);
 		if (e->kv_id == NULL && e->bucket_name == NULL)
 			e->pending = 1;

@@ -68,6 +68,8 @@ store_id(struct api *a, const char *store, char **out, struct err *e)
 	}
 	rc = api_find_store(c, store, &id, &other);
 	api_call_free(c);
+	if (rc != ERR_OK)
+		return err_set(e, rc, "listing Secrets Stores: unexpected response");
 	if (id == NULL && other == NULL) {
 		struct buf body;
 
@@ -111,6 +113,9 @@ put_value(struct api *a, const struct secret_target *t, const char *name,
 	enum errcode rc;
 
 	buf_init(&body, 64 * 1024);
+	/* room for the worst case (every byte escaped as \u00XX) up front, so
+	 * the value is never copied into a block that realloc frees uncleansed */
+	buf_reserve(&body, vlen * 6 + strlen(name) * 6 + strlen(comment) * 6 + 512);
 	if (t->kind == TARGET_WORKER) {
 		buf_puts(&body, "{\"name\":");
 		buf_json_string(&body, name, strlen(name));
@@ -345,8 +350,10 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	secret_fingerprint(val, v->fp);
 	ap->dirty = 1;
 	apply_save(ap, 1); /* write-ahead: N is pending before any target sees it */
-	if (ap->res->state_error)
+	if (ap->res->state_error) {
+		apply_fail(ap, act, "the state could not be saved: nothing was written");
 		goto out;
+	}
 	timefmt_format(ap->now, created, sizeof(created));
 	comment = xasprintf("cfstorage secret=%s version=%u fingerprint=%s created=%s",
 	                    act->name, act->version, v->fp, created);
@@ -369,7 +376,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 		ap->dirty = 1;
 	}
 	free(comment);
-	apply_save(ap, 0);
+	apply_save(ap, 1);
 	/* phase 2: every target holds V<N>; now the pointer (and alias) */
 	snprintf(num, sizeof(num), "%u", act->version);
 	comment = xasprintf("cfstorage secret=%s pointer current=%u", act->name, act->version);
@@ -379,6 +386,14 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, &e);
 
 		free(name);
+		if (rc == ERR_OK && i == 0) {
+			/* a pointer moved: from now on V<N>'s value must never change, so
+			 * an interruption makes the next run go on to N+1 (saved first) */
+			v = ledger_find(l, act->version);
+			v->published = 1;
+			ap->dirty = 1;
+			apply_save(ap, 1);
+		}
 		if (rc == ERR_OK && s->alias)
 			rc = put_value(ap->api, t, t->name, val->text, val->len,
 			               "cfstorage alias of the current version", &e);
@@ -394,9 +409,12 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 			l->v[i].status = V_RETAINED;
 		else if (l->v[i].status == V_CURRENT)
 			l->v[i].status = V_PREVIOUS;
+		else if (l->v[i].status == V_PENDING && l->v[i].n != act->version)
+			l->v[i].status = V_RETAINED; /* a half-published version: kept, never reused */
 	}
 	v = ledger_find(l, act->version);
 	v->status = V_CURRENT;
+	v->published = 0;
 	v->current_at = ap->now;
 	l->alias = s->alias;
 	ap->dirty = 1;

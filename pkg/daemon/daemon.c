@@ -336,6 +336,8 @@ next_rotation(struct loop *l)
 
 			if (b && b->until > at)
 				at = b->until; /* a failing rotation waits for its backoff */
+			if (l->pass_errors_until > at)
+				at = l->pass_errors_until; /* so does everything while passes fail */
 		}
 		if (at < best)
 			best = at;
@@ -357,6 +359,7 @@ pass(struct loop *l, enum reason why)
 	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
 	unsigned long req0 = api_get_stats(l->api)->requests;
 	size_t applied = 0, failed = 0, skipped = 0;
+	char *waiting = NULL;
 	int result;
 	double secs;
 
@@ -379,6 +382,7 @@ pass(struct loop *l, enum reason why)
 	po.now = wall_now(l);
 	plan_compute(&l->set, &snap, l->st, &po, &p);
 	now = mono_ms();
+	waiting = xcalloc(p.n + 1, sizeof(*waiting));
 	for (size_t i = 0; i < p.n; i++) {
 		struct plan_action *a = &p.v[i];
 		struct backoff *b = bo_find(l, a->kind, a->name);
@@ -386,6 +390,7 @@ pass(struct loop *l, enum reason why)
 		if (a->op == PLAN_NOOP || a->op == PLAN_REFUSE || b == NULL || b->until <= now)
 			continue;
 		a->op = PLAN_REFUSE; /* not this time: it is backing off */
+		waiting[i] = 1;
 		skipped++;
 	}
 	apply_run(l->api, &p, l->st, wall_now(l), &res);
@@ -400,11 +405,27 @@ pass(struct loop *l, enum reason why)
 		if (bad) {
 			bo_fail(l, a->kind, a->name, now);
 			failed++;
-		} else if (a->op != PLAN_NOOP && a->op != PLAN_REFUSE) {
+		} else if (!waiting[i]) {
+			/* done, or nothing to do any more (reverted, refused, gone):
+			 * a stale backoff would wake the loop for nothing */
 			bo_clear(l, a->kind, a->name);
-			applied++;
+			if (a->op != PLAN_NOOP && a->op != PLAN_REFUSE)
+				applied++;
 		}
 	}
+	for (size_t k = 0; k < l->nbo;) {
+		int seen = 0;
+
+		for (size_t i = 0; i < p.n && !seen; i++)
+			seen = p.v[i].kind == l->bo[k].kind && strcmp(p.v[i].name, l->bo[k].name) == 0;
+		if (seen) {
+			k++;
+		} else {
+			free(l->bo[k].name); /* the resource left the manifests */
+			l->bo[k] = l->bo[--l->nbo];
+		}
+	}
+	free(waiting);
 	for (size_t k = 0; k < res.nfailures; k++)
 		log_warn("apply failed", "kind=%s name=%s error=\"%s\"",
 		         kind_name(res.failures[k].kind), res.failures[k].name, res.failures[k].msg);
@@ -527,6 +548,10 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 
 				err_clear(&ce);
 				if (state_campaign(l.st, &ce) == ERR_OK && state_is_leader(l.st)) {
+					/* the manifests may have changed while we stood by: a pass
+					 * on a stale set could prune what the old leader made */
+					reload(&l);
+					l.debounce = 0;
 					first = 1; /* the new leader reconciles at once */
 					continue;
 				}

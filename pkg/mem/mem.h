@@ -34,6 +34,8 @@ void buf_init(struct buf *b, size_t limit);
 void buf_release(struct buf *b);
 /* Returns 0, or -1 (and sets toobig) when the limit would be exceeded. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Makes room for n more bytes now, so later appends do not move the data. */
+int buf_reserve(struct buf *b, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

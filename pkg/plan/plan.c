@@ -755,10 +755,7 @@ plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
 		a->what = xasprintf("namespace '%s'", x->title ? x->title : x->name);
 		a->okv = x->kv_id ? snapshot_kv_id(snap, x->kv_id) : NULL;
 	} else {
-		a->what = xasprintf("secret '%s'", x->name);
-		a->reason = xstrdup("no longer in the manifests; secrets are pruned by a later "
-		                    "release");
-		return;
+		abort(); /* Secrets are in the ledger, not the inventory */
 	}
 	if (!o->prune) {
 		a->reason = xstrdup(x->policy == DELETION_DELETE
@@ -872,6 +869,13 @@ plan_secret(struct plan *p, const struct resource *r, struct state *st,
 		a->op = PLAN_CREATE;
 		a->version = ledger_max(l) + 1;
 		a->reason = xasprintf("first version: V%u", a->version);
+	} else if (pend && pend->published) {
+		/* some target may already point at it: its value must not change */
+		a->op = PLAN_ROTATE;
+		a->version = ledger_max(l) + 1;
+		a->reason = xasprintf("V%u's pointer update was interrupted (some targets may point "
+		                      "at it): V%u is written and every pointer moves to it",
+		                      pend->n, a->version);
 	} else if (pend) {
 		a->op = PLAN_ROTATE;
 		a->version = pend->n;

@@ -54,6 +54,7 @@ struct plan_action {
 	/* the work, in order */
 	int create, set_storage_class, put_lifecycle, put_cors, delete_cors, rename, del;
 	int record;                     /* write the inventory even with no API work */
+	int wa_new;                     /* apply: the write-ahead added the entry */
 	struct lc_rule *lc;             /* put_lifecycle body (owned) */
 	size_t nlc;
 	char spec_hash[17];

@@ -265,10 +265,21 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 			return err_set(e, ERR_IO, "state file '%s' is corrupt (a resource without "
 			               "kind or name); not overwriting it", st->path);
 		}
+		if (state_find(st, k, name)) {
+			char shown[80];
+
+			snprintf(shown, sizeof(shown), "%.64s", name);
+			free(name);
+			cJSON_Delete(root);
+			return err_set(e, ERR_IO, "state file '%s' is corrupt (%s '%s' twice); not "
+			               "overwriting it", st->path, kind_name(k), shown);
+		}
 		x = state_upsert(st, k, name);
 		free(name);
 		x->bucket_name = jdup(it, "bucketName");
 		x->jurisdiction = jdup(it, "jurisdiction");
+		if (k == KIND_R2BUCKET && x->jurisdiction == NULL)
+			x->jurisdiction = xstrdup("default"); /* older or hand-edited files */
 		x->location_hint = jdup(it, "locationHint");
 		x->kv_id = jdup(it, "id");
 		x->title = jdup(it, "title");
@@ -327,6 +338,7 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 				(void)timefmt_parse_rfc3339(cur, &ca);
 			x = ledger_add(l, (unsigned)num->valueint, ct);
 			x->current_at = ca;
+			x->published = jbool(v, "published");
 			for (int s = V_PENDING; s <= V_DESTROYED; s++)
 				if (status && strcmp(status, vstatus_name((enum vstatus)s)) == 0)
 					x->status = (enum vstatus)s;
@@ -357,7 +369,7 @@ keepalive(void *arg)
 	pthread_mutex_lock(&x->mu);
 	while (!x->stop) {
 		struct timespec ts;
-		int64_t ttl = 0;
+		int64_t ttl = 0, sent;
 		struct err e;
 		enum errcode rc;
 
@@ -368,13 +380,17 @@ keepalive(void *arg)
 			break;
 		pthread_mutex_unlock(&x->mu);
 		err_clear(&e);
+		sent = (int64_t)time(NULL);
 		rc = etcd_lease_keepalive(x->ka_c, x->lease, &ttl, &e);
 		pthread_mutex_lock(&x->mu);
 		if (rc == ERR_OK && ttl > 0) {
-			last_ok = (int64_t)time(NULL);
+			last_ok = sent; /* the lease runs from when we asked, not from the reply */
 			continue;
 		}
-		if (rc == ERR_OK || (int64_t)time(NULL) - last_ok >= STATE_ETCD_LEASE_TTL) {
+		/* give up before the lease can have expired: a standby may win the
+		 * moment it does, and two writers must never overlap */
+		if (rc == ERR_OK || (int64_t)time(NULL) - last_ok >=
+		                    STATE_ETCD_LEASE_TTL - ETCD_TIMEOUT_MS / 1000 - 1) {
 			atomic_store(&x->lost, 1);
 			log_warn("leadership lost: no more writes", "state=\"%s\"", st->path);
 			break;
@@ -709,6 +725,8 @@ serialize(const struct state *st)
 					cJSON_AddStringToObject(vo, "currentAt", ts1);
 				}
 				cJSON_AddStringToObject(vo, "status", vstatus_name(v->status));
+				if (v->published && v->status == V_PENDING)
+					cJSON_AddBoolToObject(vo, "published", 1);
 				cJSON_AddStringToObject(vo, "fingerprint", v->fp);
 				ts = cJSON_AddArrayToObject(vo, "targets");
 				for (size_t k = 0; k < v->ntargets; k++)

@@ -51,6 +51,7 @@ struct sec_version {
 	int64_t created;         /* unix seconds */
 	int64_t current_at;      /* when it became current; 0 if never */
 	enum vstatus status;
+	int published;           /* pointer writes began: some target may point here */
 	char fp[17];             /* truncated SHA-256 of the value, hex */
 	char **targets;          /* "store:STORE/NAME" / "script:SCRIPT/NAME" holding it */
 	size_t ntargets;

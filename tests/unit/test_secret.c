@@ -240,6 +240,12 @@ test_plan_first_due_pending(void **state)
 	assert_int_equal(a->op, PLAN_ROTATE);
 	assert_int_equal(a->version, 2);
 	assert_int_equal(a->ndestroy, 0);
+	/* phase 2 died after a pointer moved: V2 may be in use, never rewritten */
+	ledger_find(state_ledger(f->st, "k"), 2)->published = 1;
+	a = run(f, d0 + 92 * SECRET_DAY, NULL, 0);
+	assert_int_equal(a->op, PLAN_ROTATE);
+	assert_int_equal(a->version, 3);
+	assert_non_null(strstr(a->reason, "pointer update was interrupted"));
 }
 
 static void
