@@ -137,6 +137,10 @@ grep -q 'cfstorage_api_requests_total{method="GET",route="/accounts/{account_id}
 grep -q 'cfstorage_secret_current_version{name="session-key"} 2' "$tmp/metrics1" || fail "secret version gauge"; ok
 grep -q 'cfstorage_resources{kind="R2Bucket",condition="Ready"} [1-9]' "$tmp/metrics1" || fail "resources gauge"; ok
 
+# no busy loop: passes come from the interval, changes and backoffs only
+passes=$(grep -c 'msg="reconcile done"' "$tmp/d.err")
+[ "$passes" -lt 100 ] || fail "$passes reconcile passes: the loop spins"; ok
+
 # 7. SIGTERM: exit 0 within 5 s, state saved
 start=$(date +%s%N)
 kill -TERM "$dpid"
