@@ -50,6 +50,8 @@ struct api {
 	void *observer_user;
 	api_cancel_fn cancel;
 	void *cancel_user;
+	int64_t cancelled_at;    /* monotonic ms of the first cancel, 0 if none */
+	struct api_call *inflight[API_MAX_PARALLELISM];
 };
 
 void
@@ -399,6 +401,11 @@ start(struct api *a, struct api_call *c)
 	if (is_write(c->method))
 		a->stats.writes++;
 	curl_multi_add_handle(a->multi, f->h);
+	for (size_t i = 0; i < API_MAX_PARALLELISM; i++)
+		if (a->inflight[i] == NULL) {
+			a->inflight[i] = c;
+			break;
+		}
 	a->running++;
 	log_debug("api request", "method=%s path=\"%s\" attempt=%u", c->method, c->path,
 	          c->attempts);
@@ -574,6 +581,42 @@ spend(struct api *a, int64_t now)
 	a->count++;
 }
 
+static void
+untrack(struct api *a, const struct api_call *c)
+{
+	for (size_t i = 0; i < API_MAX_PARALLELISM; i++)
+		if (a->inflight[i] == c) {
+			a->inflight[i] = NULL;
+			return;
+		}
+}
+
+/* The grace period after a cancel is over: drop every call in flight. */
+static void
+abandon_inflight(struct api *a)
+{
+	for (size_t i = 0; i < API_MAX_PARALLELISM; i++) {
+		struct api_call *c = a->inflight[i];
+		struct inflight *f;
+
+		if (c == NULL)
+			continue;
+		a->inflight[i] = NULL;
+		f = c->priv;
+		curl_multi_remove_handle(a->multi, f->h);
+		curl_slist_free_all(f->hdrs);
+		curl_easy_cleanup(f->h);
+		free(f);
+		c->priv = NULL;
+		a->running--;
+		c->rc = err_set(&c->err, ERR_TRANSIENT, "cancelled: shutting down, request abandoned");
+		if (c->done) {
+			c->done(c, c->user);
+			api_call_free(c);
+		}
+	}
+}
+
 void
 api_wait(struct api *a)
 {
@@ -582,8 +625,18 @@ api_wait(struct api *a)
 		int still, wait_budget = 0;
 		CURLMsg *m;
 
-		/* shutting down: nothing new starts; what runs finishes */
-		if (a->cancel && a->nqueue > 0 && a->cancel(a->cancel_user)) {
+		/* shutting down: nothing new starts; what runs gets a grace period */
+		if (a->cancel && (a->nqueue > 0 || a->running > 0)) {
+			if (!a->cancel(a->cancel_user))
+				a->cancelled_at = 0; /* e.g. leadership came back */
+			else if (!a->cancelled_at)
+				a->cancelled_at = now;
+		}
+		if (a->cancelled_at && a->running > 0 && now - a->cancelled_at > API_CANCEL_GRACE_MS) {
+			abandon_inflight(a);
+			continue;
+		}
+		if (a->cancelled_at && a->nqueue > 0) {
 			while (a->nqueue > 0) {
 				struct api_call *c = a->queue[--a->nqueue];
 
@@ -631,6 +684,7 @@ api_wait(struct api *a)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
 			f = c->priv;
 			curl_multi_remove_handle(a->multi, f->h);
+			untrack(a, c);
 			a->running--;
 			int retry = classify(a, c, m->data.result);
 			curl_slist_free_all(f->hdrs);

@@ -35,6 +35,9 @@
 /* A Retry-After longer than this is treated as this (we never wait an hour). */
 #define API_RETRY_AFTER_CAP_S 300
 #define API_CONNECT_TIMEOUT_MS 10000
+/* After a cancel (SIGTERM), calls in flight get this long, then are dropped
+ * (a dropped create stays pending in the state and is completed later). */
+#define API_CANCEL_GRACE_MS 3000
 #define API_TIMEOUT_MS 60000
 /* Largest response body kept (a KV value may be 25 MiB). */
 #define API_MAX_RESPONSE (26u * 1024 * 1024)

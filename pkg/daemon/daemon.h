@@ -29,8 +29,7 @@
 #define DAEMON_BACKOFF_MAX_MS (5 * 60 * 1000)
 /* A standby campaigns for the lease this often. */
 #define DAEMON_CAMPAIGN_MS 3000
-/* SIGTERM: in-flight requests finish within this, then we exit anyway. */
-#define DAEMON_SHUTDOWN_MS 4000
+/* SIGTERM: in-flight requests get API_CANCEL_GRACE_MS, then are dropped. */
 
 struct daemon_opts {
 	const char *const *paths;

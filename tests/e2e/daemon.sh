@@ -177,4 +177,17 @@ assert set(names) <= owned, set(names) - owned
 PY
 ok
 emu_stop
+
+# 9. SIGTERM while a request hangs: the in-flight call gets a grace period,
+# then is dropped; exit 0 within 5 s all the same
+emu_start --latency-ms 15000
+daemon_start "$tmp/state3.json"
+until_ok 5 grep -q 'daemon started' "$tmp/d.err" || fail "daemon 3 did not start"
+start=$(date +%s%N)
+kill -TERM "$dpid"
+wait "$dpid"; drc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$drc" = 0 ] || fail "exit $drc on SIGTERM with a hanging request"; ok
+[ "$ms" -lt 5000 ] || fail "SIGTERM with a hanging request took $ms ms"; ok
+emu_stop
 echo "daemon: $checks passed, 0 failed"
