@@ -196,6 +196,10 @@ int api_parse_lifecycle(const struct api_call *c, struct lc_rule **rules, size_t
 int api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n);
 /* Parses a bucket object result (create/get). 0 or -1. */
 int api_parse_bucket(const struct api_call *c, struct obs_bucket *b);
+/* One page of a KV namespace list: the id of the namespace titled `title`
+ * (NULL if not on this page); returns the page's item count, -1 when
+ * unparseable. */
+int api_kv_page_find(const struct api_call *c, const char *title, char **id);
 /* Parses a KV namespace result (create). 0 or -1. */
 int api_parse_kv(const struct api_call *c, struct obs_kv *k);
 /* Counts the objects of an objects-list result (result array length) and

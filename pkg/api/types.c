@@ -745,3 +745,26 @@ api_bulk_failures(const struct api_call *c)
 	cJSON_Delete(root);
 	return n;
 }
+
+int
+api_kv_page_find(const struct api_call *c, const char *title, char **id)
+{
+	cJSON *root = parse_body(c), *res, *it;
+	int n;
+
+	*id = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!cJSON_IsArray(res)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	n = cJSON_GetArraySize(res);
+	cJSON_ArrayForEach(it, res) {
+		const char *t = jstr(it, "title");
+
+		if (t && strcmp(t, title) == 0 && jstr(it, "id") && *id == NULL)
+			*id = jdup(it, "id");
+	}
+	cJSON_Delete(root);
+	return n;
+}

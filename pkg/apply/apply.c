@@ -35,6 +35,7 @@ struct job {
 	unsigned create_attempts;
 	char *kv_id;        /* learnt from a KV create or check */
 	size_t put_pos, del_pos; /* progress through the action's entries */
+	int check_page;     /* KV create check: the namespace list page (1-based) */
 };
 
 static int64_t
@@ -173,12 +174,14 @@ on_done(struct api_call *c, void *user)
 					k.id = NULL;
 				} else {
 					j->step = ST_CHECK; /* created, but which id? look it up */
+					j->check_page = 1;
 				}
 				obs_kv_release(&k);
 			}
 		} else if (c->rc == ERR_TRANSIENT || c->rc == ERR_CONFLICT) {
 			/* a create that timed out or "already exists": look before re-sending */
 			j->step = ST_CHECK;
+			j->check_page = 1;
 		} else {
 			snprintf(msg, sizeof(msg), "create failed: %s", c->err.msg);
 			fail(j, msg);
@@ -186,6 +189,29 @@ on_done(struct api_call *c, void *user)
 		}
 		break;
 	case ST_CHECK:
+		if (a->kind == KIND_KVNAMESPACE) {
+			/* there is no get-by-title: page through the list (REFERENCE §4) */
+			char *id = NULL;
+			int n = c->rc == ERR_OK ? api_kv_page_find(c, a->want->u.kv.title, &id) : -1;
+
+			if (n < 0) {
+				snprintf(msg, sizeof(msg), "create could not be confirmed: %s",
+				         c->rc == ERR_OK ? "unexpected list response" : c->err.msg);
+				fail(j, msg);
+			} else if (id) {
+				free(j->kv_id);
+				j->kv_id = id;
+				j->step = ST_STORAGE_CLASS;
+			} else if (n >= API_KV_NS_PAGE) {
+				j->check_page++; /* the same step asks for the next page */
+			} else if (j->create_attempts < APPLY_CREATE_ATTEMPTS) {
+				j->step = ST_CREATE;
+			} else {
+				fail(j, "create failed: the namespace is still absent after retries");
+				unpend(j);
+			}
+			break;
+		}
 		if (a->kind == KIND_R2BUCKET && c->rc == ERR_OK) {
 			j->step = ST_STORAGE_CLASS;
 		} else if (a->kind == KIND_R2BUCKET && c->rc == ERR_NOTFOUND &&
@@ -242,37 +268,6 @@ on_done(struct api_call *c, void *user)
 		abort();
 	}
 	advance(j);
-}
-
-/* A KV create check lists every namespace (there is no get-by-title). */
-static void
-kv_check(struct job *j)
-{
-	struct obs_kv *v = NULL;
-	size_t n = 0;
-	struct err e;
-	char msg[ERR_MSG_MAX + 64];
-
-	err_clear(&e);
-	if (api_kv_list(j->ap->api, &v, &n, &e) != ERR_OK) {
-		snprintf(msg, sizeof(msg), "create could not be confirmed: %s", e.msg);
-		fail(j, msg);
-	} else {
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(v[i].title, j->a->want->u.kv.title) == 0 && !j->kv_id)
-				j->kv_id = xstrdup(v[i].id);
-		if (j->kv_id)
-			j->step = ST_STORAGE_CLASS;
-		else if (j->create_attempts < APPLY_CREATE_ATTEMPTS)
-			j->step = ST_CREATE;
-		else {
-			fail(j, "create failed: the namespace is still absent after retries");
-			unpend(j);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		obs_kv_release(&v[i]);
-	free(v);
 }
 
 static char *
@@ -437,8 +432,11 @@ advance(struct job *j)
 			break;
 		case ST_CHECK:
 			if (a->kind == KIND_KVNAMESPACE) {
-				kv_check(j);
-				continue;
+				if (j->check_page < 1)
+					j->check_page = 1;
+				c = api_call_new("GET", "/storage/kv/namespaces?page=%d&per_page=%d",
+				                 j->check_page, API_KV_NS_PAGE);
+				break;
 			}
 			p = bucket_path(a, "");
 			c = api_call_new("GET", "%s", p);

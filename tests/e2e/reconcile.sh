@@ -196,5 +196,16 @@ cfs apply "${st[@]}" -f manifests/examples; expect_rc 0 "state restored"
 [ "$(stat -c %a "$tmp/state.json")" = 600 ] || fail "state mode $(stat -c %a "$tmp/state.json")"; ok
 if grep -q "$TOKEN" "$tmp"/*.json; then fail "the token is in a state file"; fi; ok
 
+# 7. a create whose connection drops is looked up before it is sent again
+curl -s -X POST "$EMU/__emu/faults" -d '[{"method":"POST","route":"/accounts/{account_id}/storage/kv/namespaces","status":0,"drop":true,"count":1},{"method":"POST","route":"/accounts/{account_id}/r2/buckets","status":0,"drop":true,"count":1}]' >/dev/null
+printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: KVNamespace\nmetadata: {name: dropped-ns}\nspec: {}\n---\napiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: dropped-bucket}\nspec: {}\n' > "$tmp/drop.yaml"
+cfs apply --state "$tmp/drop.json" -f "$tmp/drop.yaml"
+expect_rc 0 "creates survive a dropped connection"
+api GET '/storage/kv/namespaces?per_page=100' >/dev/null
+[ "$(python3 -c "import json; print(sum(1 for n in json.load(open('$tmp/body'))['result'] if n['title']=='dropped-ns'))")" = 1 ] || fail "dropped-ns not created exactly once"; ok
+[ "$(api GET /r2/buckets/dropped-bucket)" = 200 ] || fail "dropped-bucket missing"; ok
+cfs plan --state "$tmp/drop.json" -f "$tmp/drop.yaml"
+expect_rc 0 "clean after dropped creates"
+
 emu_stop
 echo "reconcile: $checks passed, 0 failed"
