@@ -12,6 +12,7 @@ BIN=${BIN:-bin}
 emu_start
 m="$tmp/m"; mkdir -p "$m"
 dpid=
+trap 'if [ -n "$dpid" ]; then kill -9 "$dpid" 2>/dev/null; fi; cleanup' EXIT # no daemon outlives a failed run
 
 daemon_start() { # daemon_start STATE ARGS...
 	local state=$1; shift
