@@ -145,7 +145,7 @@ passes=$(grep -c 'msg="reconcile done"' "$tmp/d.err")
 # 7. SIGTERM: exit 0 within 5 s, state saved
 start=$(date +%s%N)
 kill -TERM "$dpid"
-wait "$dpid"; drc=$?
+wait "$dpid"; drc=$?; dpid=
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$drc" = 0 ] || fail "daemon exited $drc on SIGTERM"; ok
 [ "$ms" -lt 5000 ] || fail "SIGTERM took $ms ms"; ok
@@ -161,10 +161,10 @@ emu_stop
 emu_start --latency-ms 20
 daemon_start "$tmp/state2.json"
 until_ok 10 sh -c "[ \$(curl -s $EMU/__emu/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"writes\"])') -ge 20 ]" || fail "no writes before kill"
-kill -9 "$dpid"; wait "$dpid" 2>/dev/null
+kill -9 "$dpid"; wait "$dpid" 2>/dev/null; dpid=
 daemon_start "$tmp/state2.json"
 until_ok 20 curl -sf "$D/readyz" || fail "not ready after restart"; ok
-kill -TERM "$dpid"; wait "$dpid" || fail "second daemon exit"
+kill -TERM "$dpid"; wait "$dpid" || fail "second daemon exit"; dpid=
 cfs plan --state "$tmp/state2.json" -f "$m"
 expect_rc 0 "converged after kill -9 and restart"
 api GET '/r2/buckets?per_page=1000' >/dev/null
@@ -186,7 +186,7 @@ daemon_start "$tmp/state3.json"
 until_ok 5 grep -q 'daemon started' "$tmp/d.err" || fail "daemon 3 did not start"
 start=$(date +%s%N)
 kill -TERM "$dpid"
-wait "$dpid"; drc=$?
+wait "$dpid"; drc=$?; dpid=
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$drc" = 0 ] || fail "exit $drc on SIGTERM with a hanging request"; ok
 [ "$ms" -lt 5000 ] || fail "SIGTERM with a hanging request took $ms ms"; ok
