@@ -37,6 +37,22 @@ jdup(const cJSON *o, const char *k)
 	return s ? xstrdup(s) : NULL;
 }
 
+/*
+ * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the next cursor
+ * and says whether to ask for another page. An absent or empty cursor ends
+ * the listing, and so does a repeated one (REFERENCE pitfall 5: a server
+ * that loops must not loop us).
+ */
+static int
+next_cursor(char **cursor, const char *next)
+{
+	if (next == NULL || next[0] == '\0' || (*cursor && strcmp(*cursor, next) == 0))
+		return 0;
+	free(*cursor);
+	*cursor = xstrdup(next);
+	return 1;
+}
+
 void
 obs_bucket_release(struct obs_bucket *b)
 {
@@ -84,6 +100,7 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 		struct api_call *c;
 		cJSON *root, *res, *it, *info;
 		const char *next;
+		int more;
 
 		if (cursor) {
 			char *esc = api_escape(cursor);
@@ -135,16 +152,13 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 		next = jstr(info, "cursor");
 		/* an empty page may still carry a cursor (expired keys are filtered
 		 * out server-side): only an absent cursor ends the listing */
-		if (next == NULL || next[0] == '\0' || (cursor && strcmp(cursor, next) == 0)) {
-			cJSON_Delete(root);
-			api_call_free(c);
+		more = next_cursor(&cursor, next);
+		cJSON_Delete(root);
+		api_call_free(c);
+		if (!more) {
 			k->keys_read = 1;
 			break;
 		}
-		free(cursor);
-		cursor = xstrdup(next);
-		cJSON_Delete(root);
-		api_call_free(c);
 	}
 	free(cursor);
 	return rc;
@@ -281,6 +295,7 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 		struct api_call *c;
 		cJSON *root, *res, *list, *info, *it;
 		const char *next;
+		int more;
 
 		if (cursor) {
 			char *esc = api_escape(cursor);
@@ -316,16 +331,11 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		next = jstr(info, "cursor");
-		if (next == NULL || next[0] == '\0' || cJSON_GetArraySize(list) == 0 ||
-		    (cursor && strcmp(cursor, next) == 0)) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		free(cursor);
-		cursor = xstrdup(next);
+		more = cJSON_GetArraySize(list) > 0 && next_cursor(&cursor, next);
 		cJSON_Delete(root);
 		api_call_free(c);
+		if (!more)
+			break;
 	}
 	free(cursor);
 	return rc;
