@@ -166,9 +166,13 @@ usage_cmd(enum cmd cmd, FILE *out)
 		        "--force is needed when the current version is less than a day old.\n");
 		break;
 	case CMD_STATUS:
-		fprintf(out, "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json]\n\n"
-		        "The inventory, conditions and every Secret's versions (with -f, the next\n"
-		        "rotation). --rebuild -f PATH restores the secret ledgers from the account.\n");
+		fprintf(out, "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n\n"
+		        "The inventory, conditions and every Secret's versions. With -f it also\n"
+		        "reads the account: the next rotation, and what each Secret's targets hold\n"
+		        "beside the ledger (versions present or missing, pointer, alias, names\n"
+		        "without cfstorage's mark). -v shows destroyed versions too. --rebuild\n"
+		        "-f PATH rebuilds the manifests' secret ledgers from the account (after a\n"
+		        "lost state, or to accept that a retained version was lost).\n");
 		break;
 	case CMD_EXPORT:
 		fprintf(out, "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n\n"
@@ -689,6 +693,47 @@ out:
 }
 
 /*
+ * --rebuild: each manifest Secret's ledger is dropped and built again from
+ * what the account holds (observe, then the plan's account ledger), e.g.
+ * after the state was lost or to accept that a version was lost.
+ */
+static int
+rebuild_ledgers(struct ctx *c)
+{
+	struct snapshot snap;
+	struct plan p;
+	struct plan_opts po;
+	struct err e;
+	int rc = EXIT_OK;
+
+	memset(&po, 0, sizeof(po));
+	memset(&p, 0, sizeof(p));
+	po.now = c->now;
+	for (size_t i = 0; i < c->set.n; i++)
+		if (c->set.items[i].kind == KIND_SECRET)
+			state_ledger_remove(c->st, c->set.items[i].name);
+	err_clear(&e);
+	if (observe_run(c->api, &c->set, c->st, 0, &snap, &e) != ERR_OK) {
+		snapshot_release(&snap);
+		return fail("%s", e.msg);
+	}
+	plan_compute(&c->set, &snap, c->st, &po, &p);
+	for (size_t i = 0; i < p.n && rc == EXIT_OK; i++) {
+		const struct plan_action *a = &p.v[i];
+
+		if (a->kind != KIND_SECRET || a->want == NULL)
+			continue;
+		if (a->op == PLAN_REFUSE)
+			rc = fail("Secret %s: %s", a->name, a->reason);
+		else if (a->ledger)
+			state_ledger_replace(c->st, a->ledger);
+	}
+	plan_release(&p);
+	snapshot_release(&snap);
+	return rc;
+}
+
+/*
  * status [--rebuild]: the inventory and every Secret's versions; with -f the
  * next rotation is computed from the manifests. --rebuild restores the
  * secret ledgers of the manifests' Secrets from the account (after the state
@@ -698,30 +743,39 @@ static int
 cmd_status(const struct opts *o)
 {
 	struct ctx c;
+	struct snapshot snap;
 	struct report_opts ro = { o->json, o->verbose, 0 };
-	int rc;
+	int rc, observed = 0;
 
 	if (o->rebuild && o->npaths == 0)
 		return fail("status --rebuild needs -f PATH: the manifests name the secrets and "
 		            "their targets");
-	if ((rc = ctx_open(o, &c, 0, o->rebuild)) != EXIT_OK)
+	memset(&snap, 0, sizeof(snap));
+	if ((rc = ctx_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
 		goto out;
 	if (o->rebuild) {
 		struct err e;
 
 		err_clear(&e);
-		for (size_t i = 0; i < c.set.n && rc == EXIT_OK; i++)
-			if (c.set.items[i].kind == KIND_SECRET &&
-			    secrets_rebuild(c.api, &c.set.items[i], c.st, c.now, &e) != ERR_OK)
-				rc = fail("%s", e.msg);
-		apply_secrets_done();
-		if (rc == EXIT_OK && state_save(c.st, &e) != ERR_OK)
+		if ((rc = rebuild_ledgers(&c)) == EXIT_OK && state_save(c.st, &e) != ERR_OK)
 			rc = fail("%s", e.msg);
 		if (rc != EXIT_OK)
 			goto out;
 	}
-	report_status(stdout, c.st, &c.set, c.now, &ro);
+	if (o->npaths) {
+		struct err e;
+
+		/* with -f, what the account holds beside the ledger */
+		err_clear(&e);
+		if (observe_run(c.api, &c.set, c.st, 0, &snap, &e) != ERR_OK) {
+			rc = fail("%s", e.msg);
+			goto out;
+		}
+		observed = 1;
+	}
+	report_status(stdout, c.st, &c.set, observed ? &snap : NULL, c.now, &ro);
 out:
+	snapshot_release(&snap);
 	ctx_release(&c);
 	return rc;
 }
@@ -741,6 +795,7 @@ cmd_rotate(const struct opts *o)
 	struct report_opts ro = { o->json, o->verbose, 0 };
 	struct plan_opts po;
 	struct plan_action *a = NULL;
+	struct err e;
 	int rc;
 
 	memset(&snap, 0, sizeof(snap));
@@ -753,6 +808,11 @@ cmd_rotate(const struct opts *o)
 	po.now = c.now;
 	po.rotate = o->args[0];
 	po.force = o->force;
+	err_clear(&e);
+	if (observe_run(c.api, &c.set, c.st, 0, &snap, &e) != ERR_OK) {
+		rc = fail("%s", e.msg);
+		goto out;
+	}
 	plan_compute(&c.set, &snap, c.st, &po, &p);
 	for (size_t i = 0; i < p.n && !a; i++)
 		if (p.v[i].kind == KIND_SECRET && p.v[i].want &&
@@ -781,6 +841,7 @@ cmd_rotate(const struct opts *o)
 	apply_result_release(&res);
 out:
 	plan_release(&p);
+	snapshot_release(&snap);
 	ctx_release(&c);
 	return rc;
 }

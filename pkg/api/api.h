@@ -44,6 +44,8 @@
 /* Page sizes we ask for. */
 #define API_R2_PAGE 1000
 #define API_KV_NS_PAGE 100
+/* Secrets Store stores and secrets per page (the API's maximum is 100). */
+#define API_SS_PAGE 100
 /* Most pages of one list before we assume the server loops. */
 #define API_MAX_PAGES 100000
 
@@ -219,6 +221,26 @@ void api_parse_id(const struct api_call *c, char **id);
 /* Names (and comments) from a Secrets Store secrets list or a Worker secrets
  * list; free each with free(). */
 size_t api_list_names(const struct api_call *c, char ***names, char ***comments);
+
+/* One secret as a Secrets Store or Worker listing shows it: never a value. */
+struct obs_secret {
+	char *name;
+	char *id;                /* Secrets Store secret id; NULL for a Worker binding */
+	char *comment;           /* Secrets Store comment; NULL when none (Workers: always) */
+};
+void obs_secrets_free(struct obs_secret *v, size_t n);
+/* The stores list (one request): the id of the store named (or with the id)
+ * `store` into *id, else another store's name into *other; both NULL when
+ * the account has no store. */
+enum errcode api_store_lookup(struct api *a, const char *store, char **id, char **other,
+                              struct err *e) WARN_UNUSED_RESULT;
+/* Every secret of a store, page by page (names, ids, comments). */
+enum errcode api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v,
+                               size_t *n, struct err *e) WARN_UNUSED_RESULT;
+/* Every secret binding of a Worker script (one request, not paged);
+ * ERR_NOTFOUND when the script does not exist. */
+enum errcode api_worker_secrets(struct api *a, const char *script, struct obs_secret **v,
+                                size_t *n, struct err *e) WARN_UNUSED_RESULT;
 
 void lc_rules_free(struct lc_rule *r, size_t n);
 void cors_rules_free(struct cors_rule *r, size_t n);

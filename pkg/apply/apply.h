@@ -44,9 +44,6 @@ struct apply_result {
 void apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
                struct apply_result *res);
 void apply_result_release(struct apply_result *r);
-/* Rebuilds the ledger of Secret r from its targets in the account. */
-enum errcode secrets_rebuild(struct api *a, const struct resource *r, struct state *st,
-                             int64_t now, struct err *e) WARN_UNUSED_RESULT;
 /* Forgets the per-run caches (Secrets Store ids). */
 void apply_secrets_done(void);
 

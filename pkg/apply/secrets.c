@@ -103,10 +103,16 @@ store_id(struct api *a, const char *store, char **out, struct err *e)
 	return ERR_OK;
 }
 
-/* Writes NAME = value (with comment) to one target; creates or replaces. */
+/*
+ * Writes NAME = value (with comment) to one target; creates or replaces.
+ * With must_be_new, a Secrets Store name that exists already is an error,
+ * never overwritten (invariant 1: a version's value never changes; the
+ * plan chose a number no target holds, this is the last check).
+ */
 static enum errcode
 put_value(struct api *a, const struct secret_target *t, const char *name,
-          const char *value, size_t vlen, const char *comment, struct err *e)
+          const char *value, size_t vlen, const char *comment, int must_be_new,
+          struct err *e)
 {
 	struct api_call *c;
 	struct buf body;
@@ -140,6 +146,12 @@ put_value(struct api *a, const struct secret_target *t, const char *name,
 		}
 		sid = api_find_secret(c, name, NULL);
 		api_call_free(c);
+		if (sid && must_be_new) {
+			free(sid);
+			buf_release(&body);
+			return err_set(e, ERR_CONFLICT, "%s exists already in Secrets Store '%s': a "
+			               "version is never overwritten", name, t->store);
+		}
 		if (sid) {
 			buf_puts(&body, "{\"value\":");
 			buf_json_string(&body, value, vlen);
@@ -329,9 +341,11 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	struct sec_version *v;
 	char created[32], *comment, num[16];
 	struct err e;
-	int ok = 0;
+	int ok = 0, regen;
 
 	v = ledger_find(l, act->version);
+	/* invariant 1's one exception: our own pending version, no pointer moved */
+	regen = v && v->status == V_PENDING && !v->published;
 	if (v == NULL)
 		v = ledger_add(l, act->version, ap->now);
 	/* a pending version starts again: a fresh value, no targets yet */
@@ -360,7 +374,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_V%u", t->name, act->version), *id;
-		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, &e);
+		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, !regen, &e);
 
 		free(name);
 		if (rc != ERR_OK) {
@@ -383,7 +397,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_VERSION", t->name);
-		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, &e);
+		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &e);
 
 		free(name);
 		if (rc == ERR_OK && i == 0) {
@@ -394,9 +408,13 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 			ap->dirty = 1;
 			apply_save(ap, 1);
 		}
-		if (rc == ERR_OK && s->alias)
-			rc = put_value(ap->api, t, t->name, val->text, val->len,
-			               "cfstorage alias of the current version", &e);
+		if (rc == ERR_OK && s->alias) {
+			char *ac = xasprintf("cfstorage secret=%s alias current=%u", act->name,
+			                     act->version);
+
+			rc = put_value(ap->api, t, t->name, val->text, val->len, ac, 0, &e);
+			free(ac);
+		}
 		if (rc != ERR_OK) {
 			free(comment);
 			apply_fail(ap, act, e.msg);
@@ -428,6 +446,110 @@ out:
 	return ok ? 0 : -1;
 }
 
+/*
+ * The Secrets Store alias of one target copied again from <NAME>_V<cur> on
+ * the server (POST …/duplicate): the value is never read. An alias that
+ * exists but is not the current version is deleted first.
+ */
+static enum errcode
+copy_alias(struct api *a, const struct secret_target *t, const char *secret, unsigned cur,
+           struct err *e)
+{
+	char *store, *vname = xasprintf("%s_V%u", t->name, cur), *vid = NULL, *aid = NULL;
+	char *comment = NULL;
+	struct api_call *c;
+	struct buf body;
+	enum errcode rc;
+
+	if ((rc = store_id(a, t->store, &store, e)) != ERR_OK)
+		goto out;
+	c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
+	                 store, t->name);
+	if ((rc = api_call_sync(a, c)) != ERR_OK)
+		rc = err_set(e, rc, "listing secrets of store '%s': %s", t->store, c->err.msg);
+	vid = api_find_secret(c, vname, NULL);
+	aid = api_find_secret(c, t->name, NULL);
+	api_call_free(c);
+	if (rc != ERR_OK)
+		goto out;
+	if (vid == NULL) {
+		rc = err_set(e, ERR_NOTFOUND, "%s is not in Secrets Store '%s'", vname, t->store);
+		goto out;
+	}
+	if (aid) {
+		c = api_call_new("DELETE", "/secrets_store/stores/%s/secrets/%s", store, aid);
+		rc = api_call_sync(a, c);
+		if (rc != ERR_OK && rc != ERR_NOTFOUND) {
+			rc = err_set(e, rc, "deleting the stale alias %s: %s", t->name, c->err.msg);
+			api_call_free(c);
+			goto out;
+		}
+		api_call_free(c);
+	}
+	comment = xasprintf("cfstorage secret=%s alias current=%u", secret, cur);
+	buf_init(&body, 64 * 1024);
+	buf_puts(&body, "{\"name\":");
+	buf_json_string(&body, t->name, strlen(t->name));
+	buf_puts(&body, ",\"comment\":");
+	buf_json_string(&body, comment, strlen(comment));
+	buf_puts(&body, ",\"scopes\":[");
+	for (size_t i = 0; i < t->nscopes; i++) {
+		buf_puts(&body, i ? "," : "");
+		buf_json_string(&body, t->scopes[i], strlen(t->scopes[i]));
+	}
+	buf_puts(&body, "]}");
+	c = api_call_new("POST", "/secrets_store/stores/%s/secrets/%s/duplicate", store, vid);
+	c->body_len = body.len;
+	c->body = buf_take(&body);
+	if ((rc = api_call_sync(a, c)) != ERR_OK)
+		rc = err_set(e, rc, "copying %s to the alias %s: %s", vname, t->name, c->err.msg);
+	api_call_free(c);
+out:
+	free(comment);
+	free(vname);
+	free(vid);
+	free(aid);
+	return rc;
+}
+
+/* Pointer and alias repairs the plan found (no new version). 0 or -1. */
+static int
+repair_targets(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
+{
+	const struct secret_spec *s = &act->want->u.secret;
+	const struct sec_version *cur = ledger_current(l);
+	struct err e;
+
+	if (cur == NULL)
+		return 0;
+	for (size_t i = 0; i < act->nfix_ptr; i++) {
+		const struct secret_target *t = &s->targets[act->fix_ptr[i]];
+		char *name = xasprintf("%s_VERSION", t->name), num[16];
+		char *comment = xasprintf("cfstorage secret=%s pointer current=%u", act->name, cur->n);
+		enum errcode rc;
+
+		snprintf(num, sizeof(num), "%u", cur->n);
+		err_clear(&e);
+		rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &e);
+		free(name);
+		free(comment);
+		if (rc != ERR_OK) {
+			apply_fail(ap, act, e.msg);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < act->nfix_alias; i++) {
+		err_clear(&e);
+		if (copy_alias(ap->api, &s->targets[act->fix_alias[i]], act->name, cur->n, &e) != ERR_OK) {
+			apply_fail(ap, act, e.msg);
+			return -1;
+		}
+	}
+	if (act->nfix_alias)
+		l->alias = 1;
+	return 0;
+}
+
 void
 apply_secret(struct applier *ap, struct plan_action *act)
 {
@@ -435,6 +557,11 @@ apply_secret(struct applier *ap, struct plan_action *act)
 
 	if (act->op == PLAN_REFUSE || (act->op == PLAN_NOOP && !act->record))
 		return;
+	if (act->ledger) {
+		/* the ledger as the account showed it: recorded before anything else */
+		state_ledger_replace(ap->st, act->ledger);
+		ap->dirty = 1;
+	}
 	if (act->op == PLAN_FORGET) {
 		state_ledger_remove(ap->st, act->name);
 		ap->dirty = 1;
@@ -452,6 +579,8 @@ apply_secret(struct applier *ap, struct plan_action *act)
 	ap->dirty = 1;
 	if ((act->op == PLAN_CREATE || act->op == PLAN_ROTATE) && rotate(ap, act, l) != 0)
 		return;
+	if (act->op != PLAN_CREATE && act->op != PLAN_ROTATE && repair_targets(ap, act, l) != 0)
+		return;
 	if (destroy_versions(ap, act, l) != 0)
 		return;
 	if (act->op != PLAN_NOOP)
@@ -463,135 +592,4 @@ void
 apply_secrets_done(void)
 {
 	stores_reset();
-}
-
-/* "cfstorage secret=X version=N fingerprint=F created=T": the value of key. */
-static char *
-comment_field(const char *comment, const char *key)
-{
-	const char *p;
-	size_t kl = strlen(key);
-
-	for (p = comment; p && (p = strstr(p, key)) != NULL; p += kl) {
-		if ((p == comment || p[-1] == ' ') && p[kl] == '=')
-			return xstrndup(p + kl + 1, strcspn(p + kl + 1, " "));
-	}
-	return NULL;
-}
-
-/* n when name is BASE_V<n>, else 0. */
-static unsigned
-version_of(const char *name, const char *base)
-{
-	size_t bl = strlen(base);
-	char *end;
-	unsigned long n;
-
-	if (strncmp(name, base, bl) != 0 || strncmp(name + bl, "_V", 2) != 0 ||
-	    name[bl + 2] < '1' || name[bl + 2] > '9')
-		return 0;
-	n = strtoul(name + bl + 2, &end, 10);
-	return *end == '\0' && n < 1000000 ? (unsigned)n : 0;
-}
-
-/*
- * Rebuilds one Secret's ledger from the account (status --rebuild): the
- * versions present at its targets, the fingerprint and creation time from the
- * Secrets Store comments, and the current version from the pointer's comment.
- * Worker secrets carry no comment: for a Secret with only Worker targets the
- * newest version present is taken as current. Destroyed versions are gone
- * from the account and so from the rebuilt ledger; numbering goes on after
- * the highest version found.
- */
-enum errcode
-secrets_rebuild(struct api *a, const struct resource *r, struct state *st, int64_t now,
-                struct err *e)
-{
-	const struct secret_spec *s = &r->u.secret;
-	struct sec_ledger *l;
-	unsigned cur = 0, prev = 0;
-	enum errcode rc = ERR_OK;
-
-	state_ledger_remove(st, r->name);
-	l = state_ledger_upsert(st, r->name);
-	l->policy = r->deletion_policy;
-	for (size_t i = 0; i < s->ntargets && rc == ERR_OK; i++) {
-		const struct secret_target *t = &s->targets[i];
-		struct api_call *c;
-		char **names = NULL, **comments = NULL, *store, *id = secret_target_id(t);
-		size_t n;
-
-		if (t->kind == TARGET_WORKER) {
-			c = api_call_new("GET", "/workers/scripts/%s/secrets", t->script);
-		} else {
-			if ((rc = store_id(a, t->store, &store, e)) != ERR_OK) {
-				free(id);
-				break;
-			}
-			c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s_&per_page=100",
-			                 store, t->name);
-		}
-		if ((rc = api_call_sync(a, c)) != ERR_OK) {
-			rc = err_set(e, rc, "listing secrets at %s: %s", id, c->err.msg);
-			api_call_free(c);
-			free(id);
-			break;
-		}
-		n = api_list_names(c, &names, &comments);
-		api_call_free(c);
-		ledger_add_target(&l->targets, &l->ntargets, id);
-		for (size_t k = 0; k < n; k++) {
-			unsigned v = version_of(names[k], t->name);
-			char *pointer = xasprintf("%s_VERSION", t->name);
-
-			if (v) {
-				struct sec_version *x = ledger_find(l, v);
-				char *fp = comments[k] ? comment_field(comments[k], "fingerprint") : NULL;
-				char *ct = comments[k] ? comment_field(comments[k], "created") : NULL;
-				int64_t created = now;
-
-				if (ct)
-					(void)timefmt_parse_rfc3339(ct, &created);
-				if (x == NULL)
-					x = ledger_add(l, v, created);
-				else if (ct)
-					x->created = created;
-				if (fp)
-					snprintf(x->fp, sizeof(x->fp), "%s", fp);
-				ledger_add_target(&x->targets, &x->ntargets, id);
-				free(fp);
-				free(ct);
-			} else if (strcmp(names[k], pointer) == 0 && comments[k]) {
-				char *cv = comment_field(comments[k], "current");
-
-				if (cv)
-					cur = (unsigned)strtoul(cv, NULL, 10);
-				free(cv);
-			}
-			free(pointer);
-			free(names[k]);
-			if (comments)
-				free(comments[k]);
-		}
-		free(names);
-		free(comments);
-		free(id);
-	}
-	if (rc != ERR_OK)
-		return rc;
-	if (cur == 0)
-		cur = ledger_max(l);
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].n < cur && l->v[i].n > prev)
-			prev = l->v[i].n;
-	for (size_t i = 0; i < l->n; i++) {
-		struct sec_version *x = &l->v[i];
-
-		x->status = x->n == cur ? V_CURRENT : x->n > cur ? V_PENDING
-		          : x->n == prev ? V_PREVIOUS : V_RETAINED;
-		if (x->status == V_CURRENT)
-			x->current_at = x->created;
-	}
-	l->alias = s->alias;
-	return ERR_OK;
 }

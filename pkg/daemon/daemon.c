@@ -347,6 +347,34 @@ next_rotation(struct loop *l)
 
 /* ---- one reconcile pass ---- */
 
+/*
+ * The Degraded Secrets of a plan (retained versions that a target lost): a
+ * gauge per Secret, and a warning whenever a Secret's count changes, so a
+ * loss is logged once rather than every pass.
+ */
+static void
+secrets_lost(struct loop *l, const struct plan *p)
+{
+	pthread_mutex_lock(&l->m.lock);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->v[i];
+		char labels[160];
+		double was = 0;
+
+		if (a->kind != KIND_SECRET || a->want == NULL)
+			continue;
+		snprintf(labels, sizeof(labels), "name=\"%s\"", a->name);
+		for (size_t k = 0; k < l->m.nsecret_lost; k++)
+			if (strcmp(l->m.secret_lost[k].labels, labels) == 0)
+				was = l->m.secret_lost[k].value;
+		if ((double)a->lost != was && a->lost)
+			log_warn("secret versions lost", "name=%s lost=%u reason=\"%s\"", a->name,
+			         a->lost, a->reason ? a->reason : "");
+		series_add(l->m.secret_lost, &l->m.nsecret_lost, labels, (double)a->lost, 1);
+	}
+	pthread_mutex_unlock(&l->m.lock);
+}
+
 static void
 pass(struct loop *l, enum reason why)
 {
@@ -381,6 +409,7 @@ pass(struct loop *l, enum reason why)
 	po.allow_empty = l->o->allow_empty;
 	po.now = wall_now(l);
 	plan_compute(&l->set, &snap, l->st, &po, &p);
+	secrets_lost(l, &p);
 	now = mono_ms();
 	waiting = xcalloc(p.n + 1, sizeof(*waiting));
 	for (size_t i = 0; i < p.n; i++) {

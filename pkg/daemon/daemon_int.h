@@ -38,6 +38,8 @@ struct metrics {
 	size_t nsecret_version;
 	struct series secret_next[DAEMON_MAX_SERIES];
 	size_t nsecret_next;
+	struct series secret_lost[DAEMON_MAX_SERIES]; /* retained versions lost, per Secret */
+	size_t nsecret_lost;
 };
 
 struct http;

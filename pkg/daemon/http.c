@@ -118,6 +118,9 @@ metrics_render(struct metrics *m)
 	       "When each Secret's next rotation falls due (unix seconds).");
 	series_out(&b, "cfstorage_secret_next_rotation_timestamp_seconds", m->secret_next,
 	           m->nsecret_next);
+	family(&b, "cfstorage_secret_versions_lost", "gauge",
+	       "Retained versions of each Secret that a target no longer holds (Degraded).");
+	series_out(&b, "cfstorage_secret_versions_lost", m->secret_lost, m->nsecret_lost);
 	family(&b, "cfstorage_manifests_valid", "gauge",
 	       "1 when the last manifest load was valid (0: serving the last good set).");
 	buf_printf(&b, "cfstorage_manifests_valid %d\n", m->manifests_valid);

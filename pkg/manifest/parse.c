@@ -1168,7 +1168,7 @@ static void
 parse_secret(struct ctx *c, const struct ynode *spec, struct resource *r)
 {
 	static const char *const fields[] = { "generate", "rotation", "targets", "alias",
-		"deletionPolicy", NULL };
+		"deletionPolicy", "adopt", NULL };
 	static const char *const gfields[] = { "bytes", "encoding", NULL };
 	static const char *const rfields[] = { "everyDays", "startAt", "retain", NULL };
 	static const char *const retfields[] = { "mode", "versions", "days", NULL };
@@ -1224,6 +1224,7 @@ parse_secret(struct ctx *c, const struct ynode *spec, struct resource *r)
 		}
 	}
 	(void)get_bool(c, spec, "alias", &s->alias);
+	(void)get_bool(c, spec, "adopt", &r->adopt);
 	if ((ts = get_seq(c, spec, "targets", 1)) != NULL) {
 		if (ts->n == 0)
 			report(c, ts, "'targets' must list at least one target");

@@ -44,9 +44,25 @@ snapshot_kv_title(const struct snapshot *s, const char *title)
 	return NULL;
 }
 
+const struct obs_starget *
+snapshot_starget(const struct snapshot *s, int worker, const char *where)
+{
+	for (size_t i = 0; i < s->nstargets; i++)
+		if (s->stargets[i].worker == worker && strcmp(s->stargets[i].where, where) == 0)
+			return &s->stargets[i];
+	return NULL;
+}
+
 void
 snapshot_release(struct snapshot *s)
 {
+	for (size_t i = 0; i < s->nstargets; i++) {
+		free(s->stargets[i].where);
+		free(s->stargets[i].store_id);
+		free(s->stargets[i].other_store);
+		obs_secrets_free(s->stargets[i].v, s->stargets[i].n);
+	}
+	free(s->stargets);
 	for (size_t i = 0; i < s->nbuckets; i++)
 		obs_bucket_release(&s->buckets[i]);
 	free(s->buckets);
@@ -139,6 +155,64 @@ queue_read(struct api *a, struct obs_bucket *b, int what, enum errcode *rc, stru
 	api_submit(a, c, on_read, r);
 }
 
+/* Lists one store or script (t) into the snapshot. A script that does not
+ * exist, or a store the account lacks, is recorded as missing, not an error:
+ * the plan refuses what targets a missing script and creates a store. */
+static enum errcode
+list_target(struct api *a, struct obs_starget *t, struct err *e)
+{
+	enum errcode rc;
+
+	if (t->worker) {
+		rc = api_worker_secrets(a, t->where, &t->v, &t->n, e);
+		if (rc == ERR_NOTFOUND) {
+			t->missing = 1;
+			err_clear(e);
+			rc = ERR_OK;
+		}
+		return rc;
+	}
+	if ((rc = api_store_lookup(a, t->where, &t->store_id, &t->other_store, e)) != ERR_OK)
+		return rc;
+	if (t->store_id == NULL) {
+		t->missing = 1;
+		return ERR_OK;
+	}
+	return api_store_secrets(a, t->store_id, &t->v, &t->n, e);
+}
+
+/* Every distinct store and script the manifests' Secrets target, listed. */
+static enum errcode
+observe_secrets(struct api *a, const struct manifest_set *want, struct snapshot *snap,
+                struct err *e)
+{
+	enum errcode rc = ERR_OK;
+
+	for (size_t i = 0; i < want->n && rc == ERR_OK; i++) {
+		const struct secret_spec *s = &want->items[i].u.secret;
+
+		if (want->items[i].kind != KIND_SECRET)
+			continue;
+		for (size_t k = 0; k < s->ntargets && rc == ERR_OK; k++) {
+			const struct secret_target *t = &s->targets[k];
+			int worker = t->kind == TARGET_WORKER;
+			const char *where = worker ? t->script : t->store;
+			struct obs_starget *o;
+
+			if (snapshot_starget(snap, worker, where))
+				continue;
+			snap->stargets = xrealloc(snap->stargets,
+			                          (snap->nstargets + 1) * sizeof(*snap->stargets));
+			o = &snap->stargets[snap->nstargets++];
+			memset(o, 0, sizeof(*o));
+			o->worker = worker;
+			o->where = xstrdup(where);
+			rc = list_target(a, o, e);
+		}
+	}
+	return rc;
+}
+
 /*
  * Reads what the plan needs and nothing more (issue 5: "lifecycle and CORS
  * read only for buckets that declare them or that we own").
@@ -173,6 +247,8 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 		rc = api_kv_list(a, &snap->kvs, &snap->nkvs, e);
 		snap->listed_kv = rc == ERR_OK;
 	}
+	if (rc == ERR_OK)
+		rc = observe_secrets(a, want, snap, e);
 	if (rc != ERR_OK)
 		return rc;
 	/* KV entries: the key listing of each namespace that declares entries

@@ -3,7 +3,9 @@
  * possible: one paged bucket list per jurisdiction in use, one paged KV
  * namespace list, then (concurrently) lifecycle and CORS only for buckets
  * whose manifest declares them or whose inventory says cfstorage managed
- * them, and an object count only for buckets that may be pruned.
+ * them, and an object count only for buckets that may be pruned. Secrets:
+ * one stores list and one paged secrets listing per Secrets Store, and one
+ * secrets listing per Worker script, that the manifests' Secrets target.
  */
 #ifndef CFS_OBSERVE_H
 #define CFS_OBSERVE_H
@@ -15,6 +17,20 @@
 /* Objects listed to tell whether a bucket is empty (one page). */
 #define OBSERVE_OBJECT_PAGE 1000
 
+/*
+ * A Secrets Store or a Worker script, listed once for every Secret that
+ * targets it: names and comments, never a value (the API has none to give).
+ */
+struct obs_starget {
+	int worker;              /* 1 a Worker script, 0 a Secrets Store */
+	char *where;             /* the script, or the store as the manifests name it */
+	char *store_id;          /* the store's id; NULL when the account has no such store */
+	char *other_store;       /* the account's store when it is not `where` */
+	int missing;             /* the script (or store) does not exist */
+	struct obs_secret *v;
+	size_t n;
+};
+
 struct snapshot {
 	struct obs_bucket *buckets;
 	size_t nbuckets;
@@ -22,6 +38,8 @@ struct snapshot {
 	size_t nkvs;
 	int listed_kv;           /* the KV list was read */
 	int listed_juris[3];     /* default, eu, fedramp lists were read */
+	struct obs_starget *stargets; /* every store and script a Secret targets */
+	size_t nstargets;
 };
 
 enum errcode observe_run(struct api *a, const struct manifest_set *want,
@@ -43,5 +61,8 @@ const struct obs_bucket *snapshot_bucket(const struct snapshot *s, const char *j
                                          const char *name);
 const struct obs_kv *snapshot_kv_id(const struct snapshot *s, const char *id);
 const struct obs_kv *snapshot_kv_title(const struct snapshot *s, const char *title);
+/* The listing of a store (worker 0) or script (worker 1); NULL: not observed. */
+const struct obs_starget *snapshot_starget(const struct snapshot *s, int worker,
+                                           const char *where);
 
 #endif

@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "plan_int.h"
 
 #include <openssl/evp.h>
 #include <stdarg.h>
@@ -28,12 +29,8 @@ plan_op_name(enum plan_op op)
 	abort();
 }
 
-static void
-change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
-change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
+void
+plan_add_change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
 {
 	struct buf b;
 	va_list ap;
@@ -49,8 +46,8 @@ change(struct plan_action *a, char sign, const char *field, const char *fmt, ...
 	a->nchanges++;
 }
 
-static struct plan_action *
-add(struct plan *p, enum plan_op op, enum kind k, const char *name)
+struct plan_action *
+plan_add_action(struct plan *p, enum plan_op op, enum kind k, const char *name)
 {
 	struct plan_action *a;
 
@@ -140,30 +137,30 @@ rule_diff(struct plan_action *act, const struct lc_rule *want, const struct lc_r
 
 	snprintf(field, sizeof(field), "lifecycle.rules[%s]", want->id);
 	if (want->enabled != have->enabled) {
-		change(act, '~', field, "lifecycle rule '%s': enabled %s → %s", want->id,
+		plan_add_change(act, '~', field, "lifecycle rule '%s': enabled %s → %s", want->id,
 		       have->enabled ? "true" : "false", want->enabled ? "true" : "false");
 		n++;
 	}
 	if (strcmp(want->prefix ? want->prefix : "", have->prefix ? have->prefix : "") != 0) {
-		change(act, '~', field, "lifecycle rule '%s': prefix '%s' → '%s'", want->id,
+		plan_add_change(act, '~', field, "lifecycle rule '%s': prefix '%s' → '%s'", want->id,
 		       have->prefix ? have->prefix : "", want->prefix ? want->prefix : "");
 		n++;
 	}
 	if (!cond_equal(&want->expire, &have->expire)) {
 		cond_text(&have->expire, f1, sizeof(f1));
 		cond_text(&want->expire, f2, sizeof(f2));
-		change(act, '~', field, "lifecycle rule '%s': expire %s → %s", want->id, f1, f2);
+		plan_add_change(act, '~', field, "lifecycle rule '%s': expire %s → %s", want->id, f1, f2);
 		n++;
 	}
 	if (!cond_equal(&want->abort_mpu, &have->abort_mpu)) {
 		cond_text(&have->abort_mpu, f1, sizeof(f1));
 		cond_text(&want->abort_mpu, f2, sizeof(f2));
-		change(act, '~', field, "lifecycle rule '%s': abort multipart uploads %s → %s",
+		plan_add_change(act, '~', field, "lifecycle rule '%s': abort multipart uploads %s → %s",
 		       want->id, f1, f2);
 		n++;
 	}
 	if (!transitions_equal(want, have)) {
-		change(act, '~', field, "lifecycle rule '%s': transitions (%zu) → (%zu)", want->id,
+		plan_add_change(act, '~', field, "lifecycle rule '%s': transitions (%zu) → (%zu)", want->id,
 		       have->ntransitions, want->ntransitions);
 		n++;
 	}
@@ -259,7 +256,7 @@ lifecycle_diff(struct plan_action *act, const struct lc_rule *want, size_t nwant
 
 		snprintf(field, sizeof(field), "lifecycle.rules[%s]", want[i].id);
 		if (h == NULL) {
-			change(act, '+', field, "lifecycle rule '%s'", want[i].id);
+			plan_add_change(act, '+', field, "lifecycle rule '%s'", want[i].id);
 			differ = 1;
 		} else if (rule_diff(act, &want[i], h)) {
 			differ = 1;
@@ -270,7 +267,7 @@ lifecycle_diff(struct plan_action *act, const struct lc_rule *want, size_t nwant
 			char field[300];
 
 			snprintf(field, sizeof(field), "lifecycle.rules[%s]", have[i].id);
-			change(act, '-', field, "lifecycle rule '%s'", have[i].id);
+			plan_add_change(act, '-', field, "lifecycle rule '%s'", have[i].id);
 			differ = 1;
 		}
 	}
@@ -387,7 +384,7 @@ static void
 record_policy(struct plan_action *a, const struct resource *r, const struct inv_entry *inv)
 {
 	if (inv && inv->policy != r->deletion_policy) {
-		change(a, '~', "deletionPolicy", "deletionPolicy: %s → %s",
+		plan_add_change(a, '~', "deletionPolicy", "deletionPolicy: %s → %s",
 		       inv->policy == DELETION_DELETE ? "Delete" : "Retain",
 		       r->deletion_policy == DELETION_DELETE ? "Delete" : "Retain");
 		a->record = 1;
@@ -402,7 +399,7 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
                const struct obs_bucket *ob, const struct inv_entry *inv)
 {
 	if (strcmp(ob->storage_class, b->storage_class) != 0) {
-		change(a, '~', "storageClass", "storageClass: %s → %s", ob->storage_class,
+		plan_add_change(a, '~', "storageClass", "storageClass: %s → %s", ob->storage_class,
 		       b->storage_class);
 		a->set_storage_class = 1;
 	}
@@ -426,7 +423,7 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 	if (b->has_cors && ob->cors_read) {
 		if (b->ncors == 0) {
 			if (ob->has_cors) {
-				change(a, '-', "cors", "cors policy (%zu rule%s)", ob->ncors,
+				plan_add_change(a, '-', "cors", "cors policy (%zu rule%s)", ob->ncors,
 				       ob->ncors == 1 ? "" : "s");
 				a->delete_cors = 1;
 			}
@@ -434,11 +431,11 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 			char *w = canon_cors(b->cors, b->ncors), *h = canon_cors(ob->cors, ob->ncors);
 
 			if (!ob->has_cors) {
-				change(a, '+', "cors", "cors policy (%zu rule%s)", b->ncors,
+				plan_add_change(a, '+', "cors", "cors policy (%zu rule%s)", b->ncors,
 				       b->ncors == 1 ? "" : "s");
 				a->put_cors = 1;
 			} else if (strcmp(w, h) != 0) {
-				change(a, '~', "cors", "cors rules differ (%zu in the account, %zu declared)",
+				plan_add_change(a, '~', "cors", "cors rules differ (%zu in the account, %zu declared)",
 				       ob->ncors, b->ncors);
 				a->put_cors = 1;
 			}
@@ -446,7 +443,7 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 			free(h);
 		}
 	} else if (!b->has_cors && inv && inv->managed_cors && ob->cors_read && ob->has_cors) {
-		change(a, '-', "cors", "cors policy (no longer declared)");
+		plan_add_change(a, '-', "cors", "cors policy (no longer declared)");
 		a->delete_cors = 1;
 		a->record = 1;
 	}
@@ -459,7 +456,7 @@ plan_bucket(struct plan *p, const struct resource *r, const struct snapshot *sna
 	const struct r2_bucket_spec *b = &r->u.bucket;
 	struct inv_entry *inv = state_find(st, KIND_R2BUCKET, r->name);
 	const struct obs_bucket *ob;
-	struct plan_action *a = add(p, PLAN_NOOP, KIND_R2BUCKET, r->name);
+	struct plan_action *a = plan_add_action(p, PLAN_NOOP, KIND_R2BUCKET, r->name);
 
 	a->want = r;
 	a->inv = inv;
@@ -494,17 +491,17 @@ plan_bucket(struct plan *p, const struct resource *r, const struct snapshot *sna
 		if (inv && !inv->pending)
 			a->reason = xstrdup("it was deleted outside cfstorage; creating it again");
 		if (strcmp(b->storage_class, "Standard") != 0)
-			change(a, '+', "storageClass", "storageClass: %s", b->storage_class);
+			plan_add_change(a, '+', "storageClass", "storageClass: %s", b->storage_class);
 		if (b->location_hint)
-			change(a, '+', "locationHint", "locationHint: %s", b->location_hint);
+			plan_add_change(a, '+', "locationHint", "locationHint: %s", b->location_hint);
 		if (b->has_lifecycle) {
 			desired_rules(b, NULL, &a->lc, &a->nlc);
 			for (size_t i = 0; i < b->nrules; i++)
-				change(a, '+', "lifecycle", "lifecycle rule '%s'", b->rules[i].id);
+				plan_add_change(a, '+', "lifecycle", "lifecycle rule '%s'", b->rules[i].id);
 			a->put_lifecycle = 1;
 		}
 		if (b->has_cors && b->ncors) {
-			change(a, '+', "cors", "cors policy (%zu rule%s)", b->ncors, b->ncors == 1 ? "" : "s");
+			plan_add_change(a, '+', "cors", "cors policy (%zu rule%s)", b->ncors, b->ncors == 1 ? "" : "s");
 			a->put_cors = 1;
 		}
 		return;
@@ -614,9 +611,9 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 		if (lines < PLAN_MAX_ENTRY_LINES) {
 			lines++;
 			if (why[0] == '+')
-				change(a, '+', "entries", "entry '%s'", en->key);
+				plan_add_change(a, '+', "entries", "entry '%s'", en->key);
 			else
-				change(a, '~', "entries", "entry '%s' (%s)", en->key, why + 2);
+				plan_add_change(a, '~', "entries", "entry '%s' (%s)", en->key, why + 2);
 		} else {
 			hidden++;
 		}
@@ -632,14 +629,14 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 			a->kv_del[a->nkv_del++] = xstrdup(sorted[i]->name);
 			if (lines < PLAN_MAX_ENTRY_LINES) {
 				lines++;
-				change(a, '-', "entries", "entry '%s' (not declared; prune)", sorted[i]->name);
+				plan_add_change(a, '-', "entries", "entry '%s' (not declared; prune)", sorted[i]->name);
 			} else {
 				hidden++;
 			}
 		}
 	}
 	if (hidden)
-		change(a, '~', "entries", "... and %zu more entr%s", hidden, hidden == 1 ? "y" : "ies");
+		plan_add_change(a, '~', "entries", "... and %zu more entr%s", hidden, hidden == 1 ? "y" : "ies");
 	free(sorted);
 }
 
@@ -668,7 +665,7 @@ plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap
 	const struct kv_namespace_spec *kv = &r->u.kv;
 	struct inv_entry *inv = state_find(st, KIND_KVNAMESPACE, r->name);
 	const struct obs_kv *ok = NULL, *taken;
-	struct plan_action *a = add(p, PLAN_NOOP, KIND_KVNAMESPACE, r->name);
+	struct plan_action *a = plan_add_action(p, PLAN_NOOP, KIND_KVNAMESPACE, r->name);
 
 	a->want = r;
 	a->inv = inv;
@@ -700,7 +697,7 @@ plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap
 				                      taken->id);
 				return;
 			}
-			change(a, '~', "title", "title: '%s' → '%s'", ok->title, kv->title);
+			plan_add_change(a, '~', "title", "title: '%s' → '%s'", ok->title, kv->title);
 			a->rename = 1;
 		}
 		record_policy(a, r, inv);
@@ -744,7 +741,7 @@ static void
 plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
             const struct manifest_set *want, const struct plan_opts *o)
 {
-	struct plan_action *a = add(p, PLAN_NOOP, x->kind, x->name);
+	struct plan_action *a = plan_add_action(p, PLAN_NOOP, x->kind, x->name);
 
 	a->inv = x;
 	if (x->kind == KIND_R2BUCKET) {
@@ -794,183 +791,6 @@ plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
 }
 
 
-/* ---- Secret ---- */
-
-static const char *
-target_label(const struct secret_target *t)
-{
-	return t->kind == TARGET_SECRETS_STORE ? "Secrets Store" : "Worker";
-}
-
-static int
-has_target(const struct sec_version *v, const char *id)
-{
-	for (size_t i = 0; v && i < v->ntargets; i++)
-		if (strcmp(v->targets[i], id) == 0)
-			return 1;
-	return 0;
-}
-
-static const char *
-retain_text(const struct secret_spec *s, char *buf, size_t len)
-{
-	if (s->retain == RETAIN_COUNT)
-		snprintf(buf, len, "retain count %lld", (long long)s->retain_n);
-	else if (s->retain == RETAIN_DAYS)
-		snprintf(buf, len, "retain %lld days", (long long)s->retain_n);
-	else
-		snprintf(buf, len, "retain forever");
-	return buf;
-}
-
-static void
-secret_destroys(struct plan_action *a, const struct secret_spec *s,
-                const struct sec_ledger *l, unsigned cur, int64_t now)
-{
-	char why[64];
-
-	if (l == NULL || l->n == 0)
-		return;
-	a->destroy = xcalloc(l->n, sizeof(*a->destroy));
-	a->ndestroy = secret_destroyable(s, l, cur, now, a->destroy);
-	for (size_t i = 0; i < a->ndestroy; i++)
-		change(a, '-', "versions", "destroy V%u (%s)", a->destroy[i],
-		       retain_text(s, why, sizeof(why)));
-}
-
-/*
- * A Secret: the first version, a rotation that fell due (or was asked for, or
- * a target that lacks the current version), the completion of a version an
- * interrupted run left pending, and the versions the retain policy destroys.
- */
-static void
-plan_secret(struct plan *p, const struct resource *r, struct state *st,
-            const struct plan_opts *o)
-{
-	const struct secret_spec *s = &r->u.secret;
-	struct sec_ledger *l = state_ledger(st, r->name);
-	const struct sec_version *cur = ledger_current(l), *pend = ledger_pending(l);
-	struct plan_action *a = add(p, PLAN_NOOP, KIND_SECRET, r->name);
-	char *missing = NULL, when[32];
-	int64_t due = cur ? secret_next_due(s, cur->created) : 0;
-
-	a->want = r;
-	a->what = xasprintf("%s_V<N> on %zu target%s", s->ntargets ? s->targets[0].name : "?",
-	                    s->ntargets, s->ntargets == 1 ? "" : "s");
-	for (size_t i = 0; cur && i < s->ntargets && !missing; i++) {
-		char *id = secret_target_id(&s->targets[i]);
-
-		if (!has_target(cur, id))
-			missing = id;
-		else
-			free(id);
-	}
-	if (!cur && !pend) {
-		a->op = PLAN_CREATE;
-		a->version = ledger_max(l) + 1;
-		a->reason = xasprintf("first version: V%u", a->version);
-	} else if (pend && pend->published) {
-		/* some target may already point at it: its value must not change */
-		a->op = PLAN_ROTATE;
-		a->version = ledger_max(l) + 1;
-		a->reason = xasprintf("V%u's pointer update was interrupted (some targets may point "
-		                      "at it): V%u is written and every pointer moves to it",
-		                      pend->n, a->version);
-	} else if (pend) {
-		a->op = PLAN_ROTATE;
-		a->version = pend->n;
-		a->reason = xasprintf("V%u was left pending by an interrupted run: a fresh value "
-		                      "is generated under the same number", pend->n);
-	} else if (missing) {
-		a->op = PLAN_ROTATE;
-		a->version = ledger_max(l) + 1;
-		a->reason = xasprintf("target %s does not hold V%u, whose value cannot be read "
-		                      "back: a new version is written everywhere", missing, cur->n);
-	} else if (o->rotate && strcmp(o->rotate, r->name) == 0) {
-		if (!o->force && o->now - cur->created < SECRET_MIN_AGE_FOR_ROTATE) {
-			timefmt_format(cur->created, when, sizeof(when));
-			a->op = PLAN_REFUSE;
-			a->reason = xasprintf("V%u was created at %s, less than a day ago; use --force "
-			                      "to rotate again", cur->n, when);
-			return;
-		}
-		a->op = PLAN_ROTATE;
-		a->version = ledger_max(l) + 1;
-		a->reason = xstrdup("rotation requested");
-	} else if (o->now >= due) {
-		timefmt_format(due, when, sizeof(when));
-		when[10] = '\0';
-		a->op = PLAN_ROTATE;
-		a->version = ledger_max(l) + 1;
-		a->reason = xasprintf("due since %s", when);
-	}
-	free(missing);
-	if (a->op == PLAN_CREATE || a->op == PLAN_ROTATE) {
-		for (size_t i = 0; i < s->ntargets; i++) {
-			const struct secret_target *t = &s->targets[i];
-
-			change(a, '+', "versions", "%s_V%u → %s %s", t->name, a->version,
-			       target_label(t), t->kind == TARGET_SECRETS_STORE ? t->store : t->script);
-		}
-		if (cur)
-			change(a, '~', "pointer", "%s_VERSION: %u → %u", s->targets[0].name, cur->n,
-			       a->version);
-		else
-			change(a, '+', "pointer", "%s_VERSION: %u", s->targets[0].name, a->version);
-		secret_destroys(a, s, l, a->version, o->now);
-	} else if (cur) {
-		secret_destroys(a, s, l, cur->n, o->now);
-		if (a->ndestroy)
-			a->op = PLAN_UPDATE;
-	}
-	if (l && l->policy != r->deletion_policy) {
-		change(a, '~', "deletionPolicy", "deletionPolicy: %s → %s",
-		       l->policy == DELETION_DELETE ? "Delete" : "Retain",
-		       r->deletion_policy == DELETION_DELETE ? "Delete" : "Retain");
-		a->record = 1;
-		if (a->op == PLAN_NOOP)
-			a->op = PLAN_UPDATE;
-	}
-}
-
-static int
-wanted_secret(const struct manifest_set *want, const char *name)
-{
-	for (size_t i = 0; i < want->n; i++)
-		if (want->items[i].kind == KIND_SECRET && strcmp(want->items[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-plan_secret_orphan(struct plan *p, struct sec_ledger *l, const struct manifest_set *want,
-                   const struct plan_opts *o)
-{
-	struct plan_action *a = add(p, PLAN_NOOP, KIND_SECRET, l->name);
-
-	a->what = xasprintf("%zu version%s on %zu target%s", l->n, l->n == 1 ? "" : "s",
-	                    l->ntargets, l->ntargets == 1 ? "" : "s");
-	if (!o->prune) {
-		a->reason = xstrdup(l->policy == DELETION_DELETE
-		    ? "no longer in the manifests; kept (apply --prune deletes every version: "
-		      "deletionPolicy Delete)"
-		    : "no longer in the manifests; kept (deletionPolicy Retain)");
-	} else if (want->n == 0 && !o->allow_empty) {
-		a->op = PLAN_REFUSE;
-		a->reason = xstrdup("the manifest set is empty: refusing to prune everything "
-		                    "without --allow-empty");
-	} else if (l->policy != DELETION_DELETE) {
-		a->op = PLAN_FORGET;
-		a->reason = xstrdup("no longer in the manifests; deletionPolicy Retain: versions "
-		                    "kept in the account, ledger dropped");
-	} else {
-		a->op = PLAN_DELETE;
-		a->del_secret = 1;
-		a->reason = xstrdup("no longer in the manifests; deletionPolicy Delete and --prune: "
-		                    "every version, the pointer and the alias are deleted");
-	}
-}
-
 void
 plan_compute(const struct manifest_set *want, const struct snapshot *snap,
              struct state *st, const struct plan_opts *o, struct plan *out)
@@ -984,10 +804,10 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 		else if (r->kind == KIND_KVNAMESPACE)
 			plan_kv(out, r, snap, st, o->now);
 		else if (r->kind == KIND_SECRET)
-			plan_secret(out, r, st, o);
+			plan_secret(out, r, snap, st, o);
 	}
 	for (size_t i = 0; i < st->nsecrets; i++)
-		if (!wanted_secret(want, st->secrets[i]->name))
+		if (!plan_wanted_secret(want, st->secrets[i]->name))
 			plan_secret_orphan(out, st->secrets[i], want, o);
 	for (size_t i = 0; i < st->n; i++)
 		if (st->v[i]->kind != KIND_SECRET && !wanted(want, st->v[i]))
@@ -1013,6 +833,9 @@ plan_release(struct plan *p)
 		free(a->changes);
 		lc_rules_free(a->lc, a->nlc);
 		free(a->destroy);
+		ledger_free(a->ledger);
+		free(a->fix_ptr);
+		free(a->fix_alias);
 		free(a->kv_put);
 		for (size_t j = 0; j < a->nkv_del; j++)
 			free(a->kv_del[j]);

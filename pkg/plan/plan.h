@@ -63,6 +63,13 @@ struct plan_action {
 	unsigned *destroy;              /* versions the retain policy destroys */
 	size_t ndestroy;
 	int del_secret;                 /* prune: every version, pointer and alias */
+	struct sec_ledger *ledger;      /* the ledger as the account shows it, recorded
+	                                   before anything else (owned); NULL: unchanged */
+	size_t *fix_ptr;                /* targets (indices) whose <NAME>_VERSION is rewritten */
+	size_t nfix_ptr;
+	size_t *fix_alias;              /* Secrets Store targets whose alias is re-copied */
+	size_t nfix_alias;
+	unsigned lost;                  /* retained versions lost in the account (Degraded) */
 	/* KV entries */
 	size_t *kv_put;                 /* indices into want->u.kv.entries to write */
 	size_t nkv_put;

@@ -199,9 +199,90 @@ next_rotation(const struct sec_ledger *l, const struct manifest_set *set, char *
 		timefmt_format(due, buf, len);
 }
 
+/* The listing of a ledger target id ("store:S/N", "script:S/N"), or NULL. */
+static const struct obs_starget *
+starget_of(const struct snapshot *snap, const char *id, const char **base)
+{
+	const char *colon = strchr(id, ':'), *slash = strrchr(id, '/');
+	char where[256];
+
+	*base = slash ? slash + 1 : id;
+	if (snap == NULL || !colon || !slash || slash < colon)
+		return NULL;
+	snprintf(where, sizeof(where), "%.*s", (int)(slash - colon - 1), colon + 1);
+	return snapshot_starget(snap, strncmp(id, "script:", 7) == 0, where);
+}
+
+/* 1 present, 0 missing, -1 not observed. */
+static int
+held(const struct snapshot *snap, const char *id, unsigned n)
+{
+	const char *base;
+	const struct obs_starget *o = starget_of(snap, id, &base);
+	char name[300];
+
+	if (o == NULL || o->missing)
+		return -1;
+	snprintf(name, sizeof(name), "%s_V%u", base, n);
+	for (size_t i = 0; i < o->n; i++)
+		if (strcmp(o->v[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * One line per target of the Secret: what its listing holds of the Secret's
+ * names (versions, pointer, alias) and which of them carry no cfstorage
+ * mark (Secrets Store comments; Worker bindings have none to show).
+ */
+static void
+account_lines(FILE *out, const struct sec_ledger *l, const struct snapshot *snap)
+{
+	for (size_t k = 0; snap && k < l->ntargets; k++) {
+		const char *base;
+		const struct obs_starget *o = starget_of(snap, l->targets[k], &base);
+		struct buf vers, other;
+		char ptr[64] = "-", alias[64] = "-", vpref[300], pname[300];
+
+		if (o == NULL)
+			continue;
+		if (o->missing) {
+			fprintf(out, "  %s: %s does not exist\n", l->targets[k],
+			        o->worker ? "the Worker script" : "the Secrets Store");
+			continue;
+		}
+		buf_init(&vers, 64 * 1024);
+		buf_init(&other, 64 * 1024);
+		snprintf(vpref, sizeof(vpref), "%s_V", base);
+		snprintf(pname, sizeof(pname), "%s_VERSION", base);
+		for (size_t i = 0; i < o->n; i++) {
+			const struct obs_secret *s = &o->v[i];
+			unsigned n = secret_version_of(s->name, base);
+			int mine = o->worker || secret_comment_marks(s->comment, l->name) ||
+			           (s->comment && strcmp(s->comment, SECRET_ALIAS_LEGACY) == 0);
+
+			if (n && mine)
+				buf_printf(&vers, "%sV%u", vers.len ? " " : "", n);
+			else if (strcmp(s->name, pname) == 0 && mine)
+				snprintf(ptr, sizeof(ptr), o->worker ? "present" : "%u",
+				         secret_comment_current(s->comment));
+			else if (strcmp(s->name, base) == 0 && mine)
+				snprintf(alias, sizeof(alias), o->worker ? "present" : "V%u",
+				         secret_comment_current(s->comment));
+			if ((n || strcmp(s->name, pname) == 0 || strcmp(s->name, base) == 0) && !mine)
+				buf_printf(&other, "%s%s", other.len ? ", " : "", s->name);
+		}
+		fprintf(out, "  %s: holds %s; pointer %s; alias %s%s%s\n", l->targets[k],
+		        vers.len ? vers.data : "no version", ptr, alias,
+		        other.len ? "; unmarked: " : "", other.len ? other.data : "");
+		buf_release(&vers);
+		buf_release(&other);
+	}
+}
+
 void
 report_status(FILE *out, const struct state *st, const struct manifest_set *set,
-              int64_t now, const struct report_opts *o)
+              const struct snapshot *snap, int64_t now, const struct report_opts *o)
 {
 	(void)now;
 	if (o->json) {
@@ -268,6 +349,12 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 					buf_puts(&b, k ? "," : "");
 					buf_json_string(&b, v->targets[k], strlen(v->targets[k]));
 				}
+				buf_puts(&b, "],\"missing\":[");
+				for (size_t k = 0, m = 0; snap && k < v->ntargets; k++)
+					if (v->status != V_DESTROYED && held(snap, v->targets[k], v->n) == 0) {
+						buf_puts(&b, m++ ? "," : "");
+						buf_json_string(&b, v->targets[k], strlen(v->targets[k]));
+					}
 				buf_puts(&b, "]}");
 			}
 			buf_puts(&b, "]}");
@@ -318,13 +405,17 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 			const struct sec_version *v = &l->v[j];
 			char ts[32], vn[16];
 
+			if (v->status == V_DESTROYED && !o->verbose)
+				continue;
 			timefmt_format(v->created, ts, sizeof(ts));
 			snprintf(vn, sizeof(vn), "V%u", v->n);
 			fprintf(out, "  %-8s %-10s %-17s %-21s ", vn, vstatus_name(v->status),
 			        v->fp[0] ? v->fp : "-", ts);
 			for (size_t k = 0; k < v->ntargets; k++)
-				fprintf(out, "%s%s", k ? ", " : "", v->targets[k]);
+				fprintf(out, "%s%s%s", k ? ", " : "", v->targets[k],
+				        held(snap, v->targets[k], v->n) == 0 ? " (missing)" : "");
 			fprintf(out, "%s\n", v->ntargets ? "" : "-");
 		}
+		account_lines(out, l, snap);
 	}
 }

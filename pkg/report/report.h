@@ -23,10 +23,12 @@ struct report_opts {
 /* `res` is NULL for a plan. */
 void report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
                  const struct api_stats *stats, const struct report_opts *o);
-/* The inventory and conditions (status). */
 /* The inventory, conditions and secret versions (status). `set` (may be
- * empty) gives each Secret's schedule for the next rotation. */
+ * empty) gives each Secret's schedule for the next rotation; `snap` (NULL
+ * when the account was not read) what each Secret's targets hold beside the
+ * ledger: present, missing, or there without cfstorage's mark. Destroyed
+ * versions only with verbose. */
 void report_status(FILE *out, const struct state *st, const struct manifest_set *set,
-                   int64_t now, const struct report_opts *o);
+                   const struct snapshot *snap, int64_t now, const struct report_opts *o);
 
 #endif

@@ -212,3 +212,56 @@ secret_target_id(const struct secret_target *t)
 		return xasprintf("store:%s/%s", t->store, t->name);
 	return xasprintf("script:%s/%s", t->script, t->name);
 }
+
+unsigned
+secret_version_of(const char *name, const char *base)
+{
+	size_t bl = strlen(base);
+	char *end;
+	unsigned long n;
+
+	if (strncmp(name, base, bl) != 0 || strncmp(name + bl, "_V", 2) != 0 ||
+	    name[bl + 2] < '1' || name[bl + 2] > '9')
+		return 0;
+	n = strtoul(name + bl + 2, &end, 10);
+	return *end == '\0' && n <= SECRET_MAX_VERSION ? (unsigned)n : 0;
+}
+
+char *
+secret_comment_field(const char *comment, const char *key)
+{
+	const char *p;
+	size_t kl = strlen(key);
+
+	for (p = comment; p && (p = strstr(p, key)) != NULL; p += kl) {
+		if ((p == comment || p[-1] == ' ') && p[kl] == '=')
+			return xstrndup(p + kl + 1, strcspn(p + kl + 1, " "));
+	}
+	return NULL;
+}
+
+int
+secret_comment_marks(const char *comment, const char *name)
+{
+	char *who;
+	int yes;
+
+	if (comment == NULL || strncmp(comment, "cfstorage ", 10) != 0)
+		return 0;
+	who = secret_comment_field(comment, "secret");
+	yes = who && strcmp(who, name) == 0;
+	free(who);
+	return yes;
+}
+
+unsigned
+secret_comment_current(const char *comment)
+{
+	char *v = comment ? secret_comment_field(comment, "current") : NULL;
+	char *end = NULL;
+	unsigned long n = v ? strtoul(v, &end, 10) : 0;
+	unsigned out = v && end != v && *end == '\0' && n <= SECRET_MAX_VERSION ? (unsigned)n : 0;
+
+	free(v);
+	return out;
+}

@@ -56,6 +56,26 @@ unsigned ledger_max(const struct sec_ledger *l);
 size_t secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l,
                           unsigned cur, int64_t now, unsigned *out);
 
+/*
+ * The comments cfstorage writes on Secrets Store secrets are its mark and
+ * the mirror of the ledger (values cannot be read back, comments can):
+ *   version  "cfstorage secret=NAME version=N fingerprint=F created=T"
+ *   pointer  "cfstorage secret=NAME pointer current=N"
+ *   alias    "cfstorage secret=NAME alias current=N"
+ * Releases before the alias carried its version wrote SECRET_ALIAS_LEGACY.
+ */
+#define SECRET_ALIAS_LEGACY "cfstorage alias of the current version"
+/* The largest version number read back from the account. */
+#define SECRET_MAX_VERSION 999999u
+/* n when name is BASE_V<n> (1 <= n <= SECRET_MAX_VERSION, no leading 0), else 0. */
+unsigned secret_version_of(const char *name, const char *base);
+/* The VALUE of " KEY=VALUE" in a comment, or NULL; free with free(). */
+char *secret_comment_field(const char *comment, const char *key);
+/* 1 when the comment is cfstorage's, written for the Secret `name`. */
+int secret_comment_marks(const char *comment, const char *name);
+/* The current=N of a pointer or alias comment, 0 when absent. */
+unsigned secret_comment_current(const char *comment);
+
 /* Target identity as kept in the ledger: "store:STORE/NAME", "script:S/NAME". */
 char *secret_target_id(const struct secret_target *t);
 

@@ -41,7 +41,7 @@ strs_free(char **v, size_t n)
 	free(v);
 }
 
-static void
+void
 ledger_free(struct sec_ledger *l)
 {
 	if (l == NULL)
@@ -52,6 +52,48 @@ ledger_free(struct sec_ledger *l)
 	strs_free(l->targets, l->ntargets);
 	free(l->name);
 	free(l);
+}
+
+static char **
+strs_clone(char *const *v, size_t n)
+{
+	char **out = xcalloc(n + 1, sizeof(*out));
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+struct sec_ledger *
+ledger_clone(const struct sec_ledger *l)
+{
+	struct sec_ledger *c = xcalloc(1, sizeof(*c));
+
+	c->name = xstrdup(l->name);
+	c->policy = l->policy;
+	c->alias = l->alias;
+	c->targets = strs_clone(l->targets, l->ntargets);
+	c->ntargets = l->ntargets;
+	c->v = xcalloc(l->n + 1, sizeof(*c->v));
+	c->n = l->n;
+	for (size_t i = 0; i < l->n; i++) {
+		c->v[i] = l->v[i];
+		c->v[i].targets = strs_clone(l->v[i].targets, l->v[i].ntargets);
+	}
+	return c;
+}
+
+void
+state_ledger_replace(struct state *st, const struct sec_ledger *l)
+{
+	for (size_t i = 0; i < st->nsecrets; i++)
+		if (strcmp(st->secrets[i]->name, l->name) == 0) {
+			ledger_free(st->secrets[i]);
+			st->secrets[i] = ledger_clone(l);
+			return;
+		}
+	st->secrets = xrealloc(st->secrets, (st->nsecrets + 1) * sizeof(*st->secrets));
+	st->secrets[st->nsecrets++] = ledger_clone(l);
 }
 
 const char *
@@ -171,6 +213,10 @@ make_parent(const char *path)
 	char *copy = xstrdup(path), *dir = dirname(copy), *p;
 	int rc = 0;
 
+	if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0) {
+		free(copy); /* dirname's answer here may be read-only */
+		return 0;
+	}
 	for (p = dir + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
@@ -231,8 +277,13 @@ static enum errcode
 parse(struct state *st, const char *data, size_t len, struct err *e)
 {
 	const char *end;
-	cJSON *root = cJSON_ParseWithLengthOpts(data, len + 1, &end, 1), *ver, *res, *it, *sec;
+	cJSON *root, *ver, *res, *it, *sec;
 
+	/* an empty file holds nothing that could be lost: an empty state (the
+	 * account is the truth; secret ledgers are rebuilt from it) */
+	if (strspn(data, " \t\r\n") == len)
+		return ERR_OK;
+	root = cJSON_ParseWithLengthOpts(data, len + 1, &end, 1);
 	if (root == NULL || !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return err_set(e, ERR_IO, "state file '%s' is corrupt (not a JSON object); "

@@ -117,6 +117,11 @@ void inv_entry_release(struct inv_entry *e);
 struct sec_ledger *state_ledger(struct state *st, const char *name);
 struct sec_ledger *state_ledger_upsert(struct state *st, const char *name);
 void state_ledger_remove(struct state *st, const char *name);
+/* Stores a copy of l as the ledger of l->name, replacing any. */
+void state_ledger_replace(struct state *st, const struct sec_ledger *l);
+/* A deep copy; free with ledger_free(). */
+struct sec_ledger *ledger_clone(const struct sec_ledger *l);
+void ledger_free(struct sec_ledger *l);
 /* Appends a version (pending, no targets) and returns it; ledger pointers to
  * versions move: use the returned pointer only until the next add. */
 struct sec_version *ledger_add(struct sec_ledger *l, unsigned n, int64_t created);

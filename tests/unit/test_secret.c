@@ -187,6 +187,7 @@ teardown(void **state)
 	struct fx *f = *state;
 
 	plan_release(&f->p);
+	snapshot_release(&f->snap);
 	state_close(f->st);
 	manifest_set_free(&f->set);
 	diags_release(&f->d);
@@ -207,11 +208,59 @@ version(struct fx *f, unsigned n, enum vstatus s, int64_t created, int both)
 	return v;
 }
 
+static void
+list_name(struct obs_starget *o, const char *name, const char *comment)
+{
+	o->v = xrealloc(o->v, (o->n + 1) * sizeof(*o->v));
+	o->v[o->n].name = xstrdup(name);
+	o->v[o->n].id = o->worker ? NULL : xasprintf("id-%s", name);
+	o->v[o->n].comment = o->worker || !comment ? NULL : xstrdup(comment);
+	o->n++;
+}
+
+/* The account as the ledger says it is: each live version on the targets
+ * that recorded it, the pointer at the current version on both. */
+static void
+mirror(struct fx *f)
+{
+	const struct sec_ledger *l = state_ledger(f->st, "k");
+	const struct sec_version *cur = l ? ledger_current(l) : NULL;
+	const char *ids[2] = { "store:default/K", "script:api/K" };
+
+	snapshot_release(&f->snap);
+	f->snap.stargets = xcalloc(2, sizeof(*f->snap.stargets));
+	f->snap.nstargets = 2;
+	for (int t = 0; t < 2; t++) {
+		struct obs_starget *o = &f->snap.stargets[t];
+		char name[32], comment[128];
+
+		o->worker = t;
+		o->where = xstrdup(t ? "api" : "default");
+		o->store_id = t ? NULL : xstrdup("store-id");
+		for (size_t i = 0; l && i < l->n; i++) {
+			int held = 0;
+
+			for (size_t k = 0; k < l->v[i].ntargets; k++)
+				held |= strcmp(l->v[i].targets[k], ids[t]) == 0;
+			if (!held || l->v[i].status == V_DESTROYED)
+				continue;
+			snprintf(name, sizeof(name), "K_V%u", l->v[i].n);
+			snprintf(comment, sizeof(comment), "cfstorage secret=k version=%u", l->v[i].n);
+			list_name(o, name, comment);
+		}
+		if (cur) {
+			snprintf(comment, sizeof(comment), "cfstorage secret=k pointer current=%u", cur->n);
+			list_name(o, "K_VERSION", comment);
+		}
+	}
+}
+
 static const struct plan_action *
 run(struct fx *f, int64_t now, const char *rotate, int force)
 {
 	struct plan_opts o = { 0, 0, now, rotate, force };
 
+	mirror(f);
 	plan_release(&f->p);
 	plan_compute(&f->set, &f->snap, f->st, &o, &f->p);
 	assert_int_equal(f->p.n, 1);

@@ -1,0 +1,157 @@
+/*
+ * Secret listings for observation: the Secrets Store's stores and secrets
+ * (page-paged, REFERENCE §5) and a Worker script's secret bindings
+ * (REFERENCE §6). Neither API ever returns a value: what we get is names,
+ * Secrets Store ids and comments, which is all a plan needs.
+ */
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+
+/* Cloudflare's error code for a Worker script that does not exist. */
+#define CF_SCRIPT_NOT_FOUND 10007
+
+static cJSON *
+result_of(const struct api_call *c, cJSON **root)
+{
+	const char *end;
+
+	*root = c->resp.len ? cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0)
+	                    : NULL;
+	return cJSON_GetObjectItemCaseSensitive(*root, "result");
+}
+
+static char *
+str_dup(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+}
+
+void
+obs_secrets_free(struct obs_secret *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].id);
+		free(v[i].comment);
+	}
+	free(v);
+}
+
+/* Appends the named items of a listing's result array; -1 when it is none. */
+static int
+append_items(const cJSON *res, struct obs_secret **v, size_t *n)
+{
+	const cJSON *it;
+	int count = 0;
+
+	if (!cJSON_IsArray(res))
+		return -1;
+	cJSON_ArrayForEach(it, res) {
+		char *name = str_dup(it, "name");
+
+		count++;
+		if (name == NULL)
+			continue;
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[*n].name = name;
+		(*v)[*n].id = str_dup(it, "id");
+		(*v)[*n].comment = str_dup(it, "comment");
+		(*n)++;
+	}
+	return count;
+}
+
+enum errcode
+api_store_lookup(struct api *a, const char *store, char **id, char **other, struct err *e)
+{
+	struct api_call *c = api_call_new("GET", "/secrets_store/stores?per_page=%d",
+	                                  API_SS_PAGE);
+	enum errcode rc;
+
+	*id = *other = NULL;
+	if ((rc = api_call_sync(a, c)) != ERR_OK)
+		rc = err_set(e, rc, "listing Secrets Stores: %s", c->err.msg);
+	else if (api_find_store(c, store, id, other) != ERR_OK)
+		rc = err_set(e, ERR_PERMANENT, "listing Secrets Stores: unexpected response shape");
+	api_call_free(c);
+	return rc;
+}
+
+enum errcode
+api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v, size_t *n,
+                  struct err *e)
+{
+	char *sid = api_escape(store_id);
+	enum errcode rc = ERR_OK;
+
+	*v = NULL;
+	*n = 0;
+	for (int page = 1; page <= API_MAX_PAGES; page++) {
+		struct api_call *c = api_call_new("GET", "/secrets_store/stores/%s/secrets?page=%d"
+		                                  "&per_page=%d", sid, page, API_SS_PAGE);
+		cJSON *root, *res, *tp;
+		int count;
+
+		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+			rc = err_set(e, rc, "listing secrets of Secrets Store '%s': %s", store_id,
+			             c->err.msg);
+			api_call_free(c);
+			break;
+		}
+		res = result_of(c, &root);
+		count = append_items(res, v, n);
+		tp = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
+		cJSON_Delete(root);
+		api_call_free(c);
+		if (count < 0) {
+			rc = err_set(e, ERR_PERMANENT, "listing secrets of Secrets Store '%s': "
+			             "unexpected response shape", store_id);
+			break;
+		}
+		if (count < API_SS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble))
+			break;
+	}
+	free(sid);
+	if (rc != ERR_OK) {
+		obs_secrets_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+enum errcode
+api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, size_t *n,
+                   struct err *e)
+{
+	char *s = api_escape(script);
+	struct api_call *c = api_call_new("GET", "/workers/scripts/%s/secrets", s);
+	enum errcode rc;
+	cJSON *root = NULL;
+
+	free(s);
+	*v = NULL;
+	*n = 0;
+	rc = api_call_sync(a, c);
+	if (rc == ERR_NOTFOUND && (c->cf_code == CF_SCRIPT_NOT_FOUND || c->cf_code == 0))
+		rc = err_set(e, ERR_NOTFOUND, "Worker script '%s' does not exist", script);
+	else if (rc != ERR_OK)
+		rc = err_set(e, rc, "listing secrets of Worker '%s': %s", script, c->err.msg);
+	else if (append_items(result_of(c, &root), v, n) < 0)
+		rc = err_set(e, ERR_PERMANENT, "listing secrets of Worker '%s': unexpected "
+		             "response shape", script);
+	cJSON_Delete(root);
+	api_call_free(c);
+	if (rc != ERR_OK) {
+		obs_secrets_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}

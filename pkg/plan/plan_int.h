@@ -1,0 +1,21 @@
+/* Shared by the plan's files: building actions. Not for other modules. */
+#ifndef CFS_PLAN_INT_H
+#define CFS_PLAN_INT_H
+
+#include "plan.h"
+
+/* Appends an action (NOOP fields zeroed) and returns it; valid until the next add. */
+struct plan_action *plan_add_action(struct plan *p, enum plan_op op, enum kind k,
+                                    const char *name);
+/* Appends a change line to a. */
+void plan_add_change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Secrets (secret.c). */
+void plan_secret(struct plan *p, const struct resource *r, const struct snapshot *snap,
+                 struct state *st, const struct plan_opts *o);
+void plan_secret_orphan(struct plan *p, struct sec_ledger *l, const struct manifest_set *want,
+                        const struct plan_opts *o);
+int plan_wanted_secret(const struct manifest_set *want, const char *name);
+
+#endif
