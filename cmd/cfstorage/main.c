@@ -185,7 +185,9 @@ usage_cmd(enum cmd cmd, FILE *out)
 	case CMD_IMPORT:
 		fprintf(out, "usage: cfstorage import KIND NAME -f PATH...\n\n"
 		        "Adopts the existing resource that the manifest named NAME describes\n"
-		        "(KIND is R2Bucket or KVNamespace) without changing it.\n");
+		        "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
+		        "versions are recorded from the account and its pointer is marked as\n"
+		        "cfstorage's; no version is written.\n");
 		break;
 	default:
 		usage(out);
@@ -870,8 +872,10 @@ cmd_import(const struct opts *o)
 		k = KIND_R2BUCKET;
 	else if (strcmp(o->args[0], "KVNamespace") == 0)
 		k = KIND_KVNAMESPACE;
+	else if (strcmp(o->args[0], "Secret") == 0)
+		k = KIND_SECRET;
 	else
-		return fail("cannot import kind '%.32s' (R2Bucket or KVNamespace)", o->args[0]);
+		return fail("cannot import kind '%.32s' (R2Bucket, KVNamespace or Secret)", o->args[0]);
 	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	for (size_t i = 0; i < c.set.n && !r; i++)
@@ -887,7 +891,27 @@ cmd_import(const struct opts *o)
 	for (size_t i = 0; i < p.n; i++) {
 		struct plan_action *a = &p.v[i];
 
-		if (a->want == r && a->op == PLAN_ADOPT) {
+		if (a->want == r && k == KIND_SECRET) {
+			/* a Secret: its ledger from the account and, for hand-made names,
+			 * the pointer rewritten with cfstorage's mark; never a new version */
+			if (a->op == PLAN_CREATE) {
+				rc = fail("Secret %s: no version exists in the account; nothing to import",
+				          o->args[1]);
+				goto out;
+			}
+			if (a->op == PLAN_REFUSE) {
+				rc = fail("Secret %s: %s", o->args[1], a->reason);
+				goto out;
+			}
+			if (state_ledger(c.st, r->name) && !a->ledger) {
+				printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
+				goto out;
+			}
+			if (a->op == PLAN_ROTATE || a->ndestroy) {
+				a->op = PLAN_ADOPT;
+				a->ndestroy = 0;
+			}
+		} else if (a->want == r && a->op == PLAN_ADOPT) {
 			a->set_storage_class = a->put_lifecycle = a->put_cors = 0;
 			a->delete_cors = a->rename = 0;
 		} else if (a->want == r && a->op == PLAN_CREATE) {
@@ -906,10 +930,11 @@ cmd_import(const struct opts *o)
 		rc = fail("import failed: %s", res.state_error ? res.state_err.msg
 		                                              : res.failures[0].msg);
 	} else {
-		struct inv_entry *x = state_find(c.st, k, r->name);
+		struct inv_entry *x = k == KIND_SECRET ? NULL : state_find(c.st, k, r->name);
 		struct err e;
 
-		x->origin = ORIGIN_IMPORTED;
+		if (x)
+			x->origin = ORIGIN_IMPORTED;
 		err_clear(&e);
 		if (state_save(c.st, &e) != ERR_OK)
 			rc = fail("%s", e.msg);

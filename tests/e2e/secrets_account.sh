@@ -117,6 +117,20 @@ cfs plan -f "$tmp/hand.yaml" --state "$tmp/hand.json" --now "$(day 1)"
 expect_rc 0 "adopt: clean after"
 cfs status -f "$tmp/hand.yaml" --state "$tmp/hand.json" --now "$(day 1)"
 expect_out 'store:default/HAND: holds V2; pointer 2; alias V2; unmarked: HAND_V1' "status: unmarked names shown"
+# ... or with `cfstorage import Secret NAME`: no version written, the pointer marked
+api POST "/secrets_store/stores/$(store_id)/secrets" -d '[{"name":"HAND2_V4","value":"x4","scopes":["workers"]},{"name":"HAND2_VERSION","value":"4","scopes":["workers"]}]' >/dev/null
+script tools
+api PUT /workers/scripts/tools/secrets -d '{"name":"HAND2_V4","type":"secret_text","text":"x4"}' >/dev/null
+api PUT /workers/scripts/tools/secrets -d '{"name":"HAND2_VERSION","type":"secret_text","text":"4"}' >/dev/null
+mk "$tmp/hand2.yaml" hand2 HAND2 '{mode: count, versions: 2}' tools
+sed -i 's/^  alias: true$/  alias: false/' "$tmp/hand2.yaml"
+cfs import Secret hand2 -f "$tmp/hand2.yaml" --state "$tmp/hand2.json" --now "$(day 0)"
+expect_rc 0 "import Secret"
+expect_out 'imported Secret hand2' "import: said"
+[ "$(val store HAND2_V4)" = x4 ] && [ "$(val store HAND2_V5)" = "<absent>" ] || fail "import: a version written"; ok
+cfs plan -f "$tmp/hand2.yaml" --state "$tmp/hand2-fresh.json" --now "$(day 1)"
+expect_rc 0 "import: a fresh checkout now sees it as ours"
+expect_out 'ledger rebuilt from the account: V4, current V4' "import: rebuilt from the marked pointer"
 
 # ---- 3. hand deletions, each repaired by one apply (checkout a, its state)
 A() { cfs_in "$tmp/a" "$@" -f key.yaml --state st/state.json; }
