@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,11 +163,30 @@ inv_entry_release(struct inv_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/*
+ * The directory holding path, as a new string (free it): "." for a bare file
+ * name, "/" for a file in the root. Not dirname(3): glibc's returns a
+ * read-only static "." for a bare name, which make_parent would write into.
+ */
+static char *
+parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	while (slash > path && slash[-1] == '/')
+		slash--; /* "a//b" is in "a" */
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
 /* mkdir -p for the directory holding path, mode 0700. */
 static int
 make_parent(const char *path)
 {
-	char *copy = xstrdup(path), *dir = dirname(copy), *p;
+	char *dir = parent_of(path), *p;
 	int rc = 0;
 
 	for (p = dir + 1; ; p++) {
@@ -185,7 +203,7 @@ make_parent(const char *path)
 				break;
 		}
 	}
-	free(copy);
+	free(dir);
 	return rc;
 }
 
@@ -782,8 +800,8 @@ state_save(struct state *st, struct err *e)
 		unlink(tmp);
 		goto out;
 	}
-	copy = xstrdup(st->path);
-	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	copy = parent_of(st->path);
+	dfd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd); /* the rename itself must reach the disk */
 		close(dfd);

@@ -158,6 +158,40 @@ test_corrupt_and_newer_refused_untouched(void **state)
 	state_close(st);
 }
 
+/*
+ * Reproducer: `--state state.json` (no '/') crashed every command, because
+ * dirname() returned a read-only "." that make_parent wrote into. A bare name
+ * and a relative path with doubled slashes, opened from inside the folder.
+ */
+static void
+test_bare_and_relative_names(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "state.json", "./state2.json", "a//b/state.json" };
+	char cwd[4096];
+	struct stat sb;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct state *st = NULL;
+		struct err e;
+
+		err_clear(&e);
+		assert_int_equal(state_open(names[i], 1, &st, &e), ERR_OK);
+		inv_set(&state_upsert(st, KIND_KVNAMESPACE, "flags")->title, "flags");
+		assert_int_equal(state_save(st, &e), ERR_OK);
+		state_close(st);
+		st = NULL;
+		assert_int_equal(stat(names[i], &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		assert_int_equal(state_open(names[i], 0, &st, &e), ERR_OK);
+		assert_non_null(state_find(st, KIND_KVNAMESPACE, "flags"));
+		state_close(st);
+	}
+	assert_int_equal(chdir(cwd), 0);
+}
+
 int
 main(void)
 {
@@ -166,6 +200,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock_names_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_and_newer_refused_untouched, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_bare_and_relative_names, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
