@@ -184,12 +184,15 @@ reload(struct loop *l)
 	struct manifest_set set;
 	struct diags d;
 	struct err e;
+	enum errcode rc = ERR_OK;
 	int ok;
 
 	manifest_set_init(&set);
 	diags_init(&d);
 	err_clear(&e);
-	if (manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK ||
+	for (size_t i = 0; i < l->o->npath_roots && rc == ERR_OK; i++)
+		rc = manifest_set_allow_root(&set, l->o->path_roots[i], &e);
+	if (rc != ERR_OK || manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK ||
 	    (d.n == 0 && manifest_hash_entries(&set, &e) != ERR_OK)) {
 		log_error("manifests unreadable; keeping the last good set", "error=\"%s\"", e.msg);
 		ok = 0;

@@ -60,6 +60,8 @@
 #define MANIFEST_MAX_RESOURCES 10000
 /* Directory recursion limit (symlinked directories could loop). */
 #define MANIFEST_MAX_DIR_DEPTH 16
+/* Most extra folders a manifest path may reach (--allow-path-root). */
+#define MANIFEST_MAX_PATH_ROOTS 16
 
 enum kind { KIND_R2BUCKET = 1, KIND_KVNAMESPACE, KIND_SECRET };
 
@@ -122,7 +124,8 @@ struct kv_entry {
 	char *key;
 	char *value;             /* inline value, or NULL with value_file */
 	size_t value_len;
-	char *value_file;        /* resolved path (relative to the manifest) */
+	char *value_file;        /* real path, inside value_root */
+	char *value_root;        /* real path of the folder value_file must stay in */
 	int64_t ttl_seconds;     /* 0 = none */
 	int64_t expiration;      /* 0 = none (unix seconds) */
 	char *metadata_json;     /* serialized JSON object or NULL */
@@ -187,7 +190,20 @@ struct manifest_set {
 	size_t n;
 	char **files;            /* every file read, in order; positions point here */
 	size_t nfiles;
+	char **path_roots;       /* real paths: manifest_set_allow_root() */
+	size_t npath_roots;
 };
+
+/*
+ * Paths in a manifest (valueFrom.file) resolve against the manifest's own
+ * folder (the current folder for stdin) and must stay inside it: no absolute
+ * path, no '..' that climbs out, no symlink that leads out. This adds `dir`
+ * (the operator's --allow-path-root) as one more folder such paths may reach,
+ * by absolute path or by '..'. Call it before manifest_load(); ERR_INVALID
+ * when dir is not a folder or more than MANIFEST_MAX_PATH_ROOTS were given.
+ */
+enum errcode manifest_set_allow_root(struct manifest_set *set, const char *dir,
+                                     struct err *e) WARN_UNUSED_RESULT;
 
 /*
  * Loads and validates every PATH (a file, a directory searched for *.yaml and

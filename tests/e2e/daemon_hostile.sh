@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A running daemon meets hostile manifest edits: each is reported with its
 # file:line:col, the daemon stays up, answers /healthz and keeps reconciling
-# its last good set; when the edit goes away the set is valid again.
+# its last good set; when the edit goes away the set is valid again: the
+# 13-byte manifest that once crashed the YAML parser, and a valueFrom.file
+# that leaves the manifest's folder.
 # Waits are bounded polls on conditions.
 set -u
 cd "$(dirname "$0")/../.."
@@ -66,6 +68,13 @@ hostile() {
 # 1. the 13-byte manifest that once crashed the parser (tag on a mapping)
 printf 'a: !x {b: 1}\n' > "$m/tagged.yaml"
 hostile tagged.yaml "file=\"$m/tagged.yaml\" line=1 col=4 error=\"unsupported tag '!x'\""
+
+# 2. an edit that would publish the emulator's token file
+printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: KVNamespace\nmetadata: {name: leak}\nspec:\n  entries:\n    - {key: k, valueFrom: {file: %s}}\n' \
+	"$tmp/emu-token" > "$m/leak.yaml"
+hostile leak.yaml "file=\"$m/leak.yaml\" line=6 col=34 error=\"file '$tmp/emu-token' is an absolute path"
+api GET /storage/kv/namespaces >/dev/null
+grep -q '"leak"' "$tmp/body" && fail "a namespace was created"; ok
 
 kill -TERM "$dpid"; wait "$dpid"; drc=$?; dpid=
 [ "$drc" = 0 ] || fail "daemon exited $drc on SIGTERM"; ok
