@@ -192,6 +192,27 @@ test_bare_and_relative_names(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* The etcd endpoint is checked by host, not by prefix (as the API's is). */
+static void
+test_etcd_endpoint_host(void **state)
+{
+	static const char *const refused[] = {
+		"etcd://127.0.0.1@198.51.100.7:2379/p", "etcd://localhost.example.com:2379/p",
+		"etcd://127.0.0.1.nip.io:2379/p", "etcds://u:pw@etcd.example:2379/p",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct state *st = NULL;
+		struct err e;
+
+		err_clear(&e);
+		assert_int_equal(state_open(refused[i], 1, &st, &e), ERR_INVALID);
+		assert_true(strstr(e.msg, "only to loopback") || strstr(e.msg, "user name"));
+		state_close(st);
+	}
+}
+
 int
 main(void)
 {
@@ -201,6 +222,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_and_newer_refused_untouched, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_bare_and_relative_names, setup, teardown),
+		cmocka_unit_test(test_etcd_endpoint_host),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
