@@ -495,7 +495,8 @@ ctx_release(struct ctx *c)
 
 /*
  * Reads the token from FILE, refusing a file that group or others may read
- * (like ssh does with keys); trailing whitespace is dropped.
+ * (like ssh does with keys) and anything but a regular file (a FIFO would
+ * block); trailing whitespace is dropped.
  */
 static int
 read_token_file(const char *path, char **out)
@@ -503,7 +504,8 @@ read_token_file(const char *path, char **out)
 	struct stat st;
 	char buf[MAX_TOKEN_FILE + 1];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang us waiting for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return fail("cannot open token file '%s': %s", path, strerror(errno));

@@ -60,6 +60,14 @@
 #define MANIFEST_MAX_RESOURCES 10000
 /* Directory recursion limit (symlinked directories could loop). */
 #define MANIFEST_MAX_DIR_DEPTH 16
+/* Most manifest files in one load: far more than an account needs, and a
+ * folder of generated or linked files cannot make a load unbounded. */
+#define MANIFEST_MAX_FILES 10000
+/* Most folders walked in one load. Each is walked once, however many
+ * symlinks lead to it (a loop or a fan-out costs one visit per folder). */
+#define MANIFEST_MAX_DIRS 4096
+/* Most directory entries looked at in one load, manifests or not. */
+#define MANIFEST_MAX_DIR_ENTRIES 200000
 /* Most extra folders a manifest path may reach (--allow-path-root). */
 #define MANIFEST_MAX_PATH_ROOTS 16
 
@@ -238,6 +246,15 @@ enum errcode manifest_entry_value(const struct kv_entry *en, char **out, size_t 
                                   struct err *e) WARN_UNUSED_RESULT;
 /* 1 when data is UTF-8 text without NUL bytes (sent as a JSON string). */
 int manifest_is_text(const char *data, size_t len);
+
+/* Folders already walked, by (device, inode): a sorted set. */
+struct manifest_dirset {
+	struct manifest_dirid { uint64_t dev, ino; } *v;
+	size_t n, cap;
+};
+/* Adds a folder; 1 when it is new, 0 when it was walked already. */
+int manifest_dirset_add(struct manifest_dirset *s, uint64_t dev, uint64_t ino);
+void manifest_dirset_release(struct manifest_dirset *s);
 
 void manifest_set_init(struct manifest_set *set);
 void manifest_set_free(struct manifest_set *set);

@@ -623,13 +623,17 @@ state_open(const char *path, int lock, struct state **out, struct err *e)
 		}
 		free(lp);
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); /* a FIFO: no wait */
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return ERR_OK; /* a first run */
 		return err_set(e, ERR_IO, "cannot read state '%s': %s", path, strerror(errno));
 	}
-	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > STATE_MAX_FILE) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return err_set(e, ERR_IO, "state '%s' is not a regular file", path);
+	}
+	if ((uint64_t)sb.st_size > STATE_MAX_FILE) {
 		close(fd);
 		return err_set(e, ERR_IO, "state file '%s' is larger than %u bytes", path,
 		               STATE_MAX_FILE);

@@ -2,8 +2,8 @@
 # A running daemon meets hostile manifest edits: each is reported with its
 # file:line:col, the daemon stays up, answers /healthz and keeps reconciling
 # its last good set; when the edit goes away the set is valid again: the
-# 13-byte manifest that once crashed the YAML parser, and a valueFrom.file
-# that leaves the manifest's folder.
+# 13-byte manifest that once crashed the YAML parser, a valueFrom.file that
+# leaves the manifest's folder, and a FIFO named *.yaml.
 # Waits are bounded polls on conditions.
 set -u
 cd "$(dirname "$0")/../.."
@@ -75,6 +75,10 @@ printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: KVNamespace\nmetadata: {name: 
 hostile leak.yaml "file=\"$m/leak.yaml\" line=6 col=34 error=\"file '$tmp/emu-token' is an absolute path"
 api GET /storage/kv/namespaces >/dev/null
 grep -q '"leak"' "$tmp/body" && fail "a namespace was created"; ok
+
+# 3. a FIFO named *.yaml: refused at once, no reload hangs on it
+mkfifo "$m/pipe.yaml"
+hostile pipe.yaml "error=\"'$m/pipe.yaml' is not a regular file"
 
 kill -TERM "$dpid"; wait "$dpid"; drc=$?; dpid=
 [ "$drc" = 0 ] || fail "daemon exited $drc on SIGTERM"; ok

@@ -5,7 +5,10 @@
 #    absolute path to the token, '..', a symlink; --allow-path-root allows a
 #    folder; stdin manifests resolve against the current folder;
 #  - endpoints (API, etcd) with userinfo or a host that only starts like
-#    loopback ("127.0.0.1@198.51.100.7", "localhost.example.com").
+#    loopback ("127.0.0.1@198.51.100.7", "localhost.example.com");
+#  - a FIFO as the -f path, as a *.yaml in a folder, as a token file (one
+#    line naming it, no hang); a symlink fan-out 20 levels deep (< 2 s) and
+#    a symlink loop (each folder walked once).
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
@@ -71,6 +74,51 @@ expect_out "etcd endpoint refused: it holds a user name or password" "etcd useri
 [ "$(requests)" = "$n0" ] || fail "a refused endpoint reached cfemu"; ok
 cfs plan --endpoint "http://LOCALHOST:$EMU_PORT/client/v4/" --state "$tmp/state.json" -f "$m/kv.yaml"
 expect_rc 2 "a loopback endpoint still works"
+
+# --- FIFOs and symlink fan-outs: refused or bounded, never a hang ------------
+# (timeout is only a guard: each must answer at once)
+f="$tmp/fifo"; mkdir -p "$f/dir"
+n0=$(requests)
+mkfifo "$f/m.yaml" "$f/dir/x.yaml" "$f/token"
+cp "$m/kv.yaml" "$f/dir/a.yaml"
+rc=0; timeout 10 "$BIN/cfstorage" validate -f "$f/m.yaml" > "$tmp/cfs.out" 2>&1 || rc=$?
+expect_rc 1 "a FIFO as -f"
+expect_out "^cfstorage: '$f/m.yaml' is not a regular file" "the FIFO is named"
+one_line "a FIFO as -f"
+rc=0; timeout 10 "$BIN/cfstorage" validate -f "$f/dir" > "$tmp/cfs.out" 2>&1 || rc=$?
+expect_rc 1 "a FIFO *.yaml in a folder"
+expect_out "^cfstorage: '$f/dir/x.yaml' is not a regular file" "the FIFO in the folder is named"
+rc=0; timeout 10 env -u CLOUDFLARE_API_TOKEN "$BIN/cfstorage" plan --api-token-file "$f/token" \
+	--state "$tmp/state.json" -f "$m/kv.yaml" > "$tmp/cfs.out" 2>&1 || rc=$?
+expect_rc 1 "a FIFO as the token file"
+expect_out "^cfstorage: token file '$f/token' is not a regular file" "the token FIFO is named"
+rc=0; timeout 10 "$BIN/cfemu" --listen 127.0.0.1:0 --token-file "$f/token" > "$tmp/cfs.out" 2>&1 || rc=$?
+expect_rc 1 "a FIFO as cfemu's token file"
+[ "$(requests)" = "$n0" ] || fail "a refused FIFO sent requests"; ok
+
+# fan-out: L_i holds two symlinks (a, b) to L_{i+1}: 2^depth paths, depth folders
+fan() { # fan DIR DEPTH: DIR/m is the manifest folder, one manifest at the bottom
+	local d=$1 n=$2 i
+	mkdir -p "$d/m"
+	for i in $(seq 1 "$n"); do mkdir "$d/L$i"; done
+	ln -s ../L1 "$d/m/a"; ln -s ../L1 "$d/m/b"
+	for i in $(seq 1 $((n - 1))); do ln -s "../L$((i + 1))" "$d/L$i/a"; ln -s "../L$((i + 1))" "$d/L$i/b"; done
+	printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: deep}\nspec: {}\n' > "$d/L$n/x.yaml"
+}
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+fan "$tmp/fan20" 20
+t0=$(ms); rc=0; timeout 10 "$BIN/cfstorage" validate -f "$tmp/fan20/m" > "$tmp/cfs.out" 2>&1 || rc=$?; t1=$(ms)
+expect_rc 1 "a symlink fan-out 20 levels deep"
+expect_out "nested deeper than 16 levels" "the fan-out is refused for its depth"
+[ $((t1 - t0)) -lt 2000 ] || fail "the 20-level fan-out took $((t1 - t0)) ms"; ok
+fan "$tmp/fan12" 12
+t0=$(ms); cfs validate -f "$tmp/fan12/m"; t1=$(ms)
+expect_rc 0 "a symlink fan-out 12 levels deep"
+expect_out "^ok: 1 resource in 1 file" "each folder is read once (not 4,096 times)"
+[ $((t1 - t0)) -lt 2000 ] || fail "the 12-level fan-out took $((t1 - t0)) ms"; ok
+ln -s .. "$tmp/fan12/L12/up"
+cfs validate -f "$tmp/fan12/m"
+expect_rc 0 "a symlink loop is walked once"
 
 emu_stop
 echo "hostile_inputs: $checks passed, 0 failed"

@@ -353,6 +353,47 @@ test_value_file_swapped_after_validation(void **state)
 	assert_null(val);
 }
 
+/* Reproducer: a FIFO in a manifest folder hung the load; a symlink loop or
+ * fan-out walked folders again and again. Each folder is walked once. */
+static void
+test_walk_fifo_loop_and_dirset(void **state)
+{
+	struct fx *f = *state;
+	struct manifest_dirset ds = { 0 };
+	const char *paths[2];
+	char p[128];
+	struct err e;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cfs-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(p, sizeof(p), "%s/a.yaml", f->dir);
+	write_file(p, HDR "kind: KVNamespace\nmetadata: {name: a}\nspec: {}\n");
+	snprintf(p, sizeof(p), "%s/self", f->dir);
+	assert_int_equal(symlink(".", p), 0);
+	snprintf(p, sizeof(p), "%s/again", f->dir);
+	assert_int_equal(symlink(f->dir, p), 0);
+	paths[0] = paths[1] = f->dir;
+	err_clear(&e);
+	assert_int_equal(manifest_load(paths, 2, &f->set, &f->d, &e), ERR_OK);
+	assert_int_equal(f->d.n, 0);
+	assert_int_equal(f->set.nfiles, 1);
+
+	snprintf(p, sizeof(p), "%s/b.yaml", f->dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	manifest_set_free(&f->set);
+	manifest_set_init(&f->set);
+	assert_int_equal(manifest_load(paths, 1, &f->set, &f->d, &e), ERR_IO);
+	assert_non_null(strstr(e.msg, "b.yaml' is not a regular file"));
+
+	assert_int_equal(manifest_dirset_add(&ds, 1, 9), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 2, 1), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 1, 3), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 1, 9), 0);
+	assert_int_equal(manifest_dirset_add(&ds, 2, 1), 0);
+	assert_int_equal(ds.n, 3);
+	manifest_dirset_release(&ds);
+}
+
 int
 main(void)
 {
@@ -366,6 +407,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_directory_sorted_skips_dot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_path_is_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_file_confined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_fifo_loop_and_dirset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_value_file_swapped_after_validation, setup,
 		                                teardown),
 	};
