@@ -12,12 +12,15 @@
  * SIGINT. A bad flag is one line on stderr and exit 1.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../../pkg/emu/emu.h"
 #include "../../pkg/log/log.h"
@@ -55,18 +58,24 @@ parse_ul(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
+/* The token in a regular file (a FIFO is refused, not waited on). */
 static char *
 read_token(const char *path)
 {
-	FILE *f = fopen(path, "r");
 	char buf[TOKEN_MAX];
-	size_t n;
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
-	if (f == NULL)
+	if (fd < 0)
 		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return buf[0] ? xstrdup(buf) : NULL;
 }
@@ -113,7 +122,7 @@ main(int argc, char **argv)
 		case 'T':
 			free(token);
 			if ((token = read_token(optarg)) == NULL) {
-				fprintf(stderr, "cfemu: cannot read a token from '%s'\n", optarg);
+				fprintf(stderr, "cfemu: cannot read a token from '%s' (a regular file)\n", optarg);
 				return 1;
 			}
 			break;

@@ -65,6 +65,8 @@ struct opts {
 	const char *dir, *kind;
 	int64_t interval_ms;
 	const char *listen, *log_format, *log_level;
+	const char *path_roots[MANIFEST_MAX_PATH_ROOTS]; /* --allow-path-root */
+	size_t npath_roots;
 	unsigned parallelism, rate_n, rate_secs;
 	char **args;
 	size_t nargs;
@@ -106,6 +108,8 @@ usage(FILE *out)
 	        "  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
 	        "  --local                use the embedded emulator (state under .cfstorage/local)\n"
 	        "  --now RFC3339          evaluate schedules as if it were that time\n"
+	        "  --allow-path-root DIR  manifests may also name files under DIR (repeatable);\n"
+	        "                         otherwise valueFrom.file stays in its manifest's folder\n"
 	        "  -v, --verbose          more detail;  -q, --quiet  less\n"
 	        "  -h, --help             help for any command;  --version\n"
 	        "\n"
@@ -127,6 +131,10 @@ usage_validate(FILE *out)
 	        "  -f, --filename PATH    manifests to read (repeatable)\n"
 	        "  -o, --output FORMAT    text (default) or json: [{file,line,col,message}]\n"
 	        "  -q, --quiet            print nothing when the manifests are valid\n"
+	        "  --allow-path-root DIR  valueFrom.file may also name files under DIR; without\n"
+	        "                         it a file must be inside its manifest's folder (the\n"
+	        "                         current folder for '-'): no absolute path, no '..' out,\n"
+	        "                         no symlink out\n"
 	        "\n"
 	        "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n");
 }
@@ -194,7 +202,7 @@ usage_cmd(enum cmd cmd, FILE *out)
 		return;
 	}
 	fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, --api-token-file,\n"
-	        "--endpoint, --local, --now, -v, -q.\n");
+	        "--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
 }
 
 /* Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. */
@@ -226,7 +234,8 @@ flag_name(const char *arg, char *out, size_t len)
 enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OPT_NOW,
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
-       OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES };
+       OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
+       OPT_ALLOW_PATH_ROOT };
 
 /* "500ms", "2s", "5m", "1h" -> milliseconds; -1 when malformed. */
 static int64_t
@@ -303,6 +312,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "allow-path-root", required_argument, NULL, OPT_ALLOW_PATH_ROOT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -348,6 +358,12 @@ parse_args(int argc, char **argv, struct opts *o)
 				return fail("--interval must be a duration such as 30s, 5m or 1h (at least 100ms)");
 			break;
 		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_ALLOW_PATH_ROOT:
+			if (o->npath_roots == MANIFEST_MAX_PATH_ROOTS)
+				return fail("too many --allow-path-root folders (at most %d)",
+				            MANIFEST_MAX_PATH_ROOTS);
+			o->path_roots[o->npath_roots++] = optarg;
+			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "logfmt") != 0)
 				return fail("--log-format must be json or logfmt");
@@ -407,6 +423,19 @@ parse_args(int argc, char **argv, struct opts *o)
 	return EXIT_OK;
 }
 
+/* Hands the --allow-path-root folders to a set before it is loaded. */
+static int
+allow_roots(const struct opts *o, struct manifest_set *set)
+{
+	struct err e;
+
+	err_clear(&e);
+	for (size_t i = 0; i < o->npath_roots; i++)
+		if (manifest_set_allow_root(set, o->path_roots[i], &e) != ERR_OK)
+			return fail("%s", e.msg);
+	return EXIT_OK;
+}
+
 static int
 cmd_validate(const struct opts *o)
 {
@@ -422,6 +451,8 @@ cmd_validate(const struct opts *o)
 	manifest_set_init(&set);
 	diags_init(&d);
 	err_clear(&e);
+	if ((rc = allow_roots(o, &set)) != EXIT_OK)
+		goto out;
 	if (manifest_load(o->paths, o->npaths, &set, &d, &e) != ERR_OK) {
 		rc = fail("%s", e.msg);
 		goto out;
@@ -470,7 +501,8 @@ ctx_release(struct ctx *c)
 
 /*
  * Reads the token from FILE, refusing a file that group or others may read
- * (like ssh does with keys); trailing whitespace is dropped.
+ * (like ssh does with keys) and anything but a regular file (a FIFO would
+ * block); trailing whitespace is dropped.
  */
 static int
 read_token_file(const char *path, char **out)
@@ -478,7 +510,8 @@ read_token_file(const char *path, char **out)
 	struct stat st;
 	char buf[MAX_TOKEN_FILE + 1];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang us waiting for a writer */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return fail("cannot open token file '%s': %s", path, strerror(errno));
@@ -519,6 +552,8 @@ load_manifests(const struct opts *o, struct manifest_set *set, int required)
 			return fail("needs -f PATH (a file, a directory or '-')");
 		return EXIT_OK;
 	}
+	if ((rc = allow_roots(o, set)) != EXIT_OK)
+		return rc;
 	diags_init(&d);
 	err_clear(&e);
 	if (manifest_load(o->paths, o->npaths, set, &d, &e) != ERR_OK) {
@@ -1015,6 +1050,8 @@ cmd_run(const struct opts *o)
 	memset(&d, 0, sizeof(d));
 	d.paths = o->paths;
 	d.npaths = o->npaths;
+	d.path_roots = o->path_roots;
+	d.npath_roots = o->npath_roots;
 	d.interval_ms = o->interval_ms ? o->interval_ms : DAEMON_DEFAULT_INTERVAL_MS;
 	d.listen = o->listen ? o->listen : DAEMON_DEFAULT_LISTEN;
 	d.now_offset = o->now ? c.now - (int64_t)time(NULL) : 0;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "../log/log.h"
+#include "../url/url.h"
 
 #ifndef CFS_VERSION
 #define CFS_VERSION "dev"
@@ -136,39 +137,17 @@ rnd(struct api *a)
 	return a->rng * 2685821657736338717ULL;
 }
 
-/* Loopback hosts, where plain http is allowed (cfemu, tests). */
-static int
-is_loopback_url(const char *url)
-{
-	const char *h = url + 7; /* after "http://" */
-
-	return strncmp(h, "127.", 4) == 0 || strncmp(h, "localhost", 9) == 0 ||
-	       strncmp(h, "[::1]", 5) == 0;
-}
-
 static int curl_ready;
 
 struct api *
 api_new(const struct api_config *cfg, struct err *e)
 {
 	struct api *a;
-	size_t bl;
+	char *base;
 
 	if (cfg->base_url == NULL || cfg->base_url[0] == '\0') {
 		err_set(e, ERR_INVALID, "no API endpoint");
 		return NULL;
-	}
-	if (strncmp(cfg->base_url, "https://", 8) != 0) {
-		if (strncmp(cfg->base_url, "http://", 7) != 0) {
-			err_set(e, ERR_INVALID, "endpoint '%.128s' must start with https://",
-			        cfg->base_url);
-			return NULL;
-		}
-		if (!is_loopback_url(cfg->base_url)) {
-			err_set(e, ERR_INVALID, "plain http:// endpoint '%.128s' refused: only "
-			        "loopback addresses may skip TLS", cfg->base_url);
-			return NULL;
-		}
 	}
 	if (cfg->token == NULL || cfg->token[0] == '\0') {
 		err_set(e, ERR_INVALID, "no API token: set CLOUDFLARE_API_TOKEN or use "
@@ -193,16 +172,17 @@ api_new(const struct api_config *cfg, struct err *e)
 		        cfg->account_id);
 		return NULL;
 	}
+	/* libcurl's parser decides the host (plain http to loopback only, no
+	 * userinfo); the base kept is its normalised form of what was checked */
+	if (url_check_endpoint(cfg->base_url, "endpoint", &base, e) != ERR_OK)
+		return NULL;
 	if (!curl_ready) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		curl_ready = 1;
 	}
 	a = xcalloc(1, sizeof(*a));
 	a->multi = curl_multi_init();
-	a->base = xstrdup(cfg->base_url);
-	bl = strlen(a->base);
-	while (bl > 0 && a->base[bl - 1] == '/')
-		a->base[--bl] = '\0';
+	a->base = base; /* hand-over */
 	a->auth = xasprintf("Authorization: Bearer %s", cfg->token);
 	a->account = xstrdup(cfg->account_id);
 	a->parallelism = cfg->parallelism ? cfg->parallelism : API_DEFAULT_PARALLELISM;

@@ -118,8 +118,14 @@ observe_request(const char *method, const char *route, long status, void *user)
 
 /* ---- watching the manifests ---- */
 
+/*
+ * Watches path (a file's folder, or a folder and every folder below it).
+ * Symlinks are followed, but each folder is watched once (seen, by device
+ * and inode) and at most MANIFEST_MAX_DIRS of them, so a symlink loop or
+ * fan-out costs one watch per folder, as manifest_load's walk does.
+ */
 static void
-watch_tree(struct loop *l, const char *path, int depth)
+watch_tree(struct loop *l, const char *path, int depth, struct manifest_dirset *seen)
 {
 	struct stat st;
 	DIR *d;
@@ -139,6 +145,9 @@ watch_tree(struct loop *l, const char *path, int depth)
 		free(copy);
 		return;
 	}
+	if (!manifest_dirset_add(seen, (uint64_t)st.st_dev, (uint64_t)st.st_ino) ||
+	    seen->n > MANIFEST_MAX_DIRS)
+		return;
 	(void)inotify_add_watch(l->infd, path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM |
 	                        IN_CREATE | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF);
 	if (depth >= MANIFEST_MAX_DIR_DEPTH || (d = opendir(path)) == NULL)
@@ -151,7 +160,7 @@ watch_tree(struct loop *l, const char *path, int depth)
 			continue;
 		sub = xasprintf("%s/%s", path, de->d_name);
 		if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
-			watch_tree(l, sub, depth + 1);
+			watch_tree(l, sub, depth + 1, seen);
 		free(sub);
 	}
 	closedir(d);
@@ -160,6 +169,8 @@ watch_tree(struct loop *l, const char *path, int depth)
 static void
 rewatch(struct loop *l)
 {
+	struct manifest_dirset seen = { 0 };
+
 	if (l->infd >= 0) {
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->infd, NULL);
 		close(l->infd);
@@ -169,7 +180,8 @@ rewatch(struct loop *l)
 		return;
 	for (size_t i = 0; i < l->o->npaths; i++)
 		if (strcmp(l->o->paths[i], "-") != 0)
-			watch_tree(l, l->o->paths[i], 0);
+			watch_tree(l, l->o->paths[i], 0, &seen);
+	manifest_dirset_release(&seen);
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->infd };
 
@@ -184,12 +196,15 @@ reload(struct loop *l)
 	struct manifest_set set;
 	struct diags d;
 	struct err e;
+	enum errcode rc = ERR_OK;
 	int ok;
 
 	manifest_set_init(&set);
 	diags_init(&d);
 	err_clear(&e);
-	if (manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK ||
+	for (size_t i = 0; i < l->o->npath_roots && rc == ERR_OK; i++)
+		rc = manifest_set_allow_root(&set, l->o->path_roots[i], &e);
+	if (rc != ERR_OK || manifest_load(l->o->paths, l->o->npaths, &set, &d, &e) != ERR_OK ||
 	    (d.n == 0 && manifest_hash_entries(&set, &e) != ERR_OK)) {
 		log_error("manifests unreadable; keeping the last good set", "error=\"%s\"", e.msg);
 		ok = 0;

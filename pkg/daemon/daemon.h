@@ -34,6 +34,8 @@
 struct daemon_opts {
 	const char *const *paths;
 	size_t npaths;
+	const char *const *path_roots; /* --allow-path-root: see manifest_set_allow_root */
+	size_t npath_roots;
 	int64_t interval_ms;
 	const char *listen;      /* "127.0.0.1:9464"; "" or "off" disables HTTP */
 	int64_t now_offset;      /* --now: seconds added to the wall clock */

@@ -181,6 +181,17 @@ emu_parse_ll(const char *s, long long *out)
 	return 0;
 }
 
+int
+emu_json_ll(const cJSON *v, long long min, long long max, long long *out)
+{
+	/* written so that NaN fails too */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)min) ||
+	    !(v->valuedouble <= (double)max))
+		return -1;
+	*out = (long long)v->valuedouble;
+	return 0;
+}
+
 /* RFC 3339 UTC with milliseconds, the form Cloudflare's R2 and Secrets
  * Store responses use. */
 char *

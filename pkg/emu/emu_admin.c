@@ -5,7 +5,8 @@
  *   GET    /__emu/stats          {"requests","reads","writes","routes":[{method,route,status,count}]}
  *   POST   /__emu/reset          drops all data, counters, fault rules, the clock offset
  *   GET    /__emu/clock          {"now": unix, "offset": seconds}
- *   POST   /__emu/clock          {"now": unix} | {"advance": seconds} | {"offset": seconds}
+ *   POST   /__emu/clock          {"now": unix} | {"advance": seconds} | {"offset": seconds};
+ *                                the clock stays within 0..EMU_CLOCK_MAX (else 400)
  *   GET    /__emu/faults         {"rules":[{method,route,status,count}]}
  *   POST   /__emu/faults         one rule or an array: {method?, route, status, count?=1};
  *                                status 0 (or "drop": true) drops the connection
@@ -87,7 +88,9 @@ h_clock_get(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 /*
  * POST /__emu/clock: sets the emulator's clock ({"now"}), moves it
  * ({"advance"}) or sets the offset from the system clock ({"offset"}). The
- * journal records the resulting offset, so a restart keeps the clock.
+ * journal records the resulting offset, so a restart keeps the clock. Every
+ * number is bounded before arithmetic and the clock must stay within
+ * [0, EMU_CLOCK_MAX]: {"advance": 9e18} twice once overflowed the offset.
  */
 static void
 h_clock_set(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
@@ -96,21 +99,32 @@ h_clock_set(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	const cJSON *now = cJSON_GetObjectItemCaseSensitive(body, "now");
 	const cJSON *adv = cJSON_GetObjectItemCaseSensitive(body, "advance");
 	const cJSON *off = cJSON_GetObjectItemCaseSensitive(body, "offset");
-	long long sys = rq->now - e->m.clock_offset;
+	long long sys = rq->now - e->m.clock_offset, v, offset;
+	int bad;
 
-	if (cJSON_IsNumber(now))
-		e->m.clock_offset = (long long)now->valuedouble - sys;
-	else if (cJSON_IsNumber(adv))
-		e->m.clock_offset += (long long)adv->valuedouble;
-	else if (cJSON_IsNumber(off))
-		e->m.clock_offset = (long long)off->valuedouble;
-	else {
+	if (cJSON_IsNumber(now)) {
+		bad = emu_json_ll(now, 0, EMU_CLOCK_MAX, &v);
+		offset = v - sys;
+	} else if (cJSON_IsNumber(adv)) {
+		bad = emu_json_ll(adv, -EMU_CLOCK_MAX, EMU_CLOCK_MAX, &v);
+		offset = e->m.clock_offset + v;
+	} else if (cJSON_IsNumber(off)) {
+		bad = emu_json_ll(off, -EMU_CLOCK_MAX, EMU_CLOCK_MAX, &v);
+		offset = v;
+	} else {
 		emu_fail(rs, 400, ADMIN_ERR_BAD_REQUEST,
 		         "body must be {\"now\": unix} or {\"advance\": seconds} or {\"offset\": seconds}");
 		cJSON_Delete(body);
 		return;
 	}
 	cJSON_Delete(body);
+	/* |sys|, |clock_offset| and |v| are below 2^40 here: no overflow */
+	if (bad || sys + offset < 0 || sys + offset > EMU_CLOCK_MAX) {
+		emu_fail(rs, 400, ADMIN_ERR_BAD_REQUEST, "the clock must stay between 0 and %lld "
+		         "(9999-12-31T23:59:59Z)", EMU_CLOCK_MAX);
+		return;
+	}
+	e->m.clock_offset = offset;
 	rq->journal_body = xasprintf("{\"offset\":%lld}", e->m.clock_offset);
 	clock_out(e, sys + e->m.clock_offset, rs);
 }
@@ -158,6 +172,7 @@ h_faults_add(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 {
 	cJSON *body = emu_body_json(rq), *list;
 	const cJSON *it;
+	long long n;
 
 	if (cJSON_IsObject(body)) {
 		list = cJSON_CreateArray();
@@ -179,10 +194,11 @@ h_faults_add(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		if (!cJSON_IsString(route) || (method && !cJSON_IsString(method)) ||
 		    (!drop && (!cJSON_IsNumber(status) ||
 		               (status->valueint != 0 && (status->valueint < 100 || status->valueint > 599)))) ||
-		    (count && (!cJSON_IsNumber(count) || count->valuedouble < 1)) ||
+		    (count && emu_json_ll(count, 1, EMU_FAULT_COUNT_MAX, &n) != 0) ||
 		    e->faults.n >= EMU_FAULT_RULES_MAX) {
 			emu_fail(rs, 400, ADMIN_ERR_BAD_REQUEST,
-			         "a rule is {method?, route, status (0 or 100..599), count? >= 1}");
+			         "a rule is {method?, route, status (0 or 100..599), count? "
+			         "(1..%lld)}", EMU_FAULT_COUNT_MAX);
 			goto out;
 		}
 	}
@@ -195,7 +211,8 @@ h_faults_add(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		f->method = method ? xstrdup(method->valuestring) : NULL;
 		f->status = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "drop"))
 		                ? 0 : (unsigned)cJSON_GetObjectItemCaseSensitive(it, "status")->valueint;
-		f->count = count ? (unsigned)count->valuedouble : 1;
+		f->count = count && emu_json_ll(count, 1, EMU_FAULT_COUNT_MAX, &n) == 0
+		                ? (unsigned)n : 1;
 		emu_vec_push(&e->faults, f);
 	}
 	faults_out(e, rs);
@@ -258,9 +275,15 @@ h_seed(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		const cJSON *key = cJSON_GetObjectItemCaseSensitive(it, "key");
 		const cJSON *size = cJSON_GetObjectItemCaseSensitive(it, "size");
 
+		const cJSON *up = cJSON_GetObjectItemCaseSensitive(it, "uploaded");
+		long long v;
+
 		if (!cJSON_IsString(key) || key->valuestring[0] == '\0' ||
-		    (size && (!cJSON_IsNumber(size) || size->valuedouble < 0))) {
-			emu_fail(rs, 400, ADMIN_ERR_BAD_REQUEST, "each object needs a key and a size >= 0");
+		    (size && emu_json_ll(size, 0, EMU_R2_OBJECT_MAX, &v) != 0) ||
+		    (cJSON_IsNumber(up) && emu_json_ll(up, 0, EMU_CLOCK_MAX, &v) != 0)) {
+			emu_fail(rs, 400, ADMIN_ERR_BAD_REQUEST, "each object needs a key, a size "
+			         "(0..%lld) and an optional uploaded time (0..%lld)",
+			         EMU_R2_OBJECT_MAX, EMU_CLOCK_MAX);
 			goto out;
 		}
 	}
@@ -284,8 +307,11 @@ h_seed(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 			o->key = xstrdup(key);
 			emu_vec_insert(&b->objects, i, o);
 		}
-		o->size = size ? (long long)size->valuedouble : 0;
-		o->uploaded = cJSON_IsNumber(up) ? (long long)up->valuedouble : rq->now;
+		long long v;
+
+		/* both checked above */
+		o->size = size && emu_json_ll(size, 0, EMU_R2_OBJECT_MAX, &v) == 0 ? v : 0;
+		o->uploaded = emu_json_ll(up, 0, EMU_CLOCK_MAX, &v) == 0 ? v : rq->now;
 	}
 	n = snprintf(text, sizeof(text), "{\"objects\":%zu}", b->objects.n);
 	emu_raw(rs, 200, "application/json", text, (size_t)n);

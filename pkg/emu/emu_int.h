@@ -40,6 +40,16 @@
 #define EMU_SS_VALUE_MAX 65536
 /* Per-route fault rules kept at once. */
 #define EMU_FAULT_RULES_MAX 256
+/* Most calls one fault rule may fault. */
+#define EMU_FAULT_COUNT_MAX 1000000000LL
+/* Largest integer a JSON number holds exactly (2^53): every number taken from
+ * a request body is bounded by it (or less) before it is cast or added to. */
+#define EMU_JSON_INT_MAX 9007199254740992LL
+/* The emulator's clock stays between the epoch and 9999-12-31T23:59:59Z, the
+ * last second RFC 3339 can write. */
+#define EMU_CLOCK_MAX 253402300799LL
+/* R2's largest object, 5 TiB: the bound on seeded object sizes. */
+#define EMU_R2_OBJECT_MAX (5LL << 40)
 
 /* A growable array of pointers. */
 struct vec {
@@ -217,6 +227,10 @@ char *emu_cursor_make(const char *last);
 char *emu_cursor_read(const char *cursor);
 /* Parses a decimal integer strictly; returns -1 if s is not one. */
 int emu_parse_ll(const char *s, long long *out);
+/* A JSON number within [min, max] (both within +-EMU_JSON_INT_MAX), as an
+ * integer (truncated); -1 when v is no number or out of range, which also
+ * keeps a cast of 1e300 (undefined behaviour) from happening. */
+int emu_json_ll(const cJSON *v, long long min, long long max, long long *out);
 
 /* Model lifetime (emu_store.c). */
 void emu_model_release(struct emu_model *m);

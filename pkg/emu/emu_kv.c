@@ -651,9 +651,10 @@ item_ll(const cJSON *it, const char *name, long long *out, int *has)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(it, name);
 
 	*has = v != NULL && !cJSON_IsNull(v);
-	if (*has && !cJSON_IsNumber(v))
+	*out = 0;
+	/* bounded before the cast: 1e300 would be undefined behaviour */
+	if (*has && emu_json_ll(v, -EMU_JSON_INT_MAX, EMU_JSON_INT_MAX, out) != 0)
 		return -1;
-	*out = *has ? (long long)v->valuedouble : 0;
 	return 0;
 }
 

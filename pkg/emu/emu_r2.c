@@ -141,7 +141,11 @@ object_live(const struct emu_bucket *b, const struct emu_object *o, long long no
 		if (strcmp(type->valuestring, "Age") == 0) {
 			const cJSON *age = cJSON_GetObjectItemCaseSensitive(c, "maxAge");
 
-			if (cJSON_IsNumber(age) && o->uploaded + (long long)age->valuedouble <= now)
+			long long secs;
+
+			/* bounded: uploaded (<= EMU_CLOCK_MAX) plus 2^53 cannot overflow */
+			if (emu_json_ll(age, 0, EMU_JSON_INT_MAX, &secs) == 0 &&
+			    o->uploaded + secs <= now)
 				return 0;
 		} else if (strcmp(type->valuestring, "Date") == 0) {
 			const cJSON *d = cJSON_GetObjectItemCaseSensitive(c, "date");

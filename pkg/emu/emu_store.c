@@ -441,13 +441,13 @@ record_parse(const char *data, size_t len, size_t off, struct emu_req *rq)
 	m = cJSON_GetObjectItemCaseSensitive(h, "m");
 	path = cJSON_GetObjectItemCaseSensitive(h, "p");
 	now = cJSON_GetObjectItemCaseSensitive(h, "now");
-	if (!cJSON_IsString(m) || !cJSON_IsString(path) || !cJSON_IsNumber(now)) {
+	if (!cJSON_IsString(m) || !cJSON_IsString(path) ||
+	    emu_json_ll(now, 0, EMU_CLOCK_MAX, &rq->now) != 0) {
 		cJSON_Delete(h);
 		return 0;
 	}
 	rq->method = xstrdup(m->valuestring);
 	rq->path = xstrdup(path->valuestring);
-	rq->now = (long long)now->valuedouble;
 	pairs_load(&rq->query, cJSON_GetObjectItemCaseSensitive(h, "q"));
 	pairs_load(&rq->headers, cJSON_GetObjectItemCaseSensitive(h, "h"));
 	rq->ids = cJSON_DetachItemFromObjectCaseSensitive(h, "ids");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../mem/mem.h"
+#include "../url/url.h"
 
 struct etcd {
 	CURL *h;
@@ -52,6 +53,7 @@ struct etcd *
 etcd_new(const char *url, char **prefix, struct err *e)
 {
 	const char *rest, *slash;
+	char *base, *checked;
 	struct etcd *c;
 	int tls;
 
@@ -65,18 +67,24 @@ etcd_new(const char *url, char **prefix, struct err *e)
 		err_set(e, ERR_INVALID, "state '%s' must be etcd://HOST:PORT/PREFIX", url);
 		return NULL;
 	}
-	if (!tls && strncmp(rest, "127.", 4) != 0 && strncmp(rest, "localhost", 9) != 0 &&
-	    strncmp(rest, "[::1]", 5) != 0) {
-		err_set(e, ERR_INVALID, "plain etcd:// is allowed only to loopback; use etcds://");
-		return NULL;
-	}
 	slash = strchr(rest, '/');
 	if (slash == NULL || slash == rest || slash[1] == '\0') {
 		err_set(e, ERR_INVALID, "state '%s' must be etcd://HOST:PORT/PREFIX", url);
 		return NULL;
 	}
+	/* the host as libcurl will see it: plain etcd:// only to loopback, and
+	 * no userinfo ("etcd://127.0.0.1@198.51.100.7/p" is not loopback) */
+	base = xasprintf("%s://%.*s", tls ? "https" : "http", (int)(slash - rest), rest);
+	if (url_check_endpoint(base, "etcd endpoint", &checked, e) != ERR_OK) {
+		if (!tls && strstr(e->msg, "only loopback"))
+			err_set(e, ERR_INVALID, "plain etcd:// is allowed only to loopback (127.0.0.0/8, "
+			        "::1, localhost); use etcds://");
+		free(base);
+		return NULL;
+	}
+	free(base);
 	c = xcalloc(1, sizeof(*c));
-	c->base = xasprintf("%s://%.*s", tls ? "https" : "http", (int)(slash - rest), rest);
+	c->base = checked; /* hand-over */
 	c->h = curl_easy_init();
 	*prefix = xstrdup(slash);
 	return c;

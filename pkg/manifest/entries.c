@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "../mem/mem.h"
-#include "manifest.h"
+#include "internal.h"
 
 int
 manifest_is_text(const char *data, size_t len)
@@ -46,6 +46,7 @@ manifest_entry_value(const struct kv_entry *en, char **out, size_t *len, struct 
 {
 	struct stat st;
 	size_t got = 0;
+	enum errcode rc;
 	int fd;
 
 	*out = NULL;
@@ -55,10 +56,11 @@ manifest_entry_value(const struct kv_entry *en, char **out, size_t *len, struct 
 		*len = en->value_len;
 		return ERR_OK;
 	}
-	fd = open(en->value_file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(e, ERR_IO, "cannot read '%s': %s", en->value_file, strerror(errno));
-	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size > KV_VALUE_MAX) {
+	/* confined again at read time: a symlink swapped in since validation is
+	 * refused, and a FIFO neither blocks nor is read */
+	if ((rc = manifest_path_open(en->value_file, en->value_root, &fd, &st, e)) != ERR_OK)
+		return rc;
+	if ((uint64_t)st.st_size > KV_VALUE_MAX) {
 		close(fd);
 		return err_set(e, ERR_IO, "'%s' is larger than %u bytes", en->value_file,
 		               KV_VALUE_MAX);

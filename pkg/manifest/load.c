@@ -46,45 +46,137 @@ str_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+int
+manifest_dirset_add(struct manifest_dirset *s, uint64_t dev, uint64_t ino)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct manifest_dirid *m = &s->v[mid];
+
+		if (m->dev == dev && m->ino == ino)
+			return 0;
+		if (m->dev < dev || (m->dev == dev && m->ino < ino))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof(*s->v));
+	s->v[lo].dev = dev;
+	s->v[lo].ino = ino;
+	s->n++;
+	return 1;
+}
+
+void
+manifest_dirset_release(struct manifest_dirset *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One load's walk over folders: what it found and what it has seen. */
+struct walker {
+	struct pathlist *out;
+	struct manifest_dirset seen;
+	size_t nentries;
+};
+
+/* A manifest file found in a folder or named by -f must be a regular file:
+ * opening a FIFO would wait for a writer forever. */
+static enum errcode
+add_file(struct walker *w, char *path, const struct stat *st, struct err *e)
+{
+	if (!S_ISREG(st->st_mode)) {
+		err_set(e, ERR_IO, "'%s' is not a regular file; manifests must be regular "
+		        "files", path);
+		free(path);
+		return ERR_IO;
+	}
+	if (w->out->n >= MANIFEST_MAX_FILES) {
+		err_set(e, ERR_IO, "more than %d manifest files (at '%s'); refused",
+		        MANIFEST_MAX_FILES, path);
+		free(path);
+		return ERR_IO;
+	}
+	pl_add(w->out, path);
+	return ERR_OK;
+}
+
 /*
  * Collects every *.yaml / *.yml below dir in sorted order. Names starting with
  * '.' are skipped: Kubernetes mounts a ConfigMap as `..data` and timestamped
  * `..2024_...` directories beside the visible symlinks, which would otherwise
- * be read twice.
+ * be read twice. Symlinks are followed, but every folder is walked once (by
+ * device and inode), so a loop or a fan-out of links costs one visit per
+ * folder; folders, entries and files are capped.
  */
 static enum errcode
-walk(const char *dir, int depth, struct pathlist *out, struct err *e)
+walk(struct walker *w, const char *dir, int depth, struct err *e)
 {
 	DIR *dp;
 	struct dirent *de;
 	struct pathlist names = { 0 };
+	struct stat st;
 	enum errcode rc = ERR_OK;
+	int fd;
 
 	if (depth > MANIFEST_MAX_DIR_DEPTH)
 		return err_set(e, ERR_IO, "directory '%s' is nested deeper than %d levels",
 		               dir, MANIFEST_MAX_DIR_DEPTH);
-	if ((dp = opendir(dir)) == NULL)
-		return err_set(e, ERR_IO, "cannot read directory '%s': %s", dir,
-		               strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = err_set(e, ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (!manifest_dirset_add(&w->seen, (uint64_t)st.st_dev, (uint64_t)st.st_ino)) {
+		close(fd); /* walked already, through another path */
+		return ERR_OK;
+	}
+	if (w->seen.n > MANIFEST_MAX_DIRS) {
+		close(fd);
+		return err_set(e, ERR_IO, "more than %d folders to read (at '%s'); refused",
+		               MANIFEST_MAX_DIRS, dir);
+	}
+	if ((dp = fdopendir(fd)) == NULL) {
+		rc = err_set(e, ERR_IO, "cannot read directory '%s': %s", dir, strerror(errno));
+		close(fd);
+		return rc;
+	}
 	while ((de = readdir(dp)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (++w->nentries > MANIFEST_MAX_DIR_ENTRIES) {
+			rc = err_set(e, ERR_IO, "more than %d directory entries to look at (in "
+			             "'%s'); refused", MANIFEST_MAX_DIR_ENTRIES, dir);
+			break;
+		}
 		pl_add(&names, xstrdup(de->d_name));
 	}
-	closedir(dp);
-	if (names.n > 1)
+	closedir(dp); /* closes fd */
+	if (rc == ERR_OK && names.n > 1)
 		qsort(names.v, names.n, sizeof(*names.v), str_cmp);
 	for (size_t i = 0; i < names.n; i++) {
-		struct stat st;
 		size_t dl = strlen(dir);
 		char *full = dl && dir[dl - 1] == '/' ? xasprintf("%s%s", dir, names.v[i])
 		                                       : xasprintf("%s/%s", dir, names.v[i]);
+		int found = rc == ERR_OK && stat(full, &st) == 0;
 
-		if (rc == ERR_OK && stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			rc = walk(full, depth + 1, out, e);
+		if (found && S_ISDIR(st.st_mode)) {
+			rc = walk(w, full, depth + 1, e);
 			free(full);
 		} else if (rc == ERR_OK && has_yaml_ext(names.v[i])) {
-			pl_add(out, full);
+			if (found)
+				rc = add_file(w, full, &st, e);
+			else
+				pl_add(w->out, full); /* a dangling link: its open names the error */
 		} else {
 			free(full);
 		}
@@ -180,6 +272,7 @@ manifest_load(const char *const *paths, size_t npaths, struct manifest_set *set,
               struct diags *d, struct err *e)
 {
 	struct pathlist files = { 0 };
+	struct walker w = { &files, { 0 }, 0 };
 	enum errcode rc = ERR_OK;
 	int used_stdin = 0;
 
@@ -190,16 +283,16 @@ manifest_load(const char *const *paths, size_t npaths, struct manifest_set *set,
 			pl_add(&files, xstrdup("-"));
 			continue;
 		}
-		if (stat(paths[i], &st) != 0) {
+		if (stat(paths[i], &st) != 0)
 			rc = err_set(e, ERR_IO, "cannot open '%s': %s", paths[i], strerror(errno));
-		} else if (S_ISDIR(st.st_mode)) {
-			rc = walk(paths[i], 0, &files, e);
-		} else {
-			pl_add(&files, xstrdup(paths[i]));
-		}
+		else if (S_ISDIR(st.st_mode))
+			rc = walk(&w, paths[i], 0, e);
+		else
+			rc = add_file(&w, xstrdup(paths[i]), &st, e);
 	}
 	for (size_t i = 0; i < files.n && rc == ERR_OK; i++) {
 		char *data = NULL, *base;
+		struct stat st;
 		size_t len = 0;
 		int fd;
 
@@ -212,9 +305,17 @@ manifest_load(const char *const *paths, size_t npaths, struct manifest_set *set,
 			free(data);
 			continue;
 		}
-		if ((fd = open(files.v[i], O_RDONLY | O_CLOEXEC)) < 0) {
+		/* O_NONBLOCK: a file swapped for a FIFO since the walk must not
+		 * block the open; fstat then refuses it */
+		if ((fd = open(files.v[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0) {
 			rc = err_set(e, ERR_IO, "cannot open '%s': %s", files.v[i],
 			             strerror(errno));
+			break;
+		}
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+			rc = err_set(e, ERR_IO, "'%s' is not a regular file; manifests must be "
+			             "regular files", files.v[i]);
+			close(fd);
 			break;
 		}
 		rc = slurp(fd, files.v[i], &data, &len, e);
@@ -229,6 +330,7 @@ manifest_load(const char *const *paths, size_t npaths, struct manifest_set *set,
 	for (size_t i = 0; i < files.n; i++)
 		free(files.v[i]);
 	free(files.v);
+	manifest_dirset_release(&w.seen);
 	if (rc == ERR_OK)
 		manifest_check_set(set, d);
 	return rc;

@@ -60,6 +60,16 @@
 #define MANIFEST_MAX_RESOURCES 10000
 /* Directory recursion limit (symlinked directories could loop). */
 #define MANIFEST_MAX_DIR_DEPTH 16
+/* Most manifest files in one load: far more than an account needs, and a
+ * folder of generated or linked files cannot make a load unbounded. */
+#define MANIFEST_MAX_FILES 10000
+/* Most folders walked in one load. Each is walked once, however many
+ * symlinks lead to it (a loop or a fan-out costs one visit per folder). */
+#define MANIFEST_MAX_DIRS 4096
+/* Most directory entries looked at in one load, manifests or not. */
+#define MANIFEST_MAX_DIR_ENTRIES 200000
+/* Most extra folders a manifest path may reach (--allow-path-root). */
+#define MANIFEST_MAX_PATH_ROOTS 16
 
 enum kind { KIND_R2BUCKET = 1, KIND_KVNAMESPACE, KIND_SECRET };
 
@@ -122,7 +132,8 @@ struct kv_entry {
 	char *key;
 	char *value;             /* inline value, or NULL with value_file */
 	size_t value_len;
-	char *value_file;        /* resolved path (relative to the manifest) */
+	char *value_file;        /* real path, inside value_root */
+	char *value_root;        /* real path of the folder value_file must stay in */
 	int64_t ttl_seconds;     /* 0 = none */
 	int64_t expiration;      /* 0 = none (unix seconds) */
 	char *metadata_json;     /* serialized JSON object or NULL */
@@ -187,7 +198,20 @@ struct manifest_set {
 	size_t n;
 	char **files;            /* every file read, in order; positions point here */
 	size_t nfiles;
+	char **path_roots;       /* real paths: manifest_set_allow_root() */
+	size_t npath_roots;
 };
+
+/*
+ * Paths in a manifest (valueFrom.file) resolve against the manifest's own
+ * folder (the current folder for stdin) and must stay inside it: no absolute
+ * path, no '..' that climbs out, no symlink that leads out. This adds `dir`
+ * (the operator's --allow-path-root) as one more folder such paths may reach,
+ * by absolute path or by '..'. Call it before manifest_load(); ERR_INVALID
+ * when dir is not a folder or more than MANIFEST_MAX_PATH_ROOTS were given.
+ */
+enum errcode manifest_set_allow_root(struct manifest_set *set, const char *dir,
+                                     struct err *e) WARN_UNUSED_RESULT;
 
 /*
  * Loads and validates every PATH (a file, a directory searched for *.yaml and
@@ -222,6 +246,15 @@ enum errcode manifest_entry_value(const struct kv_entry *en, char **out, size_t 
                                   struct err *e) WARN_UNUSED_RESULT;
 /* 1 when data is UTF-8 text without NUL bytes (sent as a JSON string). */
 int manifest_is_text(const char *data, size_t len);
+
+/* Folders already walked, by (device, inode): a sorted set. */
+struct manifest_dirset {
+	struct manifest_dirid { uint64_t dev, ino; } *v;
+	size_t n, cap;
+};
+/* Adds a folder; 1 when it is new, 0 when it was walked already. */
+int manifest_dirset_add(struct manifest_dirset *s, uint64_t dev, uint64_t ino);
+void manifest_dirset_release(struct manifest_dirset *s);
 
 void manifest_set_init(struct manifest_set *set);
 void manifest_set_free(struct manifest_set *set);

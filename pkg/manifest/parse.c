@@ -21,6 +21,8 @@ struct ctx {
 	const char *file;    /* the set's copy */
 	const char *basedir;
 	struct diags *d;
+	const char *const *roots; /* --allow-path-root folders (real paths) */
+	size_t nroots;
 };
 
 static struct src_pos
@@ -33,9 +35,10 @@ at(const struct ctx *c, const struct ynode *n)
 
 #define report(c, n, ...) diags_add((c)->d, at((c), (n)), __VA_ARGS__)
 
-/* A value as shown in a message: at most 40 characters, control bytes escaped. */
+/* A value as shown in a message: at most max characters, control bytes
+ * escaped. */
 static const char *
-show(const struct ynode *n, char *buf, size_t len)
+show_n(const struct ynode *n, char *buf, size_t len, size_t max)
 {
 	size_t o = 0;
 
@@ -46,7 +49,7 @@ show(const struct ynode *n, char *buf, size_t len)
 	for (size_t i = 0; i < n->len && o + 8 < len; i++) {
 		unsigned char ch = (unsigned char)n->s[i];
 
-		if (i == 40) {
+		if (i == max) {
 			o += (size_t)snprintf(buf + o, len - o, "...");
 			break;
 		}
@@ -57,6 +60,13 @@ show(const struct ynode *n, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+/* show_n for short values: 40 characters. */
+static const char *
+show(const struct ynode *n, char *buf, size_t len)
+{
+	return show_n(n, buf, len, 40);
 }
 
 /* ---- did you mean ---- */
@@ -884,6 +894,53 @@ kv_key_problem(const char *k, size_t len)
 	return NULL;
 }
 
+/*
+ * Resolves valueFrom.file: relative to the manifest's folder (the current
+ * folder for stdin) and confined to it or to an --allow-path-root folder, so
+ * whoever edits a manifest cannot publish any file the process can read.
+ */
+static void
+value_file(struct ctx *c, const struct ynode *n, const char *file, struct kv_entry *e)
+{
+	const char *home = strcmp(c->file, "<stdin>") == 0
+	                   ? "the current folder (the manifest is read from stdin)"
+	                   : "the manifest's folder";
+	char *real = NULL, *root = NULL, shown[320];
+	struct stat st;
+	int err_no;
+
+	show_n(n, shown, sizeof(shown), 160);
+	switch (manifest_path_resolve(c->basedir, file, c->roots, c->nroots, &real, &root,
+	                              &err_no)) {
+	case PATH_OK:
+		break;
+	case PATH_ABSOLUTE:
+		report(c, n, "file '%s' is an absolute path outside %s; use a path relative to "
+		       "it, or allow its folder with --allow-path-root", shown, home);
+		return;
+	case PATH_DOTDOT:
+		report(c, n, "file '%s' climbs out of %s with '..'; files must stay inside it "
+		       "(or in a folder allowed with --allow-path-root)", shown, home);
+		return;
+	case PATH_SYMLINK:
+		report(c, n, "file '%s' leads out of %s through a symlink; files must stay "
+		       "inside it (or in a folder allowed with --allow-path-root)", shown, home);
+		return;
+	case PATH_MISSING:
+		report(c, n, "cannot read file '%s': %s", shown, strerror(err_no));
+		return;
+	}
+	if (stat(real, &st) != 0)
+		report(c, n, "cannot read file '%s': %s", shown, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		report(c, n, "'%s' is not a regular file", shown);
+	else if ((uint64_t)st.st_size > KV_VALUE_MAX)
+		report(c, n, "file '%s' is %lld bytes; Workers KV allows at most %u", shown,
+		       (long long)st.st_size, KV_VALUE_MAX);
+	e->value_file = real;
+	e->value_root = root;
+}
+
 static void
 parse_entry(struct ctx *c, const struct ynode *m, struct kv_entry *e)
 {
@@ -927,21 +984,8 @@ parse_entry(struct ctx *c, const struct ynode *m, struct kv_entry *e)
 		char *file = NULL;
 
 		check_fields(c, vf, vffields);
-		if (get_str(c, vf, "file", &file, 1) == 1) {
-			struct stat st;
-			char *path = file[0] == '/' ? xstrdup(file)
-			                            : xasprintf("%s/%s", c->basedir, file);
-
-			if (stat(path, &st) != 0)
-				report(c, field(vf, "file"), "cannot read file '%s': %s", file,
-				       strerror(errno));
-			else if (!S_ISREG(st.st_mode))
-				report(c, field(vf, "file"), "'%s' is not a regular file", file);
-			else if ((uint64_t)st.st_size > KV_VALUE_MAX)
-				report(c, field(vf, "file"), "file '%s' is %lld bytes; Workers KV "
-				       "allows at most %u", file, (long long)st.st_size, KV_VALUE_MAX);
-			e->value_file = path;
-		}
+		if (get_str(c, vf, "file", &file, 1) == 1)
+			value_file(c, field(vf, "file"), file, e);
 		free(file);
 	}
 	if (field(m, "ttlSeconds") && field(m, "expiration"))
@@ -1328,7 +1372,8 @@ void
 manifest_parse_stream(const struct ystream *s, const char *file, const char *basedir,
                       struct manifest_set *set, struct diags *d)
 {
-	struct ctx c = { s, file, basedir, d };
+	struct ctx c = { s, file, basedir, d, (const char *const *)set->path_roots,
+	                 set->npath_roots };
 
 	for (size_t i = 0; i < s->ndocs; i++)
 		parse_doc(&c, &s->docs[i], set);

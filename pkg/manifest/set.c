@@ -80,6 +80,7 @@ manifest_resource_release(struct resource *r)
 			free(kv->entries[i].key);
 			free(kv->entries[i].value);
 			free(kv->entries[i].value_file);
+			free(kv->entries[i].value_root);
 			free(kv->entries[i].metadata_json);
 		}
 		free(kv->entries);
@@ -110,6 +111,7 @@ manifest_set_free(struct manifest_set *set)
 	for (size_t i = 0; i < set->nfiles; i++)
 		free(set->files[i]);
 	free(set->files);
+	free_strs(set->path_roots, set->npath_roots);
 	memset(set, 0, sizeof(*set));
 }
 

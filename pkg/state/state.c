@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,17 +205,32 @@ inv_entry_release(struct inv_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+/*
+ * The directory holding path, as a new string (free it): "." for a bare file
+ * name, "/" for a file in the root. Not dirname(3): glibc's returns a
+ * read-only static "." for a bare name, which make_parent would write into.
+ */
+static char *
+parent_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return xstrdup(".");
+	while (slash > path && slash[-1] == '/')
+		slash--; /* "a//b" is in "a" */
+	if (slash == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(slash - path));
+}
+
 /* mkdir -p for the directory holding path, mode 0700. */
 static int
 make_parent(const char *path)
 {
-	char *copy = xstrdup(path), *dir = dirname(copy), *p;
+	char *dir = parent_of(path), *p;
 	int rc = 0;
 
-	if (strcmp(dir, ".") == 0 || strcmp(dir, "/") == 0) {
-		free(copy); /* dirname's answer here may be read-only */
-		return 0;
-	}
 	for (p = dir + 1; ; p++) {
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
@@ -231,7 +245,7 @@ make_parent(const char *path)
 				break;
 		}
 	}
-	free(copy);
+	free(dir);
 	return rc;
 }
 
@@ -656,13 +670,17 @@ state_open(const char *path, int lock, struct state **out, struct err *e)
 		}
 		free(lp);
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY); /* a FIFO: no wait */
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return ERR_OK; /* a first run */
 		return err_set(e, ERR_IO, "cannot read state '%s': %s", path, strerror(errno));
 	}
-	if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size > STATE_MAX_FILE) {
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return err_set(e, ERR_IO, "state '%s' is not a regular file", path);
+	}
+	if ((uint64_t)sb.st_size > STATE_MAX_FILE) {
 		close(fd);
 		return err_set(e, ERR_IO, "state file '%s' is larger than %u bytes", path,
 		               STATE_MAX_FILE);
@@ -833,8 +851,8 @@ state_save(struct state *st, struct err *e)
 		unlink(tmp);
 		goto out;
 	}
-	copy = xstrdup(st->path);
-	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	copy = parent_of(st->path);
+	dfd = open(copy, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd); /* the rename itself must reach the disk */
 		close(dfd);

@@ -299,20 +299,27 @@ steal(yaml_char_t **s)
 	return r;
 }
 
-static int
-tag_ok(struct parser *p, const yaml_char_t *tag, yaml_mark_t m, int *plain)
+/*
+ * Checks a node's tag: only YAML's own (tag:yaml.org,2002:*) are accepted;
+ * `!!str` makes a scalar non-plain. A rejected tag is reported and the node is
+ * still built, so the tree keeps the shape of the text: skipping it would shift
+ * every later key and value of its mapping, and skipping a mapping or sequence
+ * would leave its end event without a frame to pop.
+ */
+static void
+tag_check(struct parser *p, const yaml_char_t *tag, yaml_mark_t m, int *plain)
 {
 	if (tag == NULL)
-		return 1;
+		return;
 	if (strcmp((const char *)tag, "tag:yaml.org,2002:str") == 0) {
 		*plain = 0;
-		return 1;
+		return;
 	}
 	if (strncmp((const char *)tag, "tag:yaml.org,2002:", 18) == 0)
-		return 1;
+		return;
+	*plain = 0;
 	diags_add(p->d, pos_at(p->s, (unsigned)m.line + 1, (unsigned)m.column + 1),
 	          "unsupported tag '%.64s'", (const char *)tag);
-	return 0;
 }
 
 static void
@@ -338,14 +345,18 @@ on_event(struct parser *p, yaml_event_t *ev)
 		p->s->ndocs++;
 		break;
 	case YAML_DOCUMENT_END_EVENT:
+		if (p->s->ndocs == 0 || p->depth != 0) {
+			/* every path that skips a start event stops the file first */
+			fatal(p, line, col, "invalid YAML: unbalanced document%s", "");
+			return;
+		}
 		p->s->docs[p->s->ndocs - 1].root = p->root;
 		drop_anchors(p);
 		break;
 	case YAML_SCALAR_EVENT: {
 		int plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 
-		if (!tag_ok(p, ev->data.scalar.tag, m, &plain))
-			return;
+		tag_check(p, ev->data.scalar.tag, m, &plain);
 		if (spend(p, 1, line, col) < 0)
 			return;
 		n = node_new(p, YNODE_SCALAR, m);
@@ -364,8 +375,7 @@ on_event(struct parser *p, yaml_event_t *ev)
 		                                 : ev->data.sequence_start.tag;
 		struct frame *f;
 
-		if (!tag_ok(p, tag, m, &plain))
-			return;
+		tag_check(p, tag, m, &plain);
 		if (p->depth > 0 && p->stack[p->depth - 1].node->kind == YNODE_MAP &&
 		    p->stack[p->depth - 1].key == NULL) {
 			fatal(p, line, col, "mapping keys must be plain strings%s", "");
@@ -389,7 +399,15 @@ on_event(struct parser *p, yaml_event_t *ev)
 	}
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
-		struct frame f = p->stack[--p->depth];
+		struct frame f;
+
+		if (p->depth == 0) {
+			/* every path that skips a start event stops the file first */
+			fatal(p, line, col, "invalid YAML: end of a mapping or list that "
+			      "never started%s", "");
+			return;
+		}
+		f = p->stack[--p->depth];
 
 		if (f.node->kind == YNODE_MAP)
 			finish_map(p, f.node);

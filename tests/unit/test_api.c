@@ -11,6 +11,7 @@
 
 #include "../../pkg/api/api.h"
 #include "../../pkg/mem/mem.h"
+#include "../../pkg/url/url.h"
 
 static void
 expect_refused(const char *url, const char *token, const char *acct, const char *msg)
@@ -44,6 +45,87 @@ test_new_checks(void **state)
 	assert_string_equal(api_account(a), "0123abcd");
 	assert_int_equal(api_get_stats(a)->requests, 0);
 	api_free(a);
+}
+
+/*
+ * Reproducer: the plain-http loopback check was a string prefix, so
+ * "http://127.0.0.1@198.51.100.7/" sent the token to 198.51.100.7 and
+ * "http://localhost.example.com/" passed. libcurl's parser decides now.
+ */
+static void
+test_endpoint_host_table(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *want; /* NULL: accepted; else a part of the message */
+	} cases[] = {
+		{ "http://127.0.0.1:8787/client/v4", NULL },
+		{ "http://127.255.3.4/client/v4/", NULL },
+		{ "http://localhost:1/client/v4", NULL },
+		{ "http://LOCALHOST:1/", NULL },
+		{ "http://[::1]:8787/client/v4", NULL },
+		{ "https://api.cloudflare.com/client/v4", NULL },
+		{ "HTTPS://api.cloudflare.com/client/v4", NULL },
+		{ "http://127.0.0.1@198.51.100.7/", "holds a user name or password" },
+		{ "http://127.0.0.1:80@198.51.100.7/", "holds a user name or password" },
+		{ "http://user:pw@127.0.0.1/", "holds a user name or password" },
+		{ "https://tok:s3cr3t@api.cloudflare.com/", "holds a user name or password" },
+		{ "http://localhost.example.com/", "only loopback" },
+		{ "http://localhost./", "only loopback" },
+		{ "http://127.0.0.1.nip.io/", "only loopback" },
+		{ "http://128.0.0.1/", "only loopback" },
+		{ "http://[::2]/", "only loopback" },
+		{ "http://[::ffff:198.51.100.7]/", "only loopback" },
+		{ "http://198.51.100.7#@127.0.0.1/", "must not have a query or fragment" },
+		{ "http://127.0.0.1/client/v4?x=1", "must not have a query or fragment" },
+		{ "http://127.0.0.1:99999/", "is not a valid URL" },
+		{ "http://[::1/client/v4", "is not a valid URL" },
+		{ "http:///client/v4", "only loopback" }, /* libcurl reads host "client" */
+		{ "ftp://127.0.0.1/", "must start with https://" },
+		{ "//127.0.0.1/", "must start with https://" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct api_config cfg = { cases[i].url, "tok", "0123abcd", 0, 0, 0, 0, 1 };
+		struct err e;
+		struct api *a;
+
+		err_clear(&e);
+		a = api_new(&cfg, &e);
+		if (cases[i].want == NULL) {
+			if (a == NULL)
+				fail_msg("'%s' refused: %s", cases[i].url, e.msg);
+			api_free(a);
+			continue;
+		}
+		if (a != NULL || strstr(e.msg, cases[i].want) == NULL)
+			fail_msg("'%s': want '%s', got '%s'", cases[i].url, cases[i].want,
+			         a ? "accepted" : e.msg);
+		assert_null(strstr(e.msg, "s3cr3t")); /* a password is never echoed */
+	}
+}
+
+/* The normalised base (libcurl's form, no trailing '/') is what requests use. */
+static void
+test_endpoint_normalised(void **state)
+{
+	char *norm = NULL;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(url_check_endpoint("http://LOCALHOST:8787/client/v4//", "endpoint",
+	                                    &norm, &e), ERR_OK);
+	assert_non_null(strstr(norm, ":8787/client/v4"));
+	assert_int_not_equal(norm[strlen(norm) - 1], '/');
+	free(norm);
+	assert_true(url_host_is_loopback("127.0.0.1"));
+	assert_true(url_host_is_loopback("[::1]"));
+	assert_true(url_host_is_loopback("::1"));
+	assert_false(url_host_is_loopback("127.0.0.1.example"));
+	assert_false(url_host_is_loopback("localhostx"));
+	assert_false(url_host_is_loopback("[::1"));
 }
 
 static void
@@ -166,6 +248,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_checks),
+		cmocka_unit_test(test_endpoint_host_table),
+		cmocka_unit_test(test_endpoint_normalised),
 		cmocka_unit_test(test_escape_and_routes),
 		cmocka_unit_test(test_lifecycle_round_trip),
 		cmocka_unit_test(test_cors_and_counts),

@@ -424,6 +424,66 @@ test_start_refusals(void **state)
 	assert_null(emu_start(&cfg, &e));
 }
 
+/*
+ * Reproducer: POST /__emu/clock {"advance":9e18} twice overflowed the clock
+ * offset. Every number from an admin body is bounded: out of range is a 400
+ * and changes nothing; in range still works.
+ */
+static void
+test_admin_numbers_bounded(void **state)
+{
+	struct fx *f = *state;
+	static const char *const clock_bad[] = {
+		"{\"advance\":9e18}", "{\"advance\":1e300}", "{\"advance\":-1e300}",
+		"{\"now\":1e300}", "{\"now\":-1}", "{\"offset\":-9e18}",
+		"{\"offset\":1e19}", "{\"now\":253402300800}",
+	};
+	cJSON *j;
+	long long off;
+
+	for (size_t i = 0; i < sizeof(clock_bad) / sizeof(clock_bad[0]); i++) {
+		assert_int_equal(call_json(f, "POST", "/__emu/clock", clock_bad[i], &j), 400);
+		cJSON_Delete(j);
+	}
+	/* the 9e18 pair, and advances that would walk past year 9999 one by one */
+	assert_int_equal(call_json(f, "POST", "/__emu/clock", "{\"advance\":9e18}", &j), 400);
+	cJSON_Delete(j);
+	for (int i = 0; i < 3; i++) {
+		long st = call_json(f, "POST", "/__emu/clock", "{\"advance\":100000000000}", &j);
+
+		cJSON_Delete(j);
+		assert_int_equal(st, i < 2 ? 200 : 400); /* 1e11 s is ~3,169 years */
+	}
+	assert_int_equal(call_json(f, "GET", "/__emu/clock", NULL, &j), 200);
+	off = (long long)cJSON_GetObjectItem(j, "offset")->valuedouble;
+	assert_true(off == 200000000000LL);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/clock", "{\"now\":253402300799}", &j), 200);
+	assert_true((long long)cJSON_GetObjectItem(j, "now")->valuedouble == 253402300799LL);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/clock", "{\"offset\":0}", &j), 200);
+	cJSON_Delete(j);
+
+	/* fault counts and seeded sizes */
+	assert_int_equal(call_json(f, "POST", "/__emu/faults",
+	                           "{\"route\":\"/x\",\"status\":500,\"count\":1e300}", &j), 400);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/faults",
+	                           "{\"route\":\"/x\",\"status\":500,\"count\":3}", &j), 200);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", ACCT "/r2/buckets", "{\"name\":\"seeded\"}", &j), 200);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/r2/seeded/objects",
+	                           "[{\"key\":\"a\",\"size\":1e300}]", &j), 400);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/r2/seeded/objects",
+	                           "[{\"key\":\"a\",\"size\":1,\"uploaded\":-1e300}]", &j), 400);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", "/__emu/r2/seeded/objects",
+	                           "[{\"key\":\"a\",\"size\":10}]", &j), 200);
+	cJSON_Delete(j);
+}
+
 int
 main(void)
 {
@@ -435,6 +495,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seeded_faults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_numbers_bounded, setup, teardown),
 		cmocka_unit_test(test_start_refusals),
 	};
 	int rc;

@@ -231,6 +231,169 @@ test_missing_path_is_io(void **state)
 	                    "or directory");
 }
 
+/* A temporary folder with m/ (the manifests) and out/ (outside them). */
+static void
+make_tree(struct fx *f, char *p, size_t len)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cfs-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(p, len, "%s/m", f->dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, len, "%s/m/sub", f->dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, len, "%s/out", f->dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, len, "%s/out/secret", f->dir);
+	write_file(p, "token");
+	snprintf(p, len, "%s/m/sub/ok.txt", f->dir);
+	write_file(p, "fine");
+	snprintf(p, len, "%s/m/link", f->dir);
+	assert_int_equal(symlink("../out/secret", p), 0);
+}
+
+#define KV_FILES(a, b, c, d) HDR "kind: KVNamespace\nmetadata: {name: n}\nspec:\n  entries:\n" \
+	"    - {key: a, valueFrom: {file: " a "}}\n    - {key: b, valueFrom: {file: " b "}}\n" \
+	"    - {key: c, valueFrom: {file: " c "}}\n    - {key: d, valueFrom: {file: " d "}}\n"
+
+/*
+ * Reproducer: `valueFrom: {file: /etc/cfstorage/token}` (or ../../x) put any
+ * readable file into KV. A path must stay in the manifest's folder unless an
+ * --allow-path-root folder holds it.
+ */
+static void
+test_value_file_confined(void **state)
+{
+	struct fx *f = *state;
+	const char *paths[1];
+	char p[128], m[128];
+	struct err e;
+
+	make_tree(f, p, sizeof(p));
+	snprintf(m, sizeof(m), "%s/m/kv.yaml", f->dir);
+	write_file(m, KV_FILES("sub/ok.txt", "../out/secret", "/etc/passwd", "link"));
+	paths[0] = m;
+	err_clear(&e);
+	assert_int_equal(manifest_load(paths, 1, &f->set, &f->d, &e), ERR_OK);
+	diags_sort(&f->d);
+	assert_int_equal(f->d.n, 3);
+	assert_int_equal(f->d.v[0].line, 7);
+	assert_int_equal(f->d.v[0].col, 34);
+	assert_non_null(strstr(f->d.v[0].msg, "file '../out/secret' climbs out of the "
+	                       "manifest's folder with '..'"));
+	assert_non_null(strstr(f->d.v[1].msg, "file '/etc/passwd' is an absolute path"));
+	assert_non_null(strstr(f->d.v[2].msg, "file 'link' leads out of the manifest's "
+	                       "folder through a symlink"));
+
+	/* the operator allows out/: the '..' path and the symlink are fine now */
+	manifest_set_free(&f->set);
+	manifest_set_init(&f->set);
+	diags_release(&f->d);
+	diags_init(&f->d);
+	snprintf(p, sizeof(p), "%s/out", f->dir);
+	assert_int_equal(manifest_set_allow_root(&f->set, p, &e), ERR_OK);
+	write_file(m, KV_FILES("sub/ok.txt", "../out/secret", "sub/../link", "link"));
+	assert_int_equal(manifest_load(paths, 1, &f->set, &f->d, &e), ERR_OK);
+	assert_int_equal(f->d.n, 0);
+	assert_int_equal(manifest_hash_entries(&f->set, &e), ERR_OK);
+	snprintf(p, sizeof(p), "%s/m/kv.yaml", f->dir);
+	assert_int_equal(manifest_set_allow_root(&f->set, p, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "is not a folder"));
+}
+
+/* A file swapped after validation (a symlink out, a folder made a symlink,
+ * a FIFO) is refused when it is read, without blocking. */
+static void
+test_value_file_swapped_after_validation(void **state)
+{
+	struct fx *f = *state;
+	const char *paths[1];
+	char p[128], q[128], m[128];
+	struct kv_entry *en;
+	char *val = NULL;
+	size_t len;
+	struct err e;
+
+	make_tree(f, p, sizeof(p));
+	snprintf(m, sizeof(m), "%s/m/kv.yaml", f->dir);
+	write_file(m, KV_FILES("sub/ok.txt", "sub/ok.txt", "sub/ok.txt", "sub/ok.txt"));
+	paths[0] = m;
+	err_clear(&e);
+	assert_int_equal(manifest_load(paths, 1, &f->set, &f->d, &e), ERR_OK);
+	assert_int_equal(f->d.n, 0);
+	en = &f->set.items[0].u.kv.entries[0];
+	assert_int_equal(manifest_entry_value(en, &val, &len, &e), ERR_OK);
+	assert_string_equal(val, "fine");
+	free(val);
+
+	/* the file becomes a symlink to out/secret */
+	snprintf(p, sizeof(p), "%s/m/sub/ok.txt", f->dir);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(symlink("../../out/secret", p), 0);
+	assert_int_not_equal(manifest_entry_value(en, &val, &len, &e), ERR_OK);
+	assert_null(val);
+
+	/* the folder becomes a symlink to out/, which holds an ok.txt */
+	snprintf(q, sizeof(q), "%s/out/ok.txt", f->dir);
+	write_file(q, "leaked");
+	snprintf(p, sizeof(p), "%s/m/sub", f->dir);
+	snprintf(q, sizeof(q), "%s/m/sub.old", f->dir);
+	assert_int_equal(rename(p, q), 0);
+	assert_int_equal(symlink("../out", p), 0);
+	assert_int_equal(manifest_entry_value(en, &val, &len, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "now leads outside"));
+	assert_null(val);
+
+	/* a FIFO: refused at once, no writer needed */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/m/sub/ok.txt", f->dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(manifest_entry_value(en, &val, &len, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "is not a regular file"));
+	assert_null(val);
+}
+
+/* Reproducer: a FIFO in a manifest folder hung the load; a symlink loop or
+ * fan-out walked folders again and again. Each folder is walked once. */
+static void
+test_walk_fifo_loop_and_dirset(void **state)
+{
+	struct fx *f = *state;
+	struct manifest_dirset ds = { 0 };
+	const char *paths[2];
+	char p[128];
+	struct err e;
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cfs-test-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(p, sizeof(p), "%s/a.yaml", f->dir);
+	write_file(p, HDR "kind: KVNamespace\nmetadata: {name: a}\nspec: {}\n");
+	snprintf(p, sizeof(p), "%s/self", f->dir);
+	assert_int_equal(symlink(".", p), 0);
+	snprintf(p, sizeof(p), "%s/again", f->dir);
+	assert_int_equal(symlink(f->dir, p), 0);
+	paths[0] = paths[1] = f->dir;
+	err_clear(&e);
+	assert_int_equal(manifest_load(paths, 2, &f->set, &f->d, &e), ERR_OK);
+	assert_int_equal(f->d.n, 0);
+	assert_int_equal(f->set.nfiles, 1);
+
+	snprintf(p, sizeof(p), "%s/b.yaml", f->dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	manifest_set_free(&f->set);
+	manifest_set_init(&f->set);
+	assert_int_equal(manifest_load(paths, 1, &f->set, &f->d, &e), ERR_IO);
+	assert_non_null(strstr(e.msg, "b.yaml' is not a regular file"));
+
+	assert_int_equal(manifest_dirset_add(&ds, 1, 9), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 2, 1), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 1, 3), 1);
+	assert_int_equal(manifest_dirset_add(&ds, 1, 9), 0);
+	assert_int_equal(manifest_dirset_add(&ds, 2, 1), 0);
+	assert_int_equal(ds.n, 3);
+	manifest_dirset_release(&ds);
+}
+
 int
 main(void)
 {
@@ -243,6 +406,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cross_document, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_directory_sorted_skips_dot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_path_is_io, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_file_confined, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_fifo_loop_and_dirset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_value_file_swapped_after_validation, setup,
+		                                teardown),
 	};
 
 	return cmocka_run_group_tests_name("manifest", tests, NULL, NULL);

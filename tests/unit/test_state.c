@@ -158,6 +158,61 @@ test_corrupt_and_newer_refused_untouched(void **state)
 	state_close(st);
 }
 
+/*
+ * Reproducer: `--state state.json` (no '/') crashed every command, because
+ * dirname() returned a read-only "." that make_parent wrote into. A bare name
+ * and a relative path with doubled slashes, opened from inside the folder.
+ */
+static void
+test_bare_and_relative_names(void **state)
+{
+	struct fx *f = *state;
+	const char *names[] = { "state.json", "./state2.json", "a//b/state.json" };
+	char cwd[4096];
+	struct stat sb;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct state *st = NULL;
+		struct err e;
+
+		err_clear(&e);
+		assert_int_equal(state_open(names[i], 1, &st, &e), ERR_OK);
+		inv_set(&state_upsert(st, KIND_KVNAMESPACE, "flags")->title, "flags");
+		assert_int_equal(state_save(st, &e), ERR_OK);
+		state_close(st);
+		st = NULL;
+		assert_int_equal(stat(names[i], &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, 0600);
+		assert_int_equal(state_open(names[i], 0, &st, &e), ERR_OK);
+		assert_non_null(state_find(st, KIND_KVNAMESPACE, "flags"));
+		state_close(st);
+	}
+	assert_int_equal(chdir(cwd), 0);
+}
+
+/* The etcd endpoint is checked by host, not by prefix (as the API's is). */
+static void
+test_etcd_endpoint_host(void **state)
+{
+	static const char *const refused[] = {
+		"etcd://127.0.0.1@198.51.100.7:2379/p", "etcd://localhost.example.com:2379/p",
+		"etcd://127.0.0.1.nip.io:2379/p", "etcds://u:pw@etcd.example:2379/p",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct state *st = NULL;
+		struct err e;
+
+		err_clear(&e);
+		assert_int_equal(state_open(refused[i], 1, &st, &e), ERR_INVALID);
+		assert_true(strstr(e.msg, "only to loopback") || strstr(e.msg, "user name"));
+		state_close(st);
+	}
+}
+
 int
 main(void)
 {
@@ -166,6 +221,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lock_names_holder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_and_newer_refused_untouched, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_bare_and_relative_names, setup, teardown),
+		cmocka_unit_test(test_etcd_endpoint_host),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);

@@ -109,6 +109,42 @@ test_alias_and_merge(void **state)
 	assert_ptr_equal(ynode_get(root, "ref"), ynode_get(root, "base"));
 }
 
+/* Reproducer: a rejected tag on a mapping or sequence once pushed no frame, so
+ * its end event read stack[-1]. The node is now kept and the tag reported. */
+static void
+test_rejected_tag_keeps_shape(void **state)
+{
+	struct fx *f = *state;
+	const struct ynode *root, *a;
+
+	parse(f, "a: !x {b: 1}\nc: !y [1, 2]\nd: !z e\nf: g\n");
+	assert_int_equal(f->d.n, 3);
+	assert_string_equal(f->d.v[0].msg, "unsupported tag '!x'");
+	assert_int_equal(f->d.v[0].line, 1);
+	assert_int_equal(f->d.v[0].col, 4);
+	assert_int_equal(f->s->ndocs, 1);
+	root = f->s->docs[0].root;
+	assert_int_equal(root->n, 4);
+	a = ynode_get(root, "a");
+	assert_int_equal(a->kind, YNODE_MAP);
+	assert_string_equal(ynode_get(a, "b")->s, "1");
+	assert_int_equal(ynode_get(root, "c")->n, 2);
+	assert_false(ynode_get(root, "d")->plain);
+	assert_string_equal(ynode_get(root, "f")->s, "g");
+}
+
+static void
+test_rejected_tag_nested_and_root(void **state)
+{
+	struct fx *f = *state;
+
+	parse(f, "!x\n- !y [1]\n- !z {a: !w [b]}\n");
+	assert_int_equal(f->d.n, 4);
+	assert_int_equal(f->s->ndocs, 1);
+	assert_int_equal(f->s->docs[0].root->kind, YNODE_SEQ);
+	assert_int_equal(f->s->docs[0].root->n, 2);
+}
+
 static void
 test_billion_laughs_refused(void **state)
 {
@@ -215,6 +251,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_multi_docs_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alias_and_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_tag_keeps_shape, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejected_tag_nested_and_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_billion_laughs_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_depth_64_allowed, setup, teardown),

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A running daemon meets hostile manifest edits: each is reported with its
+# file:line:col, the daemon stays up, answers /healthz and keeps reconciling
+# its last good set; when the edit goes away the set is valid again: the
+# 13-byte manifest that once crashed the YAML parser, a valueFrom.file that
+# leaves the manifest's folder, and a FIFO named *.yaml.
+# Waits are bounded polls on conditions.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-bin}
+. tests/lib/common.sh
+emu_start
+m="$tmp/m"; mkdir -p "$m"
+dpid=
+trap 'if [ -n "$dpid" ]; then kill -9 "$dpid" 2>/dev/null; fi; cleanup' EXIT # no daemon outlives a failed run
+
+# until_ok SECONDS CMD...: polls CMD every 50 ms until it succeeds, or fails
+until_ok() {
+	local limit=$1; shift
+	local end=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
+	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+metric() { curl -s "$D/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+valid_is() { [ "$(metric cfstorage_manifests_valid)" = "$1" ]; }
+cors_exists() { [ "$(api GET "/r2/buckets/$1/cors")" = 200 ]; }
+
+cat > "$m/base.yaml" <<'Y'
+apiVersion: cfstorage.dev/v1alpha1
+kind: R2Bucket
+metadata: {name: kept}
+spec:
+  cors:
+    rules:
+      - {allowedOrigins: ["https://web.example"], allowedMethods: [GET]}
+Y
+"$BIN/cfstorage" run --state "$tmp/state.json" --listen 127.0.0.1:0 --interval 1s -f "$m" \
+	> "$tmp/d.out" 2> "$tmp/d.err" &
+dpid=$!
+DPORT=
+for _ in $(seq 1 500); do
+	DPORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/d.out")
+	[ -n "$DPORT" ] && break
+	kill -0 "$dpid" 2>/dev/null || fail "daemon exited: $(tail -3 "$tmp/d.err")"
+	sleep 0.01
+done
+[ -n "$DPORT" ] || fail "daemon did not print its listening line"
+D="http://127.0.0.1:$DPORT"
+until_ok 5 cors_exists kept || fail "first set not applied"; ok
+
+# hostile NAME: the file $m/NAME is in place; the daemon reports it, stays up
+# and still repairs drift in the last good set; then the file goes away.
+hostile() {
+	local name=$1 want=$2
+	until_ok 5 valid_is 0 || fail "$name: manifests_valid not 0"; ok
+	until_ok 5 grep -qF "$want" "$tmp/d.err" || fail "$name: no '$want' in the log"; ok
+	kill -0 "$dpid" 2>/dev/null || fail "$name: the daemon died: $(tail -3 "$tmp/d.err")"; ok
+	curl -sf "$D/healthz" >/dev/null || fail "$name: /healthz"; ok
+	[ "$(api DELETE /r2/buckets/kept/cors)" = 200 ] || fail "$name: drift"
+	until_ok 5 cors_exists kept || fail "$name: the last good set is not reconciled"; ok
+	rm -f "$m/$name"
+	until_ok 5 valid_is 1 || fail "$name: valid again not seen"; ok
+}
+
+# 1. the 13-byte manifest that once crashed the parser (tag on a mapping)
+printf 'a: !x {b: 1}\n' > "$m/tagged.yaml"
+hostile tagged.yaml "file=\"$m/tagged.yaml\" line=1 col=4 error=\"unsupported tag '!x'\""
+
+# 2. an edit that would publish the emulator's token file
+printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: KVNamespace\nmetadata: {name: leak}\nspec:\n  entries:\n    - {key: k, valueFrom: {file: %s}}\n' \
+	"$tmp/emu-token" > "$m/leak.yaml"
+hostile leak.yaml "file=\"$m/leak.yaml\" line=6 col=34 error=\"file '$tmp/emu-token' is an absolute path"
+api GET /storage/kv/namespaces >/dev/null
+grep -q '"leak"' "$tmp/body" && fail "a namespace was created"; ok
+
+# 3. a FIFO named *.yaml: refused at once, no reload hangs on it
+mkfifo "$m/pipe.yaml"
+hostile pipe.yaml "error=\"'$m/pipe.yaml' is not a regular file"
+
+kill -TERM "$dpid"; wait "$dpid"; drc=$?; dpid=
+[ "$drc" = 0 ] || fail "daemon exited $drc on SIGTERM"; ok
+if grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$tmp/d.err" >/dev/null; then fail "sanitizer report"; fi
+emu_stop
+echo "daemon_hostile: $checks passed, 0 failed"
