@@ -195,7 +195,11 @@ usage_cmd(enum cmd cmd, FILE *out)
 	        "--endpoint, --local, --now, -v, -q.\n");
 }
 
-/* Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. */
+/*
+ * Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. The
+ * message often quotes an API error or a path, so control characters in it
+ * are made visible: it stays one line and cannot act on the terminal.
+ */
 static int
 fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -203,12 +207,16 @@ static int
 fail(const char *fmt, ...)
 {
 	va_list ap;
+	struct buf b;
 
-	fputs("cfstorage: ", stderr);
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "cfstorage: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	log_fputs_text(stderr, b.data);
 	fputc('\n', stderr);
+	buf_release(&b);
 	return EXIT_ERROR;
 }
 
