@@ -47,9 +47,8 @@ struct metrics {
  * few probes and one scraper, so it is small on purpose, and it may never
  * take the file descriptors the reconciler needs: the connection limit is
  *   min(HTTP_MAX_CONNECTIONS, RLIMIT_NOFILE soft limit - HTTP_FD_RESERVE),
- * but at least HTTP_MIN_CONNECTIONS. Connections beyond it wait in the
- * kernel's accept queue (libmicrohttpd stops accepting at the limit), so
- * they cost the process no descriptor.
+ * but at least HTTP_MIN_CONNECTIONS. libmicrohttpd accepts a connection
+ * beyond it and closes it at once, so it holds a descriptor for an instant.
  */
 /* Connections served at once: probes and a scraper need a handful. */
 #define HTTP_MAX_CONNECTIONS 64
