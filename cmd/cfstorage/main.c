@@ -1019,6 +1019,7 @@ main(int argc, char **argv)
 	enum log_level lv = LOG_WARN;
 
 	memset(&o, 0, sizeof(o));
+	api_global_init(); /* before any libcurl use: its allocator cleanses */
 	log_setup(LOG_WARN, LOG_LOGFMT);
 	if ((rc = parse_args(argc, argv, &o)) != EXIT_OK)
 		return rc;
