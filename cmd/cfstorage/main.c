@@ -205,7 +205,11 @@ usage_cmd(enum cmd cmd, FILE *out)
 	        "--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
 }
 
-/* Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. */
+/*
+ * Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. The
+ * message often quotes an API error or a path, so control characters in it
+ * are made visible: it stays one line and cannot act on the terminal.
+ */
 static int
 fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -213,12 +217,16 @@ static int
 fail(const char *fmt, ...)
 {
 	va_list ap;
+	struct buf b;
 
-	fputs("cfstorage: ", stderr);
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "cfstorage: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
+	log_fputs_text(stderr, b.data);
 	fputc('\n', stderr);
+	buf_release(&b);
 	return EXIT_ERROR;
 }
 
@@ -1073,6 +1081,7 @@ main(int argc, char **argv)
 	enum log_level lv = LOG_WARN;
 
 	memset(&o, 0, sizeof(o));
+	api_global_init(); /* before any libcurl use: its allocator cleanses */
 	log_setup(LOG_WARN, LOG_LOGFMT);
 	if ((rc = parse_args(argc, argv, &o)) != EXIT_OK)
 		return rc;

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <curl/curl.h>
 #include <ctype.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,7 +138,80 @@ rnd(struct api *a)
 	return a->rng * 2685821657736338717ULL;
 }
 
+/*
+ * libcurl's allocator. Request bodies with a secret value are copied by
+ * libcurl into its own send buffer (headers and a small body go out in one
+ * write), and the Authorization header is copied too; libcurl frees those
+ * buffers with the bytes in them. So every block libcurl frees is cleansed
+ * first (its whole usable size, as malloc_usable_size() reports it), and a
+ * realloc never leaves the old block behind uncleansed: it moves to a new
+ * block and cleanses the old one, unless the block already has room.
+ */
+static void
+cleansing_free(void *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *
+cleansing_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void *
+cleansing_calloc(size_t nmemb, size_t n)
+{
+	return calloc(nmemb, n);
+}
+
+static void *
+cleansing_realloc(void *p, size_t n)
+{
+	size_t have;
+	void *q;
+
+	if (p == NULL)
+		return malloc(n);
+	if (n == 0) {
+		cleansing_free(p);
+		return NULL;
+	}
+	have = malloc_usable_size(p);
+	if (n <= have)
+		return p;
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	memcpy(q, p, have);
+	cleansing_free(p);
+	return q;
+}
+
+static char *
+cleansing_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
 static int curl_ready;
+
+void
+api_global_init(void)
+{
+	if (curl_ready)
+		return;
+	curl_global_init_mem(CURL_GLOBAL_DEFAULT, cleansing_malloc, cleansing_free,
+	                     cleansing_realloc, cleansing_strdup, cleansing_calloc);
+	curl_ready = 1;
+}
 
 struct api *
 api_new(const struct api_config *cfg, struct err *e)
@@ -172,14 +246,11 @@ api_new(const struct api_config *cfg, struct err *e)
 		        cfg->account_id);
 		return NULL;
 	}
+	api_global_init();
 	/* libcurl's parser decides the host (plain http to loopback only, no
 	 * userinfo); the base kept is its normalised form of what was checked */
 	if (url_check_endpoint(cfg->base_url, "endpoint", &base, e) != ERR_OK)
 		return NULL;
-	if (!curl_ready) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		curl_ready = 1;
-	}
 	a = xcalloc(1, sizeof(*a));
 	a->multi = curl_multi_init();
 	a->base = base; /* hand-over */

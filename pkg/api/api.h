@@ -98,6 +98,14 @@ struct api_call {
 	int64_t not_before_ms;
 };
 
+/*
+ * Initialises libcurl with allocation callbacks that cleanse every block it
+ * frees, so no request buffer leaves a secret value or the token in freed
+ * heap. Call it once at the start of main(), before anything uses libcurl
+ * (the etcd client included): libcurl takes the callbacks only at its first
+ * global init. api_new() calls it too.
+ */
+void api_global_init(void);
 struct api *api_new(const struct api_config *cfg, struct err *e) WARN_UNUSED_RESULT;
 void api_free(struct api *a);
 const struct api_stats *api_get_stats(const struct api *a);

@@ -42,6 +42,33 @@ struct metrics {
 	size_t nsecret_lost;
 };
 
+/*
+ * Limits of the HTTP side (/healthz, /readyz, /metrics). Its clients are a
+ * few probes and one scraper, so it is small on purpose, and it may never
+ * take the file descriptors the reconciler needs: the connection limit is
+ *   min(HTTP_MAX_CONNECTIONS, RLIMIT_NOFILE soft limit - HTTP_FD_RESERVE),
+ * but at least HTTP_MIN_CONNECTIONS. libmicrohttpd accepts a connection
+ * beyond it and closes it at once, so it holds a descriptor for an instant.
+ */
+/* Connections served at once: probes and a scraper need a handful. */
+#define HTTP_MAX_CONNECTIONS 64
+/* Descriptors left to the reconciler: up to API_MAX_PARALLELISM (64) API
+ * connections, curl's resolver and wake-up pairs, the state file, its lock
+ * and journal, etcd, the manifest walk, inotify, signalfd, epoll, stdio. */
+#define HTTP_FD_RESERVE 256
+/* Served even under a tiny RLIMIT_NOFILE, so the probes still answer. */
+#define HTTP_MIN_CONNECTIONS 4
+/* One client address holds at most this share, so one slowloris peer
+ * cannot take every slot from the probes. */
+#define HTTP_PER_IP_CONNECTIONS (HTTP_MAX_CONNECTIONS / 2)
+/* An idle connection (no bytes either way) is closed after this long. */
+#define HTTP_CONNECTION_TIMEOUT_S 5
+/* libmicrohttpd's error lines go through a token bucket: a burst of this
+ * many, then one per HTTP_LOG_REFILL_MS; the lines dropped in between are
+ * counted in the next line that is written. */
+#define HTTP_LOG_BURST 10
+#define HTTP_LOG_REFILL_MS 10000
+
 struct http;
 struct http *http_start(const char *listen, struct metrics *m, struct err *e);
 void http_stop(struct http *h);

@@ -2,6 +2,12 @@
  * The daemon's HTTP side: /healthz (the loop is alive), /readyz (the first
  * reconcile is done) and /metrics (Prometheus text format 0.0.4), served by
  * libmicrohttpd on its own thread from the counters in struct metrics.
+ *
+ * It is built not to hurt the reconciler when it is flooded: epoll (not
+ * select(), which fails past descriptor 1,023), a bounded connection count
+ * that leaves HTTP_FD_RESERVE descriptors to the reconciler, idle timeouts,
+ * a per-address share, and error lines through a token bucket (see the
+ * limits in daemon_int.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../err/err.h"
+#include "../log/log.h"
 #include "daemon_int.h"
 
 #ifndef CFS_VERSION
@@ -27,6 +35,11 @@
 struct http {
 	struct MHD_Daemon *d;
 	struct metrics *m;
+	unsigned limit;          /* connections served at once */
+	pthread_mutex_t log_lock;
+	unsigned log_tokens;     /* the error-line token bucket */
+	int64_t log_refill;      /* monotonic ms of the last refill */
+	unsigned long log_dropped;
 };
 
 static int64_t
@@ -174,6 +187,67 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	return reply(c, 404, "text/plain", xstrdup("not found\n"));
 }
 
+/*
+ * libmicrohttpd's error lines ("Error accepting connection", "Server reached
+ * connection limit") come once per event, so a flood would flood the log
+ * too: they pass a token bucket, and the count of the lines dropped rides on
+ * the next line written. Runs on libmicrohttpd's thread.
+ */
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http *h = cls;
+	char line[512];
+	int64_t now = mono_ms();
+	unsigned long dropped = 0;
+	int write = 0;
+	size_t n;
+
+	pthread_mutex_lock(&h->log_lock);
+	if (now - h->log_refill >= HTTP_LOG_REFILL_MS) {
+		int64_t add = (now - h->log_refill) / HTTP_LOG_REFILL_MS;
+
+		h->log_tokens = add >= HTTP_LOG_BURST || h->log_tokens + add >= HTTP_LOG_BURST
+		              ? HTTP_LOG_BURST : h->log_tokens + (unsigned)add;
+		h->log_refill += add * HTTP_LOG_REFILL_MS;
+	}
+	if (h->log_tokens > 0) {
+		h->log_tokens--;
+		dropped = h->log_dropped;
+		h->log_dropped = 0;
+		write = 1;
+	} else {
+		h->log_dropped++;
+	}
+	pthread_mutex_unlock(&h->log_lock);
+	if (!write)
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+		line[--n] = '\0';
+	log_warn("http server", "error=\"%s\" dropped_lines=%lu", line, dropped);
+}
+
+/*
+ * The connection limit: what RLIMIT_NOFILE leaves after HTTP_FD_RESERVE,
+ * capped at HTTP_MAX_CONNECTIONS and at least HTTP_MIN_CONNECTIONS (the rule
+ * is spelled out in daemon_int.h).
+ */
+static unsigned
+connection_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return HTTP_MAX_CONNECTIONS;
+	if (rl.rlim_cur <= HTTP_FD_RESERVE + HTTP_MIN_CONNECTIONS)
+		return HTTP_MIN_CONNECTIONS;
+	if (rl.rlim_cur - HTTP_FD_RESERVE >= HTTP_MAX_CONNECTIONS)
+		return HTTP_MAX_CONNECTIONS;
+	return (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE);
+}
+
 struct http *
 http_start(const char *listen, struct metrics *m, struct err *e)
 {
@@ -183,6 +257,7 @@ http_start(const char *listen, struct metrics *m, struct err *e)
 	char *end;
 	long port;
 	struct http *h;
+	unsigned per_ip;
 
 	if (colon == NULL || (size_t)(colon - listen) >= sizeof(host)) {
 		err_set(e, ERR_INVALID, "--listen '%s' must be HOST:PORT", listen);
@@ -202,15 +277,31 @@ http_start(const char *listen, struct metrics *m, struct err *e)
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->m = m;
-	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+	h->limit = connection_limit();
+	per_ip = h->limit > 1 && HTTP_PER_IP_CONNECTIONS > h->limit / 2 ? h->limit / 2
+	                                                                 : HTTP_PER_IP_CONNECTIONS;
+	pthread_mutex_init(&h->log_lock, NULL);
+	h->log_tokens = HTTP_LOG_BURST;
+	h->log_refill = mono_ms();
+	/* MHD_USE_AUTO picks epoll on Linux (poll elsewhere), never select()
+	 * while something better exists */
+	h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
 	                        (uint16_t)port, NULL, NULL, handle, h,
+	                        /* first, so every message takes this path */
+	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	                        MHD_OPTION_CONNECTION_LIMIT, h->limit,
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+	                        MHD_OPTION_END);
 	if (h->d == NULL) {
+		pthread_mutex_destroy(&h->log_lock);
 		free(h);
 		err_set(e, ERR_IO, "cannot listen on %s", listen);
 		return NULL;
 	}
+	log_debug("http server started", "connection_limit=%u per_ip=%u epoll=%d", h->limit,
+	          per_ip, MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) != NULL);
 	return h;
 }
 
@@ -220,6 +311,7 @@ http_stop(struct http *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->d);
+	pthread_mutex_destroy(&h->log_lock);
 	free(h);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../log/log.h"
 #include "../mem/mem.h"
 
 void
@@ -105,10 +106,14 @@ diags_print_text(const struct diags *d, FILE *out)
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diag *x = &d->v[i];
 
+		/* the file name and the quoted values come from the manifests:
+		 * escaped, so a hostile manifest cannot act on a CI log or terminal */
+		log_fputs_text(out, x->file);
 		if (x->line)
-			fprintf(out, "%s:%u:%u: %s\n", x->file, x->line, x->col, x->msg);
-		else
-			fprintf(out, "%s: %s\n", x->file, x->msg);
+			fprintf(out, ":%u:%u", x->line, x->col);
+		fputs(": ", out);
+		log_fputs_text(out, x->msg);
+		fputc('\n', out);
 	}
 	if (d->dropped)
 		fprintf(out, "(%zu more errors not shown)\n", d->dropped);

@@ -206,3 +206,120 @@ buf_json_string(struct buf *b, const char *s, size_t n)
 		rc = buf_append(b, "\"", 1);
 	return rc;
 }
+
+/*
+ * The length of the valid UTF-8 sequence at s (at most n bytes), with its
+ * code point in *cp; 0 when the bytes are not valid UTF-8 (overlong forms,
+ * surrogates and code points above U+10FFFF included, as RFC 3629 says).
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
+{
+	size_t len;
+	unsigned long c, min;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Code points that act on a terminal or a reader although they are not
+ * C0 controls: DEL, the C1 controls (0x9b is CSI), and the bidi overrides
+ * and isolates that reorder what a line shows, plus the JSON-hostile line
+ * and paragraph separators. */
+static int
+is_hostile_cp(unsigned long c)
+{
+	return c == 0x7f || (c >= 0x80 && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029 || c == 0x200e ||
+	       c == 0x200f || c == 0x061c;
+}
+
+int
+buf_json_text(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int rc = buf_append(b, "\"", 1);
+
+	for (size_t i = 0; i < n && rc == 0;) {
+		unsigned long c;
+		size_t len = utf8_seq(u + i, n - i, &c);
+
+		if (len == 0) {
+			rc = buf_puts(b, "\\ufffd");
+			i++;
+			continue;
+		}
+		switch (c) {
+		case '"': rc = buf_puts(b, "\\\""); break;
+		case '\\': rc = buf_puts(b, "\\\\"); break;
+		case '\n': rc = buf_puts(b, "\\n"); break;
+		case '\t': rc = buf_puts(b, "\\t"); break;
+		case '\r': rc = buf_puts(b, "\\r"); break;
+		default:
+			if (c < 0x20 || is_hostile_cp(c))
+				rc = buf_printf(b, "\\u%04lx", c);
+			else
+				rc = buf_append(b, u + i, len);
+		}
+		i += len;
+	}
+	if (rc == 0)
+		rc = buf_append(b, "\"", 1);
+	return rc;
+}
+
+int
+buf_text_escape(struct buf *b, const char *s, size_t n, int quotes)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc == 0;) {
+		unsigned long c;
+		size_t len = utf8_seq(u + i, n - i, &c);
+
+		if (len == 0) {
+			rc = buf_printf(b, "\\x%02x", u[i]);
+			i++;
+			continue;
+		}
+		if (c == '\n')
+			rc = buf_puts(b, "\\n");
+		else if (c == '\r')
+			rc = buf_puts(b, "\\r");
+		else if (c == '\t')
+			rc = buf_puts(b, "\\t");
+		else if (quotes && (c == '"' || c == '\\'))
+			rc = buf_printf(b, "\\%c", (int)c);
+		else if (c < 0x20 || c == 0x7f)
+			rc = buf_printf(b, "\\x%02lx", c);
+		else if (is_hostile_cp(c))
+			rc = buf_printf(b, "\\u%04lx", c);
+		else
+			rc = buf_append(b, u + i, len);
+		i += len;
+	}
+	return rc;
+}

@@ -44,6 +44,20 @@ char *buf_take(struct buf *b);
 /* Appends s[0..n) as a quoted JSON string (escapes quotes, backslashes,
  * control bytes). */
 int buf_json_string(struct buf *b, const char *s, size_t n);
+/*
+ * Appends s[0..n) as a quoted JSON string for text from anywhere (a server's
+ * error message, a file): UTF-8 is checked (an invalid byte becomes U+FFFD, so
+ * the line stays valid JSON), and control characters, DEL, C1 controls and
+ * U+2028/U+2029 are written as \uXXXX.
+ */
+int buf_json_text(struct buf *b, const char *s, size_t n);
+/*
+ * Appends s[0..n) for a terminal or a log line with every byte that could
+ * act on a terminal made visible: \n, \r, \t, other C0 controls and DEL as
+ * \xHH, C1 controls and bidi overrides as \uXXXX, invalid UTF-8 as \xHH.
+ * With `quotes` set, `"` and `\` are escaped too (a logfmt quoted value).
+ */
+int buf_text_escape(struct buf *b, const char *s, size_t n, int quotes);
 void buf_reset(struct buf *b);
 
 #endif

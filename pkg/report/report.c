@@ -1,10 +1,32 @@
 #include "report.h"
 
+#include <stdarg.h>
 #include <string.h>
 
+#include "../log/log.h"
 #include "../mem/mem.h"
 #include "../secret/secret.h"
 #include "../timefmt/timefmt.h"
+
+/* One line of text output (the format has no '\n'): names, reasons and
+ * error messages come from manifests and servers, so control characters are
+ * made visible and each stays on its line. */
+static void say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	log_fputs_text(out, b.data ? b.data : "");
+	fputc('\n', out);
+	buf_release(&b);
+}
 
 static const char *
 sign(enum plan_op op)
@@ -137,18 +159,18 @@ report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
 			fprintf(out, res ? "cfstorage applied these actions:\n\n"
 			                 : "cfstorage will perform these actions:\n\n");
 		if (a->op == PLAN_NOOP)
-			fprintf(out, "  # %s %s: %s\n", kind_name(a->kind), a->name, a->what);
+			say(out, "  # %s %s: %s", kind_name(a->kind), a->name, a->what);
 		else
-			fprintf(out, "  %s %s %s: %s %s\n", sign(a->op), kind_name(a->kind), a->name,
+			say(out, "  %s %s %s: %s %s", sign(a->op), kind_name(a->kind), a->name,
 			        verb(a->op), a->op == PLAN_REFUSE ? "" : a->what);
 		for (size_t j = 0; j < a->nchanges; j++)
-			fprintf(out, "      %c %s\n", a->changes[j].sign, a->changes[j].text);
+			say(out, "      %c %s", a->changes[j].sign, a->changes[j].text);
 		if (a->reason)
-			fprintf(out, "      (%s)\n", a->reason);
+			say(out, "      (%s)", a->reason);
 		if (a->note)
-			fprintf(out, "      note: %s\n", a->note);
+			say(out, "      note: %s", a->note);
 		if (f)
-			fprintf(out, "      FAILED: %s\n", f);
+			say(out, "      FAILED: %s", f);
 	}
 	if (any)
 		fputc('\n', out);
@@ -383,7 +405,7 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 		else
 			snprintf(target, sizeof(target), "%s%s%s", x->title ? x->title : "?",
 			         x->kv_id ? " " : "", x->kv_id ? x->kv_id : "");
-		fprintf(out, "%-12s %-24s %-36s %-8s %-9s %s\n", kind_name(x->kind), x->name,
+		say(out, "%-12s %-24s %-36s %-8s %-9s %s", kind_name(x->kind), x->name,
 		        target, x->policy == DELETION_DELETE ? "Delete" : "Retain",
 		        x->origin == ORIGIN_ADOPTED ? "adopted"
 		        : x->origin == ORIGIN_IMPORTED ? "imported" : "created",
