@@ -302,6 +302,26 @@ account_lines(FILE *out, const struct sec_ledger *l, const struct snapshot *snap
 	}
 }
 
+/* With the account read: "Degraded" when a target lost a version the ledger
+ * keeps (previous or retained: nothing can restore it), "Ready" otherwise
+ * (a lost current version is the next apply's rotation); NULL unread. */
+static const char *
+secret_condition(const struct sec_ledger *l, const struct snapshot *snap)
+{
+	if (snap == NULL)
+		return NULL;
+	for (size_t j = 0; j < l->n; j++) {
+		const struct sec_version *v = &l->v[j];
+
+		if (v->status != V_PREVIOUS && v->status != V_RETAINED)
+			continue;
+		for (size_t k = 0; k < v->ntargets; k++)
+			if (held(snap, v->targets[k], v->n) == 0)
+				return "Degraded";
+	}
+	return "Ready";
+}
+
 void
 report_status(FILE *out, const struct state *st, const struct manifest_set *set,
               const struct snapshot *snap, int64_t now, const struct report_opts *o)
@@ -354,6 +374,8 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 			else
 				buf_puts(&b, ",\"current\":null,");
 			json_str(&b, "nextRotation", strcmp(next, "-") ? next : NULL);
+			buf_puts(&b, ",");
+			json_str(&b, "condition", secret_condition(l, snap));
 			buf_puts(&b, ",\"versions\":[");
 			for (size_t j = 0; j < l->n; j++) {
 				const struct sec_version *v = &l->v[j];
@@ -418,9 +440,11 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 		char next[32];
 
 		next_rotation(l, set, next, sizeof(next));
-		fprintf(out, "%sSecret %s: current %s%u, next rotation %s, deletionPolicy %s\n",
+		fprintf(out, "%sSecret %s: current %s%u, next rotation %s, deletionPolicy %s%s%s\n",
 		        i == 0 && st->n ? "\n" : (i ? "\n" : ""), l->name, cur ? "V" : "none",
-		        cur ? cur->n : 0, next, l->policy == DELETION_DELETE ? "Delete" : "Retain");
+		        cur ? cur->n : 0, next, l->policy == DELETION_DELETE ? "Delete" : "Retain",
+		        secret_condition(l, snap) ? ", condition " : "",
+		        secret_condition(l, snap) ? secret_condition(l, snap) : "");
 		fprintf(out, "  %-8s %-10s %-17s %-21s %s\n", "VERSION", "STATUS", "FINGERPRINT",
 		        "CREATED", "TARGETS");
 		for (size_t j = l->n; j-- > 0;) {

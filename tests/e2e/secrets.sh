@@ -68,7 +68,9 @@ expect_out "destroy V1 \(retain count 2\)" "V1 destroyed at V3"
 [ "$(val store SIGNING_V2)" = "$v2" ] || fail "V2 (previous) destroyed"; ok
 cfs status "${st[@]}" -f "$tmp/count.yaml" --now "$(day 180)"
 expect_out 'Secret signing: current V3, next rotation 2027-09-28' "status next rotation"
-expect_out '  V1 +destroyed' "status shows destroyed"
+expect_no_out '  V1 +destroyed' "status hides destroyed versions"
+cfs status "${st[@]}" -v -f "$tmp/count.yaml" --now "$(day 180)"
+expect_out '  V1 +destroyed' "status -v shows destroyed"
 expect_out '  V2 +previous' "status shows previous"
 
 # a fault on the pointer write: V4 stays pending, the pointer stays at 3

@@ -178,6 +178,9 @@ w0=$(writes)
 A plan --now "$(day 101)"
 expect_rc 2 "retained version lost: plan"
 expect_out '! V5 lost on store:default/ENC \(data encrypted with it cannot be decrypted\)' "lost: the ! line"
+A status --now "$(day 101)"
+expect_out 'Secret enc: current V6, .*condition Degraded' "lost: status says Degraded"
+expect_out 'store:default/ENC \(missing\)' "lost: status names the target"
 A apply --now "$(day 101)"
 expect_rc 2 "lost: apply refuses"
 [ "$(writes)" = "$w0" ] || fail "lost: something was written"; ok
