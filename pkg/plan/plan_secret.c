@@ -245,7 +245,7 @@ account_ledger(const struct resource *r, const struct aview *av, const struct se
                int64_t now, int *changed, struct buf *notes)
 {
 	const struct sec_version *oc = old ? ledger_current(old) : NULL;
-	unsigned cur = oc ? oc->n : 0, newcur, prev = 0;
+	unsigned cur = oc ? oc->n : 0, newcur, prev = 0, ptr_max = av->ptr_max;
 	struct sec_ledger *l;
 	int learnt = 0;
 
@@ -281,10 +281,20 @@ account_ledger(const struct resource *r, const struct aview *av, const struct se
 			learnt = 1;
 		}
 	}
-	if (!learnt && av->ptr_max <= cur)
+	{
+		const struct sec_version *p = old ? ledger_find((struct sec_ledger *)old, av->ptr_max)
+		                                  : NULL;
+
+		/* a pointer at a version our own ledger holds pending is our own
+		 * interrupted pointer phase, not another run's: the plan goes on to
+		 * N+1 (Worker pointers and aliases cannot be read to finish it) */
+		if (p && p->status == V_PENDING)
+			ptr_max = cur;
+	}
+	if (!learnt && ptr_max <= cur)
 		return l;
 	/* the account is ahead: its pointer says which version is current */
-	newcur = av->ptr_max > cur ? av->ptr_max : cur;
+	newcur = ptr_max > cur ? ptr_max : cur;
 	if (newcur == 0)
 		for (size_t i = 0; i < l->n; i++)
 			if (l->v[i].status != V_DESTROYED)
@@ -598,7 +608,7 @@ decide(struct plan_action *a, const struct resource *r, const struct sec_ledger 
 }
 
 static void
-rotation_lines(struct plan_action *a, const struct secret_spec *s, const struct sec_ledger *l,
+rotation_lines(struct plan_action *a, const struct secret_spec *s, struct sec_ledger *l,
                int64_t now)
 {
 	const struct sec_version *cur = ledger_current(l);
@@ -618,6 +628,11 @@ rotation_lines(struct plan_action *a, const struct secret_spec *s, const struct 
 	if (s->alias)
 		plan_add_change(a, '~', "alias", "%s: the value of %s_V%u", s->targets[0].name,
 		                s->targets[0].name, a->version);
+	/* as the rotation will leave them: a half-published version is kept as
+	 * retained, so the destroys planned now are all the policy wants after */
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].status == V_PENDING && l->v[i].n != a->version)
+			l->v[i].status = V_RETAINED;
 	secret_destroys(a, s, l, a->version, now);
 	for (size_t i = 0; i < a->ndestroy; i++)
 		plan_add_change(a, '-', "versions", "destroy V%u (%s)", a->destroy[i],
