@@ -42,7 +42,8 @@ build/$(1)/tests/%: build/$(1)/obj/tests/unit/%.o $$($(1)_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(3) -o $$@ $$^ $$(TEST_LIBS) $$(LIBS)
 
--include $$($(1)_OBJ:.o=.d)
+-include $$($(1)_OBJ:.o=.d) $$(patsubst %,build/$(1)/obj/tests/unit/%.d,$$(UNITS)) \
+         $$(patsubst %,build/$(1)/obj/cmd/%/main.d,$$(CMDS))
 endef
 
 $(eval $(call flavour,plain,bin,))

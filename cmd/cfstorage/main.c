@@ -27,6 +27,7 @@
 #include "../../pkg/mem/mem.h"
 #include "../../pkg/observe/observe.h"
 #include "../../pkg/plan/plan.h"
+#include "../../pkg/reconcile/reconcile.h"
 #include "../../pkg/report/report.h"
 #include "../../pkg/secret/secret.h"
 #include "../../pkg/state/state.h"
@@ -666,27 +667,46 @@ ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
 	return EXIT_OK;
 }
 
-static int
-observe_and_plan(const struct opts *o, struct ctx *c, struct snapshot *snap,
-                 struct plan *p)
+/* The plan options every command shares. */
+static struct plan_opts
+plan_opts_of(const struct opts *o, const struct ctx *c)
 {
-	struct plan_opts po = { o->prune, o->allow_empty, c->now, NULL, o->force };
+	struct plan_opts po;
+
+	memset(&po, 0, sizeof(po));
+	po.prune = o->prune;
+	po.allow_empty = o->allow_empty;
+	po.now = c->now;
+	po.force = o->force;
+	return po;
+}
+
+/* One reconcile pass; a failure to read the account is one line, exit 1. */
+static int
+pass(struct ctx *c, const struct reconcile_opts *ro, struct reconcile_result *r)
+{
 	struct err e;
 
 	err_clear(&e);
-	if (observe_run(c->api, &c->set, c->st, o->prune, snap, &e) != ERR_OK) {
-		if (strstr(e.msg, "HTTP 401") || strstr(e.msg, "HTTP 403"))
-			return fail("the API refused the token or account: %s", e.msg);
-		return fail("%s", e.msg);
+	if (reconcile_pass(c->api, &c->set, c->st, ro, r, &e) == ERR_OK) {
+		if (r->verified)
+			log_info("values verified", "keys=%zu", r->verified);
+		return EXIT_OK;
 	}
-	if (o->verify_values) {
-		size_t checked = 0;
+	if (e.code == ERR_AUTH)
+		return fail("the API refused the token or account: %s", e.msg);
+	return fail("%s", e.msg);
+}
 
-		if (observe_verify_values(c->api, &c->set, c->st, snap, &checked, &e) != ERR_OK)
-			return fail("%s", e.msg);
-		log_info("values verified", "keys=%zu", checked);
-	}
-	plan_compute(&c->set, snap, c->st, &po, p);
+/* Exit status after an apply: a state that could not be saved is an error;
+ * a failed or refused action leaves changes pending. */
+static int
+apply_exit(const struct reconcile_result *r)
+{
+	if (r->applied && r->res.state_error)
+		return fail("%s", r->res.state_err.msg);
+	if ((r->applied && r->res.failed) || r->plan.counts[PLAN_REFUSE])
+		return EXIT_CHANGES;
 	return EXIT_OK;
 }
 
@@ -694,133 +714,75 @@ static int
 cmd_plan_apply(const struct opts *o, int apply)
 {
 	struct ctx c;
-	struct snapshot snap;
-	struct plan p;
-	struct apply_result res;
-	struct report_opts ro = { o->json, o->verbose, 0 };
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
 	int rc;
 
-	memset(&snap, 0, sizeof(snap));
-	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
 	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
-	if ((rc = observe_and_plan(o, &c, &snap, &p)) != EXIT_OK)
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
+	ro.plan = plan_opts_of(o, &c);
+	ro.verify_values = o->verify_values;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
-	if (!apply || o->dry_run) {
-		report_plan(stdout, &p, NULL, api_get_stats(c.api), &ro);
-		rc = plan_has_changes(&p) ? EXIT_CHANGES : EXIT_OK;
-		goto out;
-	}
-	if (!plan_has_changes(&p)) {
-		int record = 0;
-
-		for (size_t i = 0; i < p.n; i++)
-			record |= p.v[i].record;
-		if (!record) {
-			report_plan(stdout, &p, NULL, api_get_stats(c.api), &ro);
-			rc = EXIT_OK;
-			goto out;
-		}
-	}
-	secret_no_core_dumps(); /* values may be generated from here on */
-	apply_run(c.api, &p, c.st, c.now, &res);
-	report_plan(stdout, &p, &res, api_get_stats(c.api), &ro);
-	if (res.state_error)
-		rc = fail("%s", res.state_err.msg);
+	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	if (ro.mode == RECONCILE_PLAN)
+		rc = plan_has_changes(&r.plan) ? EXIT_CHANGES : EXIT_OK;
 	else
-		rc = res.failed || p.counts[PLAN_REFUSE] ? EXIT_CHANGES : EXIT_OK;
-	apply_result_release(&res);
+		rc = apply_exit(&r);
 out:
-	plan_release(&p);
-	snapshot_release(&snap);
+	reconcile_result_release(&r);
 	ctx_release(&c);
 	return rc;
 }
 
 /*
- * --rebuild: each manifest Secret's ledger is dropped and built again from
- * what the account holds (observe, then the plan's account ledger), e.g.
- * after the state was lost or to accept that a version was lost.
- */
-static int
-rebuild_ledgers(struct ctx *c)
-{
-	struct snapshot snap;
-	struct plan p;
-	struct plan_opts po;
-	struct err e;
-	int rc = EXIT_OK;
-
-	memset(&po, 0, sizeof(po));
-	memset(&p, 0, sizeof(p));
-	po.now = c->now;
-	for (size_t i = 0; i < c->set.n; i++)
-		if (c->set.items[i].kind == KIND_SECRET)
-			state_ledger_remove(c->st, c->set.items[i].name);
-	err_clear(&e);
-	if (observe_run(c->api, &c->set, c->st, 0, &snap, &e) != ERR_OK) {
-		snapshot_release(&snap);
-		return fail("%s", e.msg);
-	}
-	plan_compute(&c->set, &snap, c->st, &po, &p);
-	for (size_t i = 0; i < p.n && rc == EXIT_OK; i++) {
-		const struct plan_action *a = &p.v[i];
-
-		if (a->kind != KIND_SECRET || a->want == NULL)
-			continue;
-		if (a->op == PLAN_REFUSE)
-			rc = fail("Secret %s: %s", a->name, a->reason);
-		else if (a->ledger)
-			state_ledger_replace(c->st, a->ledger);
-	}
-	plan_release(&p);
-	snapshot_release(&snap);
-	return rc;
-}
-
-/*
  * status [--rebuild]: the inventory and every Secret's versions; with -f the
- * next rotation is computed from the manifests. --rebuild restores the
- * secret ledgers of the manifests' Secrets from the account (after the state
- * was lost) and saves them.
+ * account is read too (next rotation, what each target holds). --rebuild
+ * builds the manifests' secret ledgers again from the account (after the
+ * state was lost, or to accept that a version was lost) and saves them.
  */
 static int
 cmd_status(const struct opts *o)
 {
 	struct ctx c;
-	struct snapshot snap;
-	struct report_opts ro = { o->json, o->verbose, 0 };
-	int rc, observed = 0;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
+	int rc;
 
+	memset(&r, 0, sizeof(r));
 	if (o->rebuild && o->npaths == 0)
 		return fail("status --rebuild needs -f PATH: the manifests name the secrets and "
 		            "their targets");
-	memset(&snap, 0, sizeof(snap));
 	if ((rc = ctx_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
 		goto out;
-	if (o->rebuild) {
-		struct err e;
+	if (o->npaths) {
+		memset(&ro, 0, sizeof(ro));
+		ro.mode = o->rebuild ? RECONCILE_LEDGERS : RECONCILE_PLAN;
+		ro.rebuild_ledgers = o->rebuild;
+		ro.plan = plan_opts_of(o, &c);
+		if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+			goto out;
+		for (size_t i = 0; o->rebuild && i < r.plan.n && rc == EXIT_OK; i++)
+			if (r.plan.v[i].kind == KIND_SECRET && r.plan.v[i].op == PLAN_REFUSE)
+				rc = fail("Secret %s: %s", r.plan.v[i].name, r.plan.v[i].reason);
+		if (rc == EXIT_OK && o->rebuild) {
+			struct err e;
 
-		err_clear(&e);
-		if ((rc = rebuild_ledgers(&c)) == EXIT_OK && state_save(c.st, &e) != ERR_OK)
-			rc = fail("%s", e.msg);
+			err_clear(&e);
+			if (state_save(c.st, &e) != ERR_OK)
+				rc = fail("%s", e.msg);
+		}
 		if (rc != EXIT_OK)
 			goto out;
 	}
-	if (o->npaths) {
-		struct err e;
-
-		/* with -f, what the account holds beside the ledger */
-		err_clear(&e);
-		if (observe_run(c.api, &c.set, c.st, 0, &snap, &e) != ERR_OK) {
-			rc = fail("%s", e.msg);
-			goto out;
-		}
-		observed = 1;
-	}
-	report_status(stdout, c.st, &c.set, observed ? &snap : NULL, c.now, &ro);
+	report_status(stdout, c.st, &c.set, o->npaths ? &r.snap : NULL, c.now, &rep);
 out:
-	snapshot_release(&snap);
+	reconcile_result_release(&r);
 	ctx_release(&c);
 	return rc;
 }
@@ -834,59 +796,37 @@ static int
 cmd_rotate(const struct opts *o)
 {
 	struct ctx c;
-	struct snapshot snap;
-	struct plan p, one;
-	struct apply_result res;
-	struct report_opts ro = { o->json, o->verbose, 0 };
-	struct plan_opts po;
-	struct plan_action *a = NULL;
-	struct err e;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
 	int rc;
 
-	memset(&snap, 0, sizeof(snap));
-	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
 	if (o->nargs != 1)
 		return fail("usage: cfstorage rotate NAME -f PATH [--force]");
 	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
-	memset(&po, 0, sizeof(po));
-	po.now = c.now;
-	po.rotate = o->args[0];
-	po.force = o->force;
-	err_clear(&e);
-	if (observe_run(c.api, &c.set, c.st, 0, &snap, &e) != ERR_OK) {
-		rc = fail("%s", e.msg);
-		goto out;
-	}
-	plan_compute(&c.set, &snap, c.st, &po, &p);
-	for (size_t i = 0; i < p.n && !a; i++)
-		if (p.v[i].kind == KIND_SECRET && p.v[i].want &&
-		    strcmp(p.v[i].name, o->args[0]) == 0)
-			a = &p.v[i];
-	if (a == NULL) {
+	if (manifest_find(&c.set, KIND_SECRET, o->args[0]) == NULL) {
 		rc = fail("no Secret named '%.64s' in the manifests", o->args[0]);
 		goto out;
 	}
-	memset(&one, 0, sizeof(one));
-	one.v = a;
-	one.n = 1;
-	one.counts[a->op] = 1;
-	if (a->op == PLAN_REFUSE || o->dry_run) {
-		report_plan(stdout, &one, NULL, api_get_stats(c.api), &ro);
-		rc = a->op == PLAN_REFUSE ? EXIT_ERROR : EXIT_CHANGES;
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = o->dry_run ? RECONCILE_PLAN : RECONCILE_APPLY;
+	ro.plan = plan_opts_of(o, &c);
+	ro.plan.rotate = ro.plan.only = o->args[0];
+	ro.plan.only_kind = KIND_SECRET;
+	ro.plan.prune = 0;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
-	}
-	secret_no_core_dumps();
-	apply_run(c.api, &one, c.st, c.now, &res);
-	report_plan(stdout, &one, &res, api_get_stats(c.api), &ro);
-	if (res.state_error)
-		rc = fail("%s", res.state_err.msg);
+	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	if (r.plan.counts[PLAN_REFUSE])
+		rc = EXIT_ERROR;
+	else if (o->dry_run)
+		rc = EXIT_CHANGES;
 	else
-		rc = res.failed ? EXIT_CHANGES : EXIT_OK;
-	apply_result_release(&res);
+		rc = apply_exit(&r);
 out:
-	plan_release(&p);
-	snapshot_release(&snap);
+	reconcile_result_release(&r);
 	ctx_release(&c);
 	return rc;
 }
@@ -894,101 +834,54 @@ out:
 /*
  * import KIND NAME: adopts the existing Cloudflare resource that the manifest
  * named NAME describes, recording it in the inventory without changing it
- * (the next apply converges it).
+ * (the next apply converges it). A Secret's ledger is recorded from the
+ * account and its pointer marked as cfstorage's; no version is written.
  */
 static int
 cmd_import(const struct opts *o)
 {
 	struct ctx c;
-	struct snapshot snap;
-	struct plan p;
-	struct apply_result res;
-	struct resource *r = NULL;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct resource *want;
+	const struct plan_action *a;
 	enum kind k;
 	int rc;
 
-	memset(&snap, 0, sizeof(snap));
-	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
 	if (o->nargs != 2)
 		return fail("usage: cfstorage import KIND NAME -f PATH");
-	if (strcmp(o->args[0], "R2Bucket") == 0)
-		k = KIND_R2BUCKET;
-	else if (strcmp(o->args[0], "KVNamespace") == 0)
-		k = KIND_KVNAMESPACE;
-	else if (strcmp(o->args[0], "Secret") == 0)
-		k = KIND_SECRET;
-	else
+	if ((k = kind_parse(o->args[0])) == 0)
 		return fail("cannot import kind '%.32s' (R2Bucket, KVNamespace or Secret)", o->args[0]);
 	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
-	for (size_t i = 0; i < c.set.n && !r; i++)
-		if (c.set.items[i].kind == k && strcmp(c.set.items[i].name, o->args[1]) == 0)
-			r = &c.set.items[i];
-	if (r == NULL) {
+	if ((want = (struct resource *)manifest_find(&c.set, k, o->args[1])) == NULL) {
 		rc = fail("no %s named '%.64s' in the manifests", o->args[0], o->args[1]);
 		goto out;
 	}
-	r->adopt = 1;
-	if ((rc = observe_and_plan(o, &c, &snap, &p)) != EXIT_OK)
+	want->adopt = 1; /* the command's own meaning of the manifest: take it over */
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = RECONCILE_APPLY;
+	ro.plan = plan_opts_of(o, &c);
+	ro.plan.only_kind = k;
+	ro.plan.only = o->args[1];
+	ro.plan.adopt_only = 1;
+	ro.plan.prune = 0;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
-	for (size_t i = 0; i < p.n; i++) {
-		struct plan_action *a = &p.v[i];
-
-		if (a->want == r && k == KIND_SECRET) {
-			/* a Secret: its ledger from the account and, for hand-made names,
-			 * the pointer rewritten with cfstorage's mark; never a new version */
-			if (a->op == PLAN_CREATE) {
-				rc = fail("Secret %s: no version exists in the account; nothing to import",
-				          o->args[1]);
-				goto out;
-			}
-			if (a->op == PLAN_REFUSE) {
-				rc = fail("Secret %s: %s", o->args[1], a->reason);
-				goto out;
-			}
-			if (state_ledger(c.st, r->name) && !a->ledger) {
-				printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
-				goto out;
-			}
-			if (a->op == PLAN_ROTATE || a->ndestroy) {
-				a->op = PLAN_ADOPT;
-				a->ndestroy = 0;
-			}
-		} else if (a->want == r && a->op == PLAN_ADOPT) {
-			a->set_storage_class = a->put_lifecycle = a->put_cors = 0;
-			a->delete_cors = a->rename = 0;
-		} else if (a->want == r && a->op == PLAN_CREATE) {
-			rc = fail("%s %s: %s does not exist in the account; nothing to import",
-			          o->args[0], o->args[1], a->what);
-			goto out;
-		} else if (a->want == r && a->inv) {
-			printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
-			goto out;
-		} else {
-			a->op = PLAN_REFUSE; /* only the named resource is touched */
-		}
-	}
-	apply_run(c.api, &p, c.st, c.now, &res);
-	if (res.failed || res.state_error) {
-		rc = fail("import failed: %s", res.state_error ? res.state_err.msg
-		                                              : res.failures[0].msg);
-	} else {
-		struct inv_entry *x = k == KIND_SECRET ? NULL : state_find(c.st, k, r->name);
-		struct err e;
-
-		if (x)
-			x->origin = ORIGIN_IMPORTED;
-		err_clear(&e);
-		if (state_save(c.st, &e) != ERR_OK)
-			rc = fail("%s", e.msg);
-		else
-			printf("imported %s %s; run 'cfstorage plan' to see what apply would change\n",
-			       o->args[0], o->args[1]);
-	}
-	apply_result_release(&res);
+	a = r.plan.n ? &r.plan.v[0] : NULL;
+	if (a == NULL || a->op == PLAN_REFUSE)
+		rc = fail("%s %s: %s", o->args[0], o->args[1], a ? a->reason : "not planned");
+	else if (r.applied && (r.res.failed || r.res.state_error))
+		rc = fail("import failed: %s", r.res.state_error ? r.res.state_err.msg
+		                                                 : r.res.failures[0].msg);
+	else if (a->op == PLAN_NOOP && !a->ledger)
+		printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
+	else
+		printf("imported %s %s; run 'cfstorage plan' to see what apply would change\n",
+		       o->args[0], o->args[1]);
 out:
-	plan_release(&p);
-	snapshot_release(&snap);
+	reconcile_result_release(&r);
 	ctx_release(&c);
 	return rc;
 }

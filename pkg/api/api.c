@@ -601,6 +601,7 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		return 1;
 	}
 	switch (c->status) {
+	case 401: case 403: c->rc = ERR_AUTH; break;
 	case 404: c->rc = ERR_NOTFOUND; break;
 	case 409: c->rc = ERR_CONFLICT; break;
 	case 400: c->rc = code == 10014 ? ERR_CONFLICT : ERR_INVALID; break;

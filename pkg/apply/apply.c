@@ -129,7 +129,7 @@ record(struct job *j)
 		return;
 	x = state_upsert(st, a->kind, a->name);
 	if (a->op == PLAN_ADOPT)
-		x->origin = ORIGIN_ADOPTED;
+		x->origin = a->imported ? ORIGIN_IMPORTED : ORIGIN_ADOPTED;
 	x->pending = 0;
 	x->policy = a->want->deletion_policy;
 	if (a->kind == KIND_R2BUCKET) {

@@ -14,10 +14,8 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "../apply/apply.h"
 #include "../log/log.h"
-#include "../observe/observe.h"
-#include "../plan/plan.h"
+#include "../reconcile/reconcile.h"
 #include "../secret/secret.h"
 #include "daemon_int.h"
 
@@ -393,63 +391,59 @@ secrets_lost(struct loop *l, const struct plan *p)
 static void
 pass(struct loop *l, enum reason why)
 {
-	struct snapshot snap;
-	struct plan p;
-	struct apply_result res;
-	struct plan_opts po;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct plan_hold *holds = xcalloc(l->nbo + 1, sizeof(*holds));
 	struct err e;
-	int64_t t0 = mono_ms(), now;
+	int64_t t0 = mono_ms(), now = t0;
 	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
-	unsigned long req0 = api_get_stats(l->api)->requests;
 	size_t applied = 0, failed = 0, skipped = 0;
-	char *waiting = NULL;
+	unsigned long req_done = 0;
 	int result;
 	double secs;
 
 	pthread_mutex_lock(&l->m.lock);
 	l->m.pass_started = t0;
 	pthread_mutex_unlock(&l->m.lock);
-	memset(&p, 0, sizeof(p));
-	memset(&res, 0, sizeof(res));
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = RECONCILE_APPLY;
+	ro.plan.prune = l->o->prune;
+	ro.plan.allow_empty = l->o->allow_empty;
+	ro.plan.now = wall_now(l);
+	/* resources backing off after a failure wait: planned as held */
+	for (size_t k = 0; k < l->nbo; k++)
+		if (l->bo[k].until > now) {
+			holds[ro.plan.nholds].kind = l->bo[k].kind;
+			holds[ro.plan.nholds].name = l->bo[k].name;
+			holds[ro.plan.nholds].why = "backing off after a failure";
+			ro.plan.nholds++;
+		}
+	ro.plan.holds = holds;
 	err_clear(&e);
-	if (observe_run(l->api, &l->set, l->st, l->o->prune, &snap, &e) != ERR_OK) {
+	if (reconcile_pass(l->api, &l->set, l->st, &ro, &r, &e) != ERR_OK) {
 		log_error("observe failed", "reason=%s error=\"%s\"", reason_names[why], e.msg);
 		result = 2;
 		l->pass_errors++;
-		snapshot_release(&snap);
+		reconcile_result_release(&r);
+		free(holds);
+		req_done = r.requests;
 		goto done;
 	}
-	memset(&po, 0, sizeof(po));
-	po.prune = l->o->prune;
-	po.allow_empty = l->o->allow_empty;
-	po.now = wall_now(l);
-	plan_compute(&l->set, &snap, l->st, &po, &p);
-	secrets_lost(l, &p);
+	secrets_lost(l, &r.plan);
 	now = mono_ms();
-	waiting = xcalloc(p.n + 1, sizeof(*waiting));
-	for (size_t i = 0; i < p.n; i++) {
-		struct plan_action *a = &p.v[i];
-		struct backoff *b = bo_find(l, a->kind, a->name);
-
-		if (a->op == PLAN_NOOP || a->op == PLAN_REFUSE || b == NULL || b->until <= now)
-			continue;
-		a->op = PLAN_REFUSE; /* not this time: it is backing off */
-		waiting[i] = 1;
-		skipped++;
-	}
-	apply_run(l->api, &p, l->st, wall_now(l), &res);
-	now = mono_ms();
-	for (size_t i = 0; i < p.n; i++) {
-		const struct plan_action *a = &p.v[i];
+	for (size_t i = 0; i < r.plan.n; i++) {
+		const struct plan_action *a = &r.plan.v[i];
 		int bad = 0;
 
-		for (size_t k = 0; k < res.nfailures; k++)
-			if (res.failures[k].kind == a->kind && strcmp(res.failures[k].name, a->name) == 0)
+		for (size_t k = 0; r.applied && k < r.res.nfailures; k++)
+			if (r.res.failures[k].kind == a->kind && strcmp(r.res.failures[k].name, a->name) == 0)
 				bad = 1;
-		if (bad) {
+		if (a->held) {
+			skipped++;
+		} else if (bad) {
 			bo_fail(l, a->kind, a->name, now);
 			failed++;
-		} else if (!waiting[i]) {
+		} else {
 			/* done, or nothing to do any more (reverted, refused, gone):
 			 * a stale backoff would wake the loop for nothing */
 			bo_clear(l, a->kind, a->name);
@@ -460,8 +454,8 @@ pass(struct loop *l, enum reason why)
 	for (size_t k = 0; k < l->nbo;) {
 		int seen = 0;
 
-		for (size_t i = 0; i < p.n && !seen; i++)
-			seen = p.v[i].kind == l->bo[k].kind && strcmp(p.v[i].name, l->bo[k].name) == 0;
+		for (size_t i = 0; i < r.plan.n && !seen; i++)
+			seen = r.plan.v[i].kind == l->bo[k].kind && strcmp(r.plan.v[i].name, l->bo[k].name) == 0;
 		if (seen) {
 			k++;
 		} else {
@@ -469,17 +463,16 @@ pass(struct loop *l, enum reason why)
 			l->bo[k] = l->bo[--l->nbo];
 		}
 	}
-	free(waiting);
-	for (size_t k = 0; k < res.nfailures; k++)
+	for (size_t k = 0; r.applied && k < r.res.nfailures; k++)
 		log_warn("apply failed", "kind=%s name=%s error=\"%s\"",
-		         kind_name(res.failures[k].kind), res.failures[k].name, res.failures[k].msg);
-	if (res.state_error)
-		log_error("state not saved", "error=\"%s\"", res.state_err.msg);
-	result = res.state_error ? 2 : failed ? 1 : 0;
-	l->pass_errors = res.state_error ? l->pass_errors + 1 : 0;
-	plan_release(&p);
-	apply_result_release(&res);
-	snapshot_release(&snap);
+		         kind_name(r.res.failures[k].kind), r.res.failures[k].name, r.res.failures[k].msg);
+	if (r.applied && r.res.state_error)
+		log_error("state not saved", "error=\"%s\"", r.res.state_err.msg);
+	result = r.applied && r.res.state_error ? 2 : failed ? 1 : 0;
+	l->pass_errors = r.applied && r.res.state_error ? l->pass_errors + 1 : 0;
+	req_done = r.requests;
+	reconcile_result_release(&r);
+	free(holds);
 done:
 	secs = (double)(mono_ms() - t0) / 1000.0;
 	pthread_mutex_lock(&l->m.lock);
@@ -502,7 +495,7 @@ done:
 	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu backing_off=%zu "
 	         "requests=%lu duration_ms=%lld", reason_names[why],
 	         result == 0 ? "ok" : result == 1 ? "partial" : "error", applied, failed, skipped,
-	         api_get_stats(l->api)->requests - req0, (long long)(mono_ms() - t0));
+	         req_done, (long long)(mono_ms() - t0));
 	if (l->pass_errors) {
 		int64_t d = DAEMON_BACKOFF_MIN_MS;
 

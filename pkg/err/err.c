@@ -41,6 +41,7 @@ err_code_name(enum errcode code)
 	case ERR_RATELIMITED: return "ratelimited";
 	case ERR_TRANSIENT: return "transient";
 	case ERR_PERMANENT: return "permanent";
+	case ERR_AUTH: return "auth";
 	case ERR_IO: return "io";
 	}
 	return "unknown";

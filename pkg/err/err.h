@@ -19,6 +19,7 @@ enum errcode {
 	ERR_TRANSIENT = 5, /* 5xx, dropped connection, timeout: retry later */
 	ERR_PERMANENT = 6, /* the API refused; retrying will not help */
 	ERR_IO = 7,        /* local file or socket trouble */
+	ERR_AUTH = 8,      /* the API refused the credentials (401, 403) */
 };
 
 /* 1-based line and column; 0 means unknown. `file` is borrowed. */

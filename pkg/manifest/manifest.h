@@ -260,6 +260,11 @@ void manifest_set_init(struct manifest_set *set);
 void manifest_set_free(struct manifest_set *set);
 
 const char *kind_name(enum kind k);
+/* The kind named "R2Bucket", "KVNamespace" or "Secret"; 0 for any other. */
+enum kind kind_parse(const char *name);
+/* The resource (k, metadata.name) of the set, or NULL. */
+const struct resource *manifest_find(const struct manifest_set *set, enum kind k,
+                                     const char *name);
 /* Counts the resources of kind k. */
 size_t manifest_count(const struct manifest_set *set, enum kind k);
 

@@ -20,6 +20,24 @@ kind_name(enum kind k)
 	return "?";
 }
 
+enum kind
+kind_parse(const char *name)
+{
+	for (int k = KIND_R2BUCKET; k <= KIND_SECRET; k++)
+		if (strcmp(kind_name((enum kind)k), name) == 0)
+			return (enum kind)k;
+	return 0;
+}
+
+const struct resource *
+manifest_find(const struct manifest_set *set, enum kind k, const char *name)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->items[i].kind == k && strcmp(set->items[i].name, name) == 0)
+			return &set->items[i];
+	return NULL;
+}
+
 void
 manifest_set_init(struct manifest_set *set)
 {

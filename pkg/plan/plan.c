@@ -791,6 +791,59 @@ plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
 }
 
 
+static int
+is_only(const struct plan_opts *o, enum kind k, const char *name)
+{
+	return o->only == NULL || (o->only_kind == k && strcmp(o->only, name) == 0);
+}
+
+/*
+ * import: an adoption records ownership and changes nothing (the next apply
+ * converges); a resource that is not in the account is refused, one already
+ * owned is left as it is, and a Secret's rotation waits for the next apply.
+ */
+static void
+adopt_only(struct plan_action *a)
+{
+	int adopt = a->op == PLAN_ADOPT;
+
+	if (a->op == PLAN_CREATE) {
+		a->op = PLAN_REFUSE;
+		free(a->reason);
+		a->reason = xasprintf("%s does not exist in the account; nothing to import", a->what);
+	} else if (a->kind == KIND_SECRET) {
+		if (a->op == PLAN_ROTATE || a->op == PLAN_UPDATE || a->op == PLAN_ADOPT) {
+			a->op = PLAN_ADOPT;
+			a->ndestroy = 0;
+		}
+		return;
+	} else if (a->op != PLAN_REFUSE && !adopt) {
+		a->op = PLAN_NOOP;
+		a->record = 0;
+		free(a->note);
+		a->note = xstrdup("already owned by cfstorage: nothing to import");
+	}
+	a->imported = adopt;
+	a->create = a->set_storage_class = a->put_lifecycle = a->put_cors = 0;
+	a->delete_cors = a->rename = a->del = 0;
+	a->nkv_put = a->nkv_del = 0;
+}
+
+static void
+hold(struct plan_action *a, const struct plan_opts *o)
+{
+	if (a->op == PLAN_NOOP || a->op == PLAN_REFUSE)
+		return;
+	for (size_t i = 0; i < o->nholds; i++)
+		if (o->holds[i].kind == a->kind && strcmp(o->holds[i].name, a->name) == 0) {
+			a->op = PLAN_REFUSE;
+			a->held = 1;
+			free(a->reason);
+			a->reason = xstrdup(o->holds[i].why ? o->holds[i].why : "on hold");
+			return;
+		}
+}
+
 void
 plan_compute(const struct manifest_set *want, const struct snapshot *snap,
              struct state *st, const struct plan_opts *o, struct plan *out)
@@ -799,6 +852,8 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 	for (size_t i = 0; i < want->n; i++) {
 		const struct resource *r = &want->items[i];
 
+		if (!is_only(o, r->kind, r->name))
+			continue;
 		if (r->kind == KIND_R2BUCKET)
 			plan_bucket(out, r, snap, st);
 		else if (r->kind == KIND_KVNAMESPACE)
@@ -806,14 +861,18 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 		else if (r->kind == KIND_SECRET)
 			plan_secret(out, r, snap, st, o);
 	}
-	for (size_t i = 0; i < st->nsecrets; i++)
+	for (size_t i = 0; o->only == NULL && i < st->nsecrets; i++)
 		if (!plan_wanted_secret(want, st->secrets[i]->name))
 			plan_secret_orphan(out, st->secrets[i], want, o);
-	for (size_t i = 0; i < st->n; i++)
+	for (size_t i = 0; o->only == NULL && i < st->n; i++)
 		if (st->v[i]->kind != KIND_SECRET && !wanted(want, st->v[i]))
 			plan_orphan(out, st->v[i], snap, want, o);
-	for (size_t i = 0; i < out->n; i++)
+	for (size_t i = 0; i < out->n; i++) {
+		if (o->adopt_only)
+			adopt_only(&out->v[i]);
+		hold(&out->v[i], o);
 		out->counts[out->v[i].op]++;
+	}
 }
 
 void

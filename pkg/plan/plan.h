@@ -54,6 +54,8 @@ struct plan_action {
 	/* the work, in order */
 	int create, set_storage_class, put_lifecycle, put_cors, delete_cors, rename, del;
 	int record;                     /* write the inventory even with no API work */
+	int held;                       /* refused only because it is on hold (plan_opts) */
+	int imported;                   /* an adoption by `cfstorage import` */
 	int wa_new;                     /* apply: the write-ahead added the entry */
 	struct lc_rule *lc;             /* put_lifecycle body (owned) */
 	size_t nlc;
@@ -77,12 +79,24 @@ struct plan_action {
 	size_t nkv_del;
 };
 
+/* A resource whose work waits (the daemon's backoff): planned as refused. */
+struct plan_hold {
+	enum kind kind;
+	const char *name;
+	const char *why;      /* the refusal's reason, e.g. "backing off until …" */
+};
+
 struct plan_opts {
 	int prune;
 	int allow_empty;
 	int64_t now;
 	const char *rotate;   /* `rotate NAME`: rotate this Secret now */
 	int force;            /* with rotate: even when its version is young */
+	enum kind only_kind;  /* with only: plan this one resource and nothing else */
+	const char *only;
+	int adopt_only;       /* import: an adoption records ownership and changes nothing */
+	const struct plan_hold *holds;
+	size_t nholds;
 };
 
 struct plan {

@@ -335,6 +335,88 @@ test_unowned_refused_or_adopted(void **state)
 	assert_int_equal(f->p.v[2].op, PLAN_REFUSE);
 }
 
+/* only: one resource planned, orphans and the rest left out; the counts are
+ * the plan's own. */
+static void
+test_option_only(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {}\n---\n"
+	        HDR "kind: KVNamespace\nmetadata: {name: k}\nspec: {}\n");
+	x = state_upsert(f->st, KIND_R2BUCKET, "gone");
+	x->bucket_name = xstrdup("gone");
+	f->o.only_kind = KIND_KVNAMESPACE;
+	f->o.only = "k";
+	compute(f);
+	assert_int_equal(f->p.n, 1);
+	assert_string_equal(f->p.v[0].name, "k");
+	assert_int_equal(f->p.v[0].op, PLAN_CREATE);
+	assert_int_equal(f->p.counts[PLAN_CREATE], 1);
+	assert_int_equal(f->p.counts[PLAN_NOOP], 0);
+}
+
+/* adopt_only (import): an adoption changes nothing, a resource that is not in
+ * the account is refused, one already owned is left alone. */
+static void
+test_option_adopt_only(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {adopt: true, storageClass: "
+	        "InfrequentAccess}\n---\n" HDR "kind: R2Bucket\nmetadata: {name: bbb}\nspec: {}\n"
+	        "---\n" HDR "kind: R2Bucket\nmetadata: {name: ccc}\nspec: {storageClass: "
+	        "InfrequentAccess}\n");
+	have_bucket(f, "aaa", "default", "Standard", NULL, NULL, -1);
+	have_bucket(f, "ccc", "default", "Standard", NULL, NULL, -1);
+	x = state_upsert(f->st, KIND_R2BUCKET, "ccc");
+	x->bucket_name = xstrdup("ccc");
+	x->jurisdiction = xstrdup("default");
+	f->o.adopt_only = 1;
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_ADOPT);
+	assert_true(f->p.v[0].imported);
+	assert_false(f->p.v[0].set_storage_class);
+	assert_int_equal(f->p.v[1].op, PLAN_REFUSE);
+	assert_non_null(strstr(f->p.v[1].reason, "nothing to import"));
+	assert_false(f->p.v[1].create);
+	assert_int_equal(f->p.v[2].op, PLAN_NOOP);
+	assert_false(f->p.v[2].set_storage_class);
+	assert_int_equal(f->p.counts[PLAN_ADOPT], 1);
+	assert_int_equal(f->p.counts[PLAN_REFUSE], 1);
+}
+
+/* holds (the daemon's backoff): work on a held resource is refused as held,
+ * a held resource with nothing to do stays a no-op, the counts follow. */
+static void
+test_option_holds(void **state)
+{
+	struct fx *f = *state;
+	struct plan_hold h[2] = { { KIND_R2BUCKET, "aaa", "backing off" },
+	                          { KIND_KVNAMESPACE, "k", "backing off" } };
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: aaa}\nspec: {}\n---\n"
+	        HDR "kind: KVNamespace\nmetadata: {name: k}\nspec: {}\n---\n"
+	        HDR "kind: R2Bucket\nmetadata: {name: zzz}\nspec: {}\n");
+	have_kv(f, "id1", "k");
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "k");
+	x->kv_id = xstrdup("id1");
+	x->title = xstrdup("k");
+	f->o.holds = h;
+	f->o.nholds = 2;
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_REFUSE);
+	assert_true(f->p.v[0].held);
+	assert_string_equal(f->p.v[0].reason, "backing off");
+	assert_false(f->p.v[1].held);
+	assert_int_equal(f->p.v[2].op, PLAN_CREATE);
+	assert_int_equal(f->p.counts[PLAN_REFUSE], 1);
+	assert_int_equal(f->p.counts[PLAN_CREATE], 1);
+}
+
 static void
 test_recreate_after_outside_delete_and_pending(void **state)
 {
@@ -540,6 +622,9 @@ main(void)
 		T(test_storage_class_update_and_policy_change),
 		T(test_immutable_fields_refused),
 		T(test_unowned_refused_or_adopted),
+		T(test_option_only),
+		T(test_option_adopt_only),
+		T(test_option_holds),
 		T(test_recreate_after_outside_delete_and_pending),
 		T(test_kv_rename_conflict_and_recreate),
 		T(test_orphans_without_prune_are_kept),

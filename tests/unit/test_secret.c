@@ -258,7 +258,12 @@ mirror(struct fx *f)
 static const struct plan_action *
 run(struct fx *f, int64_t now, const char *rotate, int force)
 {
-	struct plan_opts o = { 0, 0, now, rotate, force };
+	struct plan_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.now = now;
+	o.rotate = rotate;
+	o.force = force;
 
 	mirror(f);
 	plan_release(&f->p);
