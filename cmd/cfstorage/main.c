@@ -28,6 +28,7 @@
 #include "../../pkg/observe/observe.h"
 #include "../../pkg/plan/plan.h"
 #include "../../pkg/reconcile/reconcile.h"
+#include "../../pkg/session/session.h"
 #include "../../pkg/report/report.h"
 #include "../../pkg/secret/secret.h"
 #include "../../pkg/state/state.h"
@@ -44,11 +45,6 @@
 
 /* Most -f paths on one command line. */
 #define MAX_PATHS 256
-/* Largest token file we read. */
-#define MAX_TOKEN_FILE 4096
-#define DEFAULT_ENDPOINT "https://api.cloudflare.com/client/v4"
-/* --local keeps the emulator's data and the state here. */
-#define LOCAL_DIR ".cfstorage/local"
 
 enum cmd { CMD_NONE, CMD_VALIDATE, CMD_PLAN, CMD_APPLY, CMD_RUN, CMD_ROTATE, CMD_STATUS,
 	   CMD_IMPORT, CMD_EXPORT };
@@ -485,191 +481,55 @@ out:
 	return rc;
 }
 
-/* Everything a command that talks to the API holds; released by ctx_release. */
-struct ctx {
-	struct manifest_set set;
-	struct state *st;
-	struct api *api;
-	struct emu *emu;
-	char *token;
-	int64_t now;
-};
-
-static void
-ctx_release(struct ctx *c)
-{
-	api_free(c->api);
-	state_close(c->st);
-	emu_stop(c->emu);
-	manifest_set_free(&c->set);
-	if (c->token) {
-		memset(c->token, 0, strlen(c->token));
-		free(c->token);
-	}
-}
-
 /*
- * Reads the token from FILE, refusing a file that group or others may read
- * (like ssh does with keys) and anything but a regular file (a FIFO would
- * block); trailing whitespace is dropped.
+ * Opens what a command needs (pkg/session): the manifests are validated
+ * before anything else, so an invalid set makes zero requests; their
+ * diagnostics are printed here. EXIT_OK, EXIT_INVALID or EXIT_ERROR.
  */
 static int
-read_token_file(const char *path, char **out)
+ctx_open(const struct opts *o, struct session *c, int need_manifests, int need_api)
 {
-	struct stat st;
-	char buf[MAX_TOKEN_FILE + 1];
-	ssize_t n;
-	/* O_NONBLOCK: a FIFO must not hang us waiting for a writer */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-
-	if (fd < 0)
-		return fail("cannot open token file '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return fail("token file '%s' is not a regular file", path);
-	}
-	if (st.st_mode & 077) {
-		close(fd);
-		return fail("token file '%s' is readable by group or others (mode %04o); "
-		            "run: chmod 600 '%s'", path, (unsigned)(st.st_mode & 07777), path);
-	}
-	n = read(fd, buf, MAX_TOKEN_FILE);
-	close(fd);
-	if (n < 0)
-		return fail("cannot read token file '%s': %s", path, strerror(errno));
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-	                 buf[n - 1] == '\t'))
-		n--;
-	buf[n] = '\0';
-	if (n == 0)
-		return fail("token file '%s' is empty", path);
-	*out = xstrdup(buf);
-	memset(buf, 0, sizeof(buf));
-	return EXIT_OK;
-}
-
-/* Loads and validates; prints diagnostics. EXIT_OK, EXIT_INVALID or EXIT_ERROR. */
-static int
-load_manifests(const struct opts *o, struct manifest_set *set, int required)
-{
+	struct session_config cfg;
 	struct diags d;
 	struct err e;
-	int rc = EXIT_OK;
-
-	if (o->npaths == 0) {
-		if (required)
-			return fail("needs -f PATH (a file, a directory or '-')");
-		return EXIT_OK;
-	}
-	if ((rc = allow_roots(o, set)) != EXIT_OK)
-		return rc;
-	diags_init(&d);
-	err_clear(&e);
-	if (manifest_load(o->paths, o->npaths, set, &d, &e) != ERR_OK) {
-		rc = fail("%s", e.msg);
-	} else if (d.n) {
-		diags_sort(&d);
-		diags_print_text(&d, stderr);
-		fprintf(stderr, "%zu error%s; nothing was sent to Cloudflare\n", d.n + d.dropped,
-		        d.n + d.dropped == 1 ? "" : "s");
-		rc = EXIT_INVALID;
-	}
-	diags_release(&d);
-	return rc;
-}
-
-/*
- * Opens what a command needs: manifests (validated before anything else, so
- * an invalid set makes zero requests), the endpoint (the embedded emulator
- * with --local), the token, the locked state and the API client.
- */
-static int
-ctx_open(const struct opts *o, struct ctx *c, int need_manifests, int need_api)
-{
-	const char *endpoint, *account, *state_path = o->state;
-	struct api_config cfg;
-	struct err e;
-	char *url = NULL;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	manifest_set_init(&c->set);
-	c->now = (int64_t)time(NULL);
-	if (o->now && timefmt_parse_rfc3339(o->now, &c->now) != 0)
-		return fail("--now '%.64s' is not an RFC 3339 time such as 2027-02-20T00:00:00Z",
-		            o->now);
-	if ((rc = load_manifests(o, &c->set, need_manifests)) != EXIT_OK)
-		return rc;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.paths = o->paths;
+	cfg.npaths = o->npaths;
+	cfg.need_manifests = need_manifests;
+	cfg.path_roots = o->path_roots;
+	cfg.npath_roots = o->npath_roots;
+	cfg.state = o->state;
+	cfg.no_state = o->cmd == CMD_EXPORT;
+	cfg.lock = o->cmd == CMD_RUN ? 1 | STATE_STANDBY : 1;
+	cfg.account_id = o->account_id;
+	cfg.token_file = o->token_file;
+	cfg.endpoint = o->endpoint;
+	cfg.now = o->now;
+	cfg.local = o->local;
+	cfg.need_api = need_api;
+	cfg.parallelism = o->parallelism;
+	cfg.rate_n = o->rate_n;
+	cfg.rate_secs = o->rate_secs;
+	diags_init(&d);
 	err_clear(&e);
-	if (manifest_hash_entries(&c->set, &e) != ERR_OK)
-		return fail("%s", e.msg);
-	if (o->local) {
-		struct emu_config ec;
-
-		if (o->endpoint)
-			return fail("--local and --endpoint cannot be used together");
-		memset(&ec, 0, sizeof(ec));
-		ec.listen_addr = "127.0.0.1:0";
-		ec.data_dir = LOCAL_DIR "/emu";
-		if (mkdir(".cfstorage", 0700) != 0 && errno != EEXIST)
-			return fail("cannot create '.cfstorage': %s", strerror(errno));
-		if (mkdir(LOCAL_DIR, 0700) != 0 && errno != EEXIST)
-			return fail("cannot create '%s': %s", LOCAL_DIR, strerror(errno));
-		if ((c->emu = emu_start(&ec, &e)) == NULL)
-			return fail("cannot start the embedded emulator: %s", e.msg);
-		url = xasprintf("http://127.0.0.1:%u/client/v4", emu_port(c->emu));
-		endpoint = url;
-		account = EMU_DEFAULT_ACCOUNT;
-		c->token = xstrdup(EMU_DEFAULT_TOKEN);
-		if (state_path == NULL)
-			state_path = LOCAL_DIR "/state.json";
-	} else {
-		endpoint = o->endpoint ? o->endpoint : getenv("CLOUDFLARE_API_BASE_URL");
-		if (endpoint == NULL || endpoint[0] == '\0')
-			endpoint = DEFAULT_ENDPOINT;
-		account = o->account_id ? o->account_id : getenv("CLOUDFLARE_ACCOUNT_ID");
-		if (need_api) {
-			if (o->token_file) {
-				if ((rc = read_token_file(o->token_file, &c->token)) != EXIT_OK)
-					return rc;
-			} else if (getenv("CLOUDFLARE_API_TOKEN") && getenv("CLOUDFLARE_API_TOKEN")[0]) {
-				c->token = xstrdup(getenv("CLOUDFLARE_API_TOKEN"));
-			} else {
-				return fail("no API token: set CLOUDFLARE_API_TOKEN or use "
-				            "--api-token-file FILE");
-			}
-		}
+	rc = session_open(&cfg, c, &d, &e);
+	if (rc == ERR_INVALID && d.n) {
+		diags_sort(&d);
+		diags_print_text(&d, stderr);
+		fprintf(stderr, "%s\n", e.msg);
+		rc = EXIT_INVALID;
+	} else if (rc != ERR_OK) {
+		rc = fail("%s", e.msg);
 	}
-	if (state_path == NULL)
-		state_path = STATE_DEFAULT_PATH;
-	if (o->cmd == CMD_EXPORT) {
-		/* export reads the account only: no state, no lock */
-	} else if (state_open(state_path, need_api ? (o->cmd == CMD_RUN ? 1 | STATE_STANDBY : 1) : 0,
-	               &c->st, &e) != ERR_OK) {
-		free(url);
-		return fail("%s", e.msg);
-	}
-	if (need_api) {
-		memset(&cfg, 0, sizeof(cfg));
-		cfg.base_url = endpoint;
-		cfg.token = c->token;
-		cfg.account_id = account;
-		cfg.parallelism = o->parallelism;
-		cfg.rate_n = o->rate_n;
-		cfg.rate_secs = o->rate_secs;
-		c->api = api_new(&cfg, &e);
-		if (c->api == NULL) {
-			free(url);
-			return fail("%s", e.msg);
-		}
-	}
-	free(url);
-	return EXIT_OK;
+	diags_release(&d);
+	return rc == ERR_OK ? EXIT_OK : (int)rc;
 }
 
 /* The plan options every command shares. */
 static struct plan_opts
-plan_opts_of(const struct opts *o, const struct ctx *c)
+plan_opts_of(const struct opts *o, const struct session *c)
 {
 	struct plan_opts po;
 
@@ -683,7 +543,7 @@ plan_opts_of(const struct opts *o, const struct ctx *c)
 
 /* One reconcile pass; a failure to read the account is one line, exit 1. */
 static int
-pass(struct ctx *c, const struct reconcile_opts *ro, struct reconcile_result *r)
+pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
 {
 	struct err e;
 
@@ -713,7 +573,7 @@ apply_exit(const struct reconcile_result *r)
 static int
 cmd_plan_apply(const struct opts *o, int apply)
 {
-	struct ctx c;
+	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
 	struct report_opts rep = { o->json, o->verbose, 0 };
@@ -735,7 +595,7 @@ cmd_plan_apply(const struct opts *o, int apply)
 		rc = apply_exit(&r);
 out:
 	reconcile_result_release(&r);
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
@@ -748,7 +608,7 @@ out:
 static int
 cmd_status(const struct opts *o)
 {
-	struct ctx c;
+	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
 	struct report_opts rep = { o->json, o->verbose, 0 };
@@ -783,7 +643,7 @@ cmd_status(const struct opts *o)
 	report_status(stdout, c.st, &c.set, o->npaths ? &r.snap : NULL, c.now, &rep);
 out:
 	reconcile_result_release(&r);
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
@@ -795,7 +655,7 @@ out:
 static int
 cmd_rotate(const struct opts *o)
 {
-	struct ctx c;
+	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
 	struct report_opts rep = { o->json, o->verbose, 0 };
@@ -827,7 +687,7 @@ cmd_rotate(const struct opts *o)
 		rc = apply_exit(&r);
 out:
 	reconcile_result_release(&r);
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
@@ -840,7 +700,7 @@ out:
 static int
 cmd_import(const struct opts *o)
 {
-	struct ctx c;
+	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
 	struct resource *want;
@@ -882,7 +742,7 @@ cmd_import(const struct opts *o)
 		       o->args[0], o->args[1]);
 out:
 	reconcile_result_release(&r);
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
@@ -890,7 +750,7 @@ out:
 static int
 cmd_export(const struct opts *o)
 {
-	struct ctx c;
+	struct session c;
 	struct export_opts eo;
 	struct err e;
 	int rc;
@@ -921,7 +781,7 @@ cmd_export(const struct opts *o)
 	if (export_run(c.api, &eo, &e) != ERR_OK)
 		rc = fail("%s", e.msg);
 out:
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
@@ -932,7 +792,7 @@ out:
 static int
 cmd_run(const struct opts *o)
 {
-	struct ctx c;
+	struct session c;
 	struct daemon_opts d;
 	struct err e;
 	sigset_t mask;
@@ -962,7 +822,7 @@ cmd_run(const struct opts *o)
 	if (daemon_run(&d, &c.set, c.st, c.api, &e) != 0)
 		rc = fail("%s", e.msg);
 out:
-	ctx_release(&c);
+	session_release(&c);
 	return rc;
 }
 
