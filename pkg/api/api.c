@@ -335,6 +335,63 @@ api_call_free(struct api_call *c)
 	free(c);
 }
 
+int
+api_id_ok(const char *s)
+{
+	size_t n = s ? strspn(s, "0123456789abcdefghijklmnopqrstuvwxyz"
+	                         "ABCDEFGHIJKLMNOPQRSTUVWXYZ_-") : 0;
+
+	return n > 0 && n <= API_ID_MAX && s[n] == '\0';
+}
+
+int
+api_name_ok(const char *s)
+{
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; s[n]; n++)
+		if ((unsigned char)s[n] < 0x20 || (unsigned char)s[n] == 0x7f || n >= API_NAME_MAX)
+			return 0;
+	return n > 0;
+}
+
+int
+api_path_ok(const char *path)
+{
+	const char *p = path;
+
+	while (*p && *p != '?') {
+		size_t dots = 0, other = 0;
+
+		if (*p == '/') {
+			p++;
+			continue;
+		}
+		for (; *p && *p != '/' && *p != '?'; p++) {
+			unsigned char ch = (unsigned char)*p;
+
+			if (ch <= 0x20 || ch >= 0x7f || ch == '#' || ch == '\\')
+				return 0;
+			if (ch == '.') {
+				dots++;
+			} else if (ch == '%' && p[1] == '2' && (p[2] == 'e' || p[2] == 'E')) {
+				dots++;
+				p += 2;
+			} else {
+				other++;
+			}
+		}
+		if (other == 0 && (dots == 1 || dots == 2))
+			return 0; /* "." or "..": the server would resolve it */
+	}
+	for (; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '#')
+			return 0;
+	return 1;
+}
+
 char *
 api_escape(const char *s)
 {
@@ -721,6 +778,17 @@ api_wait(struct api *a)
 			}
 			memmove(&a->queue[i], &a->queue[i + 1], (a->nqueue - i - 1) * sizeof(*a->queue));
 			a->nqueue--;
+			if (!api_path_ok(c->path)) {
+				/* a server-supplied id that escaped its checks must not
+				 * become "../" in a request: fail it, send nothing */
+				c->rc = err_set(&c->err, ERR_PERMANENT, "refused to request a path with "
+				                "a '.' or '..' segment or a control character");
+				if (c->done) {
+					c->done(c, c->user);
+					api_call_free(c);
+				}
+				continue;
+			}
 			spend(a, now);
 			start(a, c);
 		}

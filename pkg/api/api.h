@@ -48,6 +48,12 @@
 #define API_SS_PAGE 100
 /* Most pages of one list before we assume the server loops. */
 #define API_MAX_PAGES 100000
+/* Longest id the server may give us (KV namespaces, Secrets Store stores and
+ * secrets: Cloudflare's are 32 hex digits); ids are [0-9A-Za-z_-] only. */
+#define API_ID_MAX 64
+/* Longest name, title or key the server may give us (bucket names are at most
+ * 63 bytes, KV keys 512, titles 512 by our own rule). */
+#define API_NAME_MAX 1024
 
 struct api_config {
 	const char *base_url;   /* e.g. https://api.cloudflare.com/client/v4 */
@@ -139,6 +145,19 @@ char *api_route_template(const char *path);
 
 /* Percent-encodes s for a path segment or a query value; free with free(). */
 char *api_escape(const char *s);
+/*
+ * Server-supplied ids and names are checked where they are parsed, before
+ * they can reach a URL: an id is 1..API_ID_MAX of [0-9A-Za-z_-]; a name is
+ * 1..API_NAME_MAX bytes without control characters (it is escaped with
+ * api_escape when it becomes a path segment). A response holding a NUL
+ * ("\u0000", which would cut a name short) is not parsed at all. Items that
+ * fail are treated as not listed.
+ */
+int api_id_ok(const char *s);
+int api_name_ok(const char *s);
+/* 0 when a request path has a "." or ".." segment (also %2E-encoded) or a
+ * byte that is no URL path character; such a call fails without a request. */
+int api_path_ok(const char *path);
 
 /* ---- typed operations (each a thin, documented wrapper over calls) ---- */
 

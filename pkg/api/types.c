@@ -11,12 +11,14 @@
 #include "../timefmt/timefmt.h"
 #include "api.h"
 
+/* The response as JSON; NULL when empty, malformed or holding "\u0000", which
+ * cJSON would decode into a NUL that cuts a name short (see api_name_ok). */
 static cJSON *
 parse_body(const struct api_call *c)
 {
 	const char *end;
 
-	if (c->resp.len == 0)
+	if (c->resp.len == 0 || memmem(c->resp.data, c->resp.len, "\\u0000", 6) != NULL)
 		return NULL;
 	return cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
 }
@@ -35,6 +37,24 @@ jdup(const cJSON *o, const char *k)
 	const char *s = jstr(o, k);
 
 	return s ? xstrdup(s) : NULL;
+}
+
+/* A string member that is a valid server id (api_id_ok), else NULL. */
+static const char *
+jid(const cJSON *o, const char *k)
+{
+	const char *s = jstr(o, k);
+
+	return api_id_ok(s) ? s : NULL;
+}
+
+/* A string member that is a valid server name (api_name_ok), else NULL. */
+static const char *
+jname(const cJSON *o, const char *k)
+{
+	const char *s = jstr(o, k);
+
+	return api_name_ok(s) ? s : NULL;
 }
 
 /*
@@ -88,7 +108,7 @@ obs_kv_release(struct obs_kv *k)
 enum errcode
 api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 {
-	char *cursor = NULL;
+	char *cursor = NULL, *id = api_escape(k->id);
 	enum errcode rc = ERR_OK;
 	size_t cap = 0;
 
@@ -106,10 +126,10 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 			char *esc = api_escape(cursor);
 
 			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000&cursor=%s",
-			                 k->id, esc);
+			                 id, esc);
 			free(esc);
 		} else {
-			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000", k->id);
+			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000", id);
 		}
 		if (api_call_sync(a, c) != ERR_OK) {
 			rc = err_set(e, c->rc, "listing keys of namespace '%s': %s", k->title, c->err.msg);
@@ -130,7 +150,7 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "expiration");
 			struct obs_key *x;
 
-			if (!jstr(it, "name"))
+			if (!jname(it, "name"))
 				continue;
 			if (k->nkeys == cap) {
 				cap = cap ? cap * 2 : 256;
@@ -161,6 +181,7 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 		}
 	}
 	free(cursor);
+	free(id);
 	return rc;
 }
 
@@ -168,11 +189,12 @@ enum errcode
 api_kv_value(struct api *a, const char *ns_id, const char *key, char **val, size_t *len,
              struct err *e)
 {
-	char *esc = api_escape(key);
-	struct api_call *c = api_call_new("GET", "/storage/kv/namespaces/%s/values/%s", ns_id, esc);
+	char *esc = api_escape(key), *id = api_escape(ns_id);
+	struct api_call *c = api_call_new("GET", "/storage/kv/namespaces/%s/values/%s", id, esc);
 	enum errcode rc;
 
 	free(esc);
+	free(id);
 	*val = NULL;
 	*len = 0;
 	rc = api_call_sync(a, c);
@@ -241,7 +263,7 @@ api_parse_bucket(const struct api_call *c, struct obs_bucket *b)
 	int rc = -1;
 
 	res = cJSON_GetObjectItemCaseSensitive(root, "result");
-	if (cJSON_IsObject(res) && jstr(res, "name")) {
+	if (cJSON_IsObject(res) && jname(res, "name")) {
 		fill_bucket(res, b, c->jurisdiction);
 		rc = 0;
 	}
@@ -256,7 +278,7 @@ api_parse_kv(const struct api_call *c, struct obs_kv *k)
 	int rc = -1;
 
 	res = cJSON_GetObjectItemCaseSensitive(root, "result");
-	if (cJSON_IsObject(res) && jstr(res, "id") && jstr(res, "title")) {
+	if (cJSON_IsObject(res) && jid(res, "id") && jname(res, "title")) {
 		k->id = jdup(res, "id");
 		k->title = jdup(res, "title");
 		rc = 0;
@@ -322,7 +344,7 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 			break;
 		}
 		cJSON_ArrayForEach(it, list) {
-			if (!jstr(it, "name"))
+			if (!jname(it, "name"))
 				continue;
 			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 			memset(&(*v)[*n], 0, sizeof(**v));
@@ -366,7 +388,7 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 			break;
 		}
 		cJSON_ArrayForEach(it, res) {
-			if (!jstr(it, "id") || !jstr(it, "title"))
+			if (!jid(it, "id") || !jname(it, "title"))
 				continue;
 			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 			memset(&(*v)[*n], 0, sizeof(**v));
@@ -661,7 +683,7 @@ api_find_store(const struct api_call *c, const char *store, char **id, char **ot
 		return ERR_PERMANENT;
 	}
 	cJSON_ArrayForEach(it, res) {
-		const char *n = jstr(it, "name"), *i = jstr(it, "id");
+		const char *n = jname(it, "name"), *i = jid(it, "id");
 
 		if (!i)
 			continue;
@@ -686,9 +708,9 @@ api_find_secret(const struct api_call *c, const char *name, char **comment)
 		*comment = NULL;
 	res = cJSON_GetObjectItemCaseSensitive(root, "result");
 	cJSON_ArrayForEach(it, res) {
-		const char *n = jstr(it, "name");
+		const char *n = jname(it, "name");
 
-		if (n && strcmp(n, name) == 0 && jstr(it, "id")) {
+		if (n && strcmp(n, name) == 0 && jid(it, "id")) {
 			id = jdup(it, "id");
 			if (comment)
 				*comment = jdup(it, "comment");
@@ -708,7 +730,7 @@ api_parse_id(const struct api_call *c, char **id)
 	res = cJSON_GetObjectItemCaseSensitive(root, "result");
 	if (cJSON_IsArray(res))
 		res = cJSON_GetArrayItem(res, 0);
-	if (jstr(res, "id"))
+	if (jid(res, "id"))
 		*id = jdup(res, "id");
 	cJSON_Delete(root);
 }
@@ -730,7 +752,7 @@ api_list_names(const struct api_call *c, char ***names, char ***comments)
 		if (comments)
 			*comments = xcalloc(cap, sizeof(**comments));
 		cJSON_ArrayForEach(it, res) {
-			if (!jstr(it, "name"))
+			if (!jname(it, "name"))
 				continue;
 			(*names)[n] = jdup(it, "name");
 			if (comments)
@@ -772,7 +794,7 @@ api_kv_page_find(const struct api_call *c, const char *title, char **id)
 	cJSON_ArrayForEach(it, res) {
 		const char *t = jstr(it, "title");
 
-		if (t && strcmp(t, title) == 0 && jstr(it, "id") && *id == NULL)
+		if (t && strcmp(t, title) == 0 && jid(it, "id") && *id == NULL)
 			*id = jdup(it, "id");
 	}
 	cJSON_Delete(root);

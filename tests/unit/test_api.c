@@ -128,6 +128,80 @@ test_endpoint_normalised(void **state)
 	assert_false(url_host_is_loopback("[::1"));
 }
 
+/* A call whose response body is body[0..len) (len 0: strlen), as if the
+ * server had sent it. */
+static struct api_call *
+answered(const char *body, size_t len)
+{
+	struct api_call *c = api_call_new("GET", "/x");
+
+	assert_int_equal(buf_append(&c->resp, body, len ? len : strlen(body)), 0);
+	return c;
+}
+
+/*
+ * Reproducer: ids and names from the server went unchecked into URL paths
+ * (a namespace id "../../x" was requested as a path) and a NUL in a listed
+ * name cut it short. Checked at the parse boundary; paths are checked again.
+ */
+static void
+test_server_ids_and_names(void **state)
+{
+	static const char *const bad_ids[] = {
+		"../../x", "..", "a/b", "a%2fb", "a b", "", "a.b", "id\n",
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+	};
+	static const char nul_list[] =
+		"{\"result\":[{\"id\":\"0123456789abcdef0123456789abcdef\",\"title\":\"a\\u0000b\"}]}";
+	struct api_call *c;
+	struct obs_kv k;
+	char **names = NULL, *id = NULL;
+
+	(void)state;
+	assert_true(api_id_ok("0123456789abcdef0123456789abcdef"));
+	assert_true(api_id_ok("Ab_-9"));
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+		if (api_id_ok(bad_ids[i]))
+			fail_msg("id '%s' accepted", bad_ids[i]);
+	assert_true(api_name_ok("logs bucket/é"));
+	assert_false(api_name_ok(""));
+	assert_false(api_name_ok("a\x01b"));
+	assert_false(api_name_ok(NULL));
+
+	/* a namespace whose id climbs: not parsed, so never requested */
+	c = answered("{\"result\":{\"id\":\"../../x\",\"title\":\"t\"}}", 0);
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(api_parse_kv(c, &k), -1);
+	assert_null(k.id);
+	api_call_free(c);
+	c = answered("{\"result\":[{\"id\":\"../../x\",\"title\":\"t\"}]}", 0);
+	assert_int_equal(api_kv_page_find(c, "t", &id), 1);
+	assert_null(id);
+	api_call_free(c);
+	/* a NUL in a listed name: the response is not used at all */
+	c = answered(nul_list, sizeof(nul_list) - 1);
+	assert_int_equal(api_kv_page_find(c, "a", &id), -1);
+	assert_null(id);
+	api_call_free(c);
+	c = answered("{\"result\":[{\"name\":\"ok\"},{\"name\":\"bad\\u0001\"},{\"name\":7}]}", 0);
+	assert_int_equal(api_list_names(c, &names, NULL), 1);
+	assert_string_equal(names[0], "ok");
+	free(names[0]);
+	free(names);
+	api_call_free(c);
+
+	/* the last guard: a path with a dot segment is never requested */
+	assert_true(api_path_ok("/storage/kv/namespaces/0123abcd/values/a%2Fb?cursor=x.y"));
+	assert_true(api_path_ok("/r2/buckets/logs/objects?per_page=1"));
+	assert_true(api_path_ok("/storage/kv/namespaces/x/values/..."));
+	assert_false(api_path_ok("/storage/kv/namespaces/../../x/keys"));
+	assert_false(api_path_ok("/storage/kv/namespaces/%2e%2E/keys"));
+	assert_false(api_path_ok("/r2/buckets/./cors"));
+	assert_false(api_path_ok("/r2/buckets/a b"));
+	assert_false(api_path_ok("/r2/buckets/a#b"));
+	assert_false(api_path_ok("/r2/buckets/x?q=a\nb"));
+}
+
 static void
 test_escape_and_routes(void **state)
 {
@@ -250,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_new_checks),
 		cmocka_unit_test(test_endpoint_host_table),
 		cmocka_unit_test(test_endpoint_normalised),
+		cmocka_unit_test(test_server_ids_and_names),
 		cmocka_unit_test(test_escape_and_routes),
 		cmocka_unit_test(test_lifecycle_round_trip),
 		cmocka_unit_test(test_cors_and_counts),
