@@ -1,5 +1,5 @@
 /*
- * cfemu: the local Cloudflare v4 API emulator (DESIGN.md sections 7 and 9).
+ * cfemu: the local Cloudflare v4 API emulator (README: cfemu).
  *
  *   cfemu --listen 127.0.0.1:PORT [--data DIR] [--token T] [--account-id A]
  *         [--rate-limit N/SECONDS] [--fault-rate P] [--latency-ms N] [--seed N]
@@ -7,7 +7,7 @@
  *
  * The token comes from --token, else --token-file, else $CFEMU_TOKEN, else
  * "cfemu-token". (cfstorage never takes a token in argv; cfemu is a test
- * tool and DESIGN.md section 9 gives it --token.) Prints
+ * tool and the README gives it --token.) Prints
  * "listening on http://HOST:PORT" once it serves, and exits 0 on SIGTERM or
  * SIGINT. A bad flag is one line on stderr and exit 1.
  */
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../../pkg/cli/cli.h"
 #include "../../pkg/emu/emu.h"
 #include "../../pkg/log/log.h"
 #include "../../pkg/mem/mem.h"
@@ -102,7 +103,7 @@ main(int argc, char **argv)
 	struct emu *emu;
 	struct err err;
 	char *token = NULL, *end;
-	unsigned long v, v2;
+	unsigned long v;
 	sigset_t set;
 	int c, sig;
 
@@ -127,24 +128,12 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'a': cfg.account_id = optarg; break;
-		case 'r': {
-			const char *slash = strchr(optarg, '/');
-			char n[32];
-
-			if (slash == NULL || (size_t)(slash - optarg) >= sizeof(n)) {
+		case 'r':
+			if (cli_parse_rate(optarg, &cfg.rate_n, &cfg.rate_secs) != 0) {
 				fprintf(stderr, "cfemu: --rate-limit wants N/SECONDS, got '%s'\n", optarg);
 				return 1;
 			}
-			snprintf(n, sizeof(n), "%.*s", (int)(slash - optarg), optarg);
-			if (parse_ul(n, 100000000, &v) || parse_ul(slash + 1, 86400 * 365, &v2) ||
-			    v == 0 || v2 == 0) {
-				fprintf(stderr, "cfemu: --rate-limit wants N/SECONDS, got '%s'\n", optarg);
-				return 1;
-			}
-			cfg.rate_n = (unsigned)v;
-			cfg.rate_secs = (unsigned)v2;
 			break;
-		}
 		case 'f':
 			errno = 0;
 			cfg.fault_rate = strtod(optarg, &end);

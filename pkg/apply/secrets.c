@@ -1,5 +1,5 @@
 /*
- * Applying Secret actions: the two-phase rotation of shared/DESIGN.md §5.
+ * Applying Secret actions: the two-phase rotation (docs/decisions.md, Secrets).
  *
  *   1. Version N is recorded as pending in the ledger and saved (write-ahead).
  *   2. A fresh value is generated and written as <name>_V<N> to every target.

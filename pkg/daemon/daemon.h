@@ -1,5 +1,5 @@
 /*
- * daemon: `cfstorage run`, the operator loop (shared/DESIGN.md §6).
+ * daemon: `cfstorage run`, the operator loop (README: Run it as an operator).
  *
  * One thread owns every wait: epoll over a signalfd (SIGTERM, SIGINT, SIGHUP)
  * and an inotify descriptor (the manifest paths and their directories), with

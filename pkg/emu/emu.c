@@ -936,7 +936,7 @@ emu_free(struct emu *e)
 
 /*
  * Loads the data directory (if any), binds and starts serving. The listen
- * address must be loopback unless listen_any (DESIGN.md section 9).
+ * address must be loopback unless listen_any (README: cfemu).
  */
 struct emu *
 emu_start(const struct emu_config *cfg, struct err *err)

@@ -1,5 +1,5 @@
 /*
- * emu_admin.c: the test-only /__emu/ routes (DESIGN.md section 9). They are
+ * emu_admin.c: the test-only /__emu/ routes (README: cfemu). They are
  * served only to loopback clients, need no token and are not counted in
  * the statistics. Shapes:
  *   GET    /__emu/stats          {"requests","reads","writes","routes":[{method,route,status,count}]}
@@ -31,7 +31,7 @@
 #define ADMIN_ERR_BAD_REQUEST 1001
 #define ADMIN_ERR_NOT_FOUND 1003
 
-/* GET /__emu/stats: counters since start (or reset), in the DESIGN shape. */
+/* GET /__emu/stats: counters since start (or reset), in the shape the README documents. */
 static void
 h_stats(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 {

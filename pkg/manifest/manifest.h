@@ -1,6 +1,6 @@
 /*
  * manifest: load YAML manifests (files, directories, stdin) into typed desired
- * resources and validate them against shared/DESIGN.md §2 and Cloudflare's
+ * resources and validate them against the resource model (README) and Cloudflare's
  * limits (docs/cloudflare-api/REFERENCE.md in this repository).
  *
  * Every problem in every file is collected into a `struct diags` with its

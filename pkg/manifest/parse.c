@@ -1,6 +1,6 @@
 /*
  * The manifest schema: YAML nodes -> typed resources, with every rule of
- * shared/DESIGN.md §2 and every Cloudflare limit checked and reported at the
+ * the resource model (README) and every Cloudflare limit checked and reported at the
  * line and column of the value at fault. Parsing never stops at the first
  * problem; a field that is wrong is reported and left at its default.
  */

@@ -42,7 +42,7 @@ struct inv_entry {
 	char *updated;           /* RFC 3339 */
 };
 
-/* A secret version's life (shared/DESIGN.md §5). */
+/* A secret version's life (docs/decisions.md, Secrets). */
 enum vstatus { V_PENDING = 0, V_CURRENT, V_PREVIOUS, V_RETAINED, V_DESTROYED };
 
 /* One version in a Secret's ledger: never the value, only its fingerprint. */

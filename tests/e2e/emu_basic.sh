@@ -312,7 +312,7 @@ checks=$((checks + 1))
 [ "$(grep -c '^200$' "$tmp/par.out")" = 300 ] || fail "concurrent calls: $(sort "$tmp/par.out" | uniq -c | tr '\n' ' ')"
 req GET "$A/storage/kv/namespaces/$CNS/keys"; expect 200; is 'len(d["result"])' 200
 
-# ---- stats: the DESIGN section 9 shape ----
+# ---- stats: the shape README's cfemu section documents ----
 status=$(curl -s -o "$tmp/body" -w '%{http_code}' "$U/__emu/stats"); expect 200
 is 'sorted(d.keys())' '["reads", "requests", "routes", "writes"]'
 is 'd["requests"] == d["reads"] + d["writes"] and d["requests"] == sum(r["count"] for r in d["routes"])' true

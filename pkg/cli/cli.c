@@ -1,0 +1,180 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cli_command cli_commands[] = {
+	{ "validate", CLI_VALIDATE, "check manifests; print file:line:col: message for each mistake" },
+	{ "plan", CLI_PLAN, "show what apply would change (exit 2 when there are changes)" },
+	{ "apply", CLI_APPLY, "converge the account to the manifests" },
+	{ "run", CLI_RUN, "reconcile forever: drift repair, rotation, probes, metrics" },
+	{ "rotate", CLI_ROTATE, "rotate one Secret now" },
+	{ "status", CLI_STATUS, "inventory, conditions, secret versions, next rotation" },
+	{ "import", CLI_IMPORT, "adopt an existing resource into the inventory" },
+	{ "export", CLI_EXPORT, "write manifests (adopt: true) for what the account holds" },
+	{ NULL, CLI_NONE, NULL },
+};
+
+
+void
+cli_usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: cfstorage COMMAND [flags]\n"
+	        "\n"
+	        "Keeps a Cloudflare account's R2 buckets, Workers KV namespaces and rotating\n"
+	        "secrets in the state that YAML manifests declare.\n"
+	        "\n"
+	        "Commands:\n");
+	for (size_t i = 0; cli_commands[i].name; i++)
+		fprintf(out, "  %-9s %s\n", cli_commands[i].name, cli_commands[i].summary);
+	fprintf(out,
+	        "\n"
+	        "Global flags:\n"
+	        "  --state PATH           state file (default .cfstorage/state.json)\n"
+	        "  --account-id ID        Cloudflare account (or CLOUDFLARE_ACCOUNT_ID)\n"
+	        "  --api-token-file FILE  file holding the API token (or CLOUDFLARE_API_TOKEN)\n"
+	        "  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
+	        "  --local                use the embedded emulator (state under .cfstorage/local)\n"
+	        "  --now RFC3339          evaluate schedules as if it were that time\n"
+	        "  --allow-path-root DIR  manifests may also name files under DIR (repeatable);\n"
+	        "                         otherwise valueFrom.file stays in its manifest's folder\n"
+	        "  -v, --verbose          more detail;  -q, --quiet  less\n"
+	        "  -h, --help             help for any command;  --version\n"
+	        "\n"
+	        "A token is never accepted as a command-line argument.\n"
+	        "Run 'cfstorage COMMAND --help' for a command's own flags.\n");
+}
+
+static void
+usage_validate(FILE *out)
+{
+	fprintf(out,
+	        "usage: cfstorage validate -f PATH... [-o text|json] [-q]\n"
+	        "\n"
+	        "Checks manifests without contacting Cloudflare. PATH is a file, a directory\n"
+	        "(every *.yaml and *.yml below it, in sorted order; names starting with '.'\n"
+	        "are skipped) or '-' for standard input. Every mistake in every file is\n"
+	        "reported, sorted by file and position, as file:line:col: message.\n"
+	        "\n"
+	        "  -f, --filename PATH    manifests to read (repeatable)\n"
+	        "  -o, --output FORMAT    text (default) or json: [{file,line,col,message}]\n"
+	        "  -q, --quiet            print nothing when the manifests are valid\n"
+	        "  --allow-path-root DIR  valueFrom.file may also name files under DIR; without\n"
+	        "                         it a file must be inside its manifest's folder (the\n"
+	        "                         current folder for '-'): no absolute path, no '..' out,\n"
+	        "                         no symlink out\n"
+	        "\n"
+	        "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n");
+}
+
+/* The own flags of each command that talks to the API (validate has its own). */
+void
+cli_usage_cmd(enum cli_cmd cmd, FILE *out)
+{
+	switch (cmd) {
+	case CLI_PLAN:
+		fprintf(out, "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [-o text|json]\n\n"
+		        "Shows what apply would change: + create, ~ update, - delete, = adopt,\n"
+		        "! refused, · forget, ↻ rotate. Exit 0 no changes, 2 changes, 1 error,\n"
+		        "3 invalid manifests (nothing is sent).\n");
+		break;
+	case CLI_APPLY:
+		fprintf(out, "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
+		        "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
+		        "                       [-o text|json]\n\n"
+		        "Converges the account. --prune deletes owned resources that left the\n"
+		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
+		        "--allow-empty). --verify-values also reads every declared KV value (one\n"
+		        "request each) instead of trusting the content hash in the key listing.\n"
+		        "Exit 0 converged, 2 something failed or was refused.\n");
+		break;
+	case CLI_RUN:
+		fprintf(out, "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
+		        "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n\n"
+		        "Reconciles forever: at start, on manifest changes, every --interval\n"
+		        "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
+		        "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
+		        "SIGTERM finishes in-flight requests, saves the state and exits 0.\n");
+		break;
+	case CLI_ROTATE:
+		fprintf(out, "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run]\n\n"
+		        "Writes a new version of the Secret NAME now and applies its retain policy.\n"
+		        "--force is needed when the current version is less than a day old.\n");
+		break;
+	case CLI_STATUS:
+		fprintf(out, "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n\n"
+		        "The inventory, conditions and every Secret's versions. With -f it also\n"
+		        "reads the account: the next rotation, and what each Secret's targets hold\n"
+		        "beside the ledger (versions present or missing, pointer, alias, names\n"
+		        "without cfstorage's mark). -v shows destroyed versions too. --rebuild\n"
+		        "-f PATH rebuilds the manifests' secret ledgers from the account (after a\n"
+		        "lost state, or to accept that a retained version was lost).\n");
+		break;
+	case CLI_EXPORT:
+		fprintf(out, "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n\n"
+		        "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
+		        "(with --with-entries, its keys; values that are not short text go to files\n"
+		        "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
+		        "read). Every resource carries adopt: true, so plan shows adopts only.\n"
+		        "Without --dir, YAML goes to standard output.\n");
+		break;
+	case CLI_IMPORT:
+		fprintf(out, "usage: cfstorage import KIND NAME -f PATH...\n\n"
+		        "Adopts the existing resource that the manifest named NAME describes\n"
+		        "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
+		        "versions are recorded from the account and its pointer is marked as\n"
+		        "cfstorage's; no version is written.\n");
+		break;
+	case CLI_VALIDATE:
+		usage_validate(out);
+		return;
+	default:
+		cli_usage(out);
+		return;
+	}
+	fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, --api-token-file,\n"
+	        "--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
+}
+
+
+int64_t
+cli_parse_duration(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || v <= 0 || v > 100000000)
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		return v;
+	if (strcmp(end, "s") == 0 || *end == '\0')
+		return v * 1000;
+	if (strcmp(end, "m") == 0)
+		return v * 60000;
+	if (strcmp(end, "h") == 0)
+		return v * 3600000;
+	return -1;
+}
+
+int
+cli_parse_rate(const char *s, unsigned *n, unsigned *secs)
+{
+	char *end;
+	long a, b;
+
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (errno || end == s || *end != '/' || a < 1 || a > CLI_RATE_MAX_N)
+		return -1;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || b < 1 || b > CLI_RATE_MAX_SECS)
+		return -1;
+	*n = (unsigned)a;
+	*secs = (unsigned)b;
+	return 0;
+}

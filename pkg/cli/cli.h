@@ -1,0 +1,86 @@
+/*
+ * cli: the command line's words in one place — the commands, their help
+ * text (what --help prints; the one source for any other rendering of it)
+ * and the parsers for the values flags take, shared by both binaries.
+ */
+#ifndef CFS_CLI_H
+#define CFS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../manifest/manifest.h"
+
+enum cli_cmd { CLI_NONE, CLI_VALIDATE, CLI_PLAN, CLI_APPLY, CLI_RUN, CLI_ROTATE, CLI_STATUS,
+	       CLI_IMPORT, CLI_EXPORT };
+
+struct cli_command {
+	const char *name;
+	enum cli_cmd cmd;
+	const char *summary;
+};
+
+/* Every command, in the order help lists them; ends with a NULL name. */
+extern const struct cli_command cli_commands[];
+
+/* cfstorage --help. */
+void cli_usage(FILE *out);
+/* cfstorage COMMAND --help: the command's own flags. */
+void cli_usage_cmd(enum cli_cmd cmd, FILE *out);
+
+/* "500ms", "2s", "5m", "1h" (a bare number is seconds) -> milliseconds; -1
+ * when malformed. */
+int64_t cli_parse_duration(const char *s);
+/* A request budget far beyond any account's, over at most a year. */
+#define CLI_RATE_MAX_N 100000000
+#define CLI_RATE_MAX_SECS (86400 * 365)
+/* "N/SECONDS" with both positive and within those bounds: 0, or -1. */
+int cli_parse_rate(const char *s, unsigned *n, unsigned *secs);
+
+
+/* Exit codes, one table for every command (README). */
+#define EXIT_OK 0
+#define EXIT_ERROR 1
+#define EXIT_CHANGES 2
+#define EXIT_INVALID 3
+
+/* Most -f paths on one command line. */
+#define CLI_MAX_PATHS 256
+
+/* The command line, parsed (cmd/cfstorage/main.c). */
+struct cli_opts {
+	enum cli_cmd cmd;
+	const char *paths[CLI_MAX_PATHS];
+	size_t npaths;
+	int json;
+	int quiet, verbose;
+	int help;
+	const char *state, *account_id, *token_file, *endpoint, *now;
+	int local;
+	int prune, allow_empty, dry_run, force, rebuild, verify_values, with_entries;
+	const char *dir, *kind;
+	int64_t interval_ms;
+	const char *listen, *log_format, *log_level;
+	const char *path_roots[MANIFEST_MAX_PATH_ROOTS]; /* --allow-path-root */
+	size_t npath_roots;
+	unsigned parallelism, rate_n, rate_secs;
+	char **args;
+	size_t nargs;
+};
+
+/* Prints "cfstorage: ..." (control characters made visible, so it stays one
+ * line) and returns EXIT_ERROR. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The commands (commands.c): each opens what it needs, runs, reports, and
+ * returns the process's exit status. */
+int cli_cmd_validate(const struct cli_opts *o);
+int cli_cmd_plan_apply(const struct cli_opts *o, int apply);
+int cli_cmd_status(const struct cli_opts *o);
+int cli_cmd_rotate(const struct cli_opts *o);
+int cli_cmd_import(const struct cli_opts *o);
+int cli_cmd_export(const struct cli_opts *o);
+int cli_cmd_run(const struct cli_opts *o);
+
+#endif

@@ -1,0 +1,441 @@
+/*
+ * The commands of cfstorage: each opens a session (pkg/session), runs one
+ * reconcile pass or the daemon, reports (pkg/report) and maps the outcome to
+ * an exit status. Flag parsing is cmd/cfstorage/main.c's.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../daemon/daemon.h"
+#include "../diag/diag.h"
+#include "../export/export.h"
+#include "../log/log.h"
+#include "../mem/mem.h"
+#include "../reconcile/reconcile.h"
+#include "../report/report.h"
+#include "../secret/secret.h"
+#include "../session/session.h"
+#include "cli.h"
+
+/*
+ * Prints "cfstorage: ..." and returns EXIT_ERROR, for one-line failures. The
+ * message often quotes an API error or a path, so control characters in it
+ * are made visible: it stays one line and cannot act on the terminal.
+ */
+int
+cli_fail(const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "cfstorage: ");
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	log_fputs_text(stderr, b.data);
+	fputc('\n', stderr);
+	buf_release(&b);
+	return EXIT_ERROR;
+}
+
+/* Hands the --allow-path-root folders to a set before it is loaded. */
+static int
+allow_roots(const struct cli_opts *o, struct manifest_set *set)
+{
+	struct err e;
+
+	err_clear(&e);
+	for (size_t i = 0; i < o->npath_roots; i++)
+		if (manifest_set_allow_root(set, o->path_roots[i], &e) != ERR_OK)
+			return cli_fail("%s", e.msg);
+	return EXIT_OK;
+}
+
+int
+cli_cmd_validate(const struct cli_opts *o)
+{
+	struct manifest_set set;
+	struct diags d;
+	struct err e;
+	int rc;
+
+	if (o->nargs)
+		return cli_fail("validate takes no arguments; use -f %.64s", o->args[0]);
+	if (o->npaths == 0)
+		return cli_fail("validate needs -f PATH (a file, a directory or '-')");
+	manifest_set_init(&set);
+	diags_init(&d);
+	err_clear(&e);
+	if ((rc = allow_roots(o, &set)) != EXIT_OK)
+		goto out;
+	if (manifest_load(o->paths, o->npaths, &set, &d, &e) != ERR_OK) {
+		rc = cli_fail("%s", e.msg);
+		goto out;
+	}
+	diags_sort(&d);
+	if (o->json) {
+		diags_print_json(&d, stdout);
+	} else if (d.n) {
+		diags_print_text(&d, stderr);
+		fprintf(stderr, "%zu error%s\n", d.n + d.dropped, d.n + d.dropped == 1 ? "" : "s");
+	} else if (!o->quiet) {
+		printf("ok: %zu resource%s in %zu file%s (%zu R2Bucket, %zu KVNamespace, "
+		       "%zu Secret)\n", set.n, set.n == 1 ? "" : "s", set.nfiles,
+		       set.nfiles == 1 ? "" : "s", manifest_count(&set, KIND_R2BUCKET),
+		       manifest_count(&set, KIND_KVNAMESPACE), manifest_count(&set, KIND_SECRET));
+	}
+	rc = d.n ? EXIT_INVALID : EXIT_OK;
+out:
+	diags_release(&d);
+	manifest_set_free(&set);
+	return rc;
+}
+
+/*
+ * Opens what a command needs (pkg/session): the manifests are validated
+ * before anything else, so an invalid set makes zero requests; their
+ * diagnostics are printed here. EXIT_OK, EXIT_INVALID or EXIT_ERROR.
+ */
+static int
+ctx_open(const struct cli_opts *o, struct session *c, int need_manifests, int need_api)
+{
+	struct session_config cfg;
+	struct diags d;
+	struct err e;
+	int rc;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.paths = o->paths;
+	cfg.npaths = o->npaths;
+	cfg.need_manifests = need_manifests;
+	cfg.path_roots = o->path_roots;
+	cfg.npath_roots = o->npath_roots;
+	cfg.state = o->state;
+	cfg.no_state = o->cmd == CLI_EXPORT;
+	cfg.lock = o->cmd == CLI_RUN ? 1 | STATE_STANDBY : 1;
+	cfg.account_id = o->account_id;
+	cfg.token_file = o->token_file;
+	cfg.endpoint = o->endpoint;
+	cfg.now = o->now;
+	cfg.local = o->local;
+	cfg.need_api = need_api;
+	cfg.parallelism = o->parallelism;
+	cfg.rate_n = o->rate_n;
+	cfg.rate_secs = o->rate_secs;
+	diags_init(&d);
+	err_clear(&e);
+	rc = session_open(&cfg, c, &d, &e);
+	if (rc == ERR_INVALID && d.n) {
+		diags_sort(&d);
+		diags_print_text(&d, stderr);
+		fprintf(stderr, "%s\n", e.msg);
+		rc = EXIT_INVALID;
+	} else if (rc != ERR_OK) {
+		rc = cli_fail("%s", e.msg);
+	}
+	diags_release(&d);
+	return rc == ERR_OK ? EXIT_OK : (int)rc;
+}
+
+/* The plan options every command shares. */
+static struct plan_opts
+plan_opts_of(const struct cli_opts *o, const struct session *c)
+{
+	struct plan_opts po;
+
+	memset(&po, 0, sizeof(po));
+	po.prune = o->prune;
+	po.allow_empty = o->allow_empty;
+	po.now = c->now;
+	po.force = o->force;
+	return po;
+}
+
+/* One reconcile pass; a failure to read the account is one line, exit 1. */
+static int
+pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (reconcile_pass(c->api, &c->set, c->st, ro, r, &e) == ERR_OK) {
+		if (r->verified)
+			log_info("values verified", "keys=%zu", r->verified);
+		return EXIT_OK;
+	}
+	if (e.code == ERR_AUTH)
+		return cli_fail("the API refused the token or account: %s", e.msg);
+	return cli_fail("%s", e.msg);
+}
+
+/* Exit status after an apply: a state that could not be saved is an error;
+ * a failed or refused action leaves changes pending. */
+static int
+apply_exit(const struct reconcile_result *r)
+{
+	if (r->applied && r->res.state_error)
+		return cli_fail("%s", r->res.state_err.msg);
+	if ((r->applied && r->res.failed) || r->plan.counts[PLAN_REFUSE])
+		return EXIT_CHANGES;
+	return EXIT_OK;
+}
+
+int
+cli_cmd_plan_apply(const struct cli_opts *o, int apply)
+{
+	struct session c;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
+	ro.plan = plan_opts_of(o, &c);
+	ro.verify_values = o->verify_values;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+		goto out;
+	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	if (ro.mode == RECONCILE_PLAN)
+		rc = plan_has_changes(&r.plan) ? EXIT_CHANGES : EXIT_OK;
+	else
+		rc = apply_exit(&r);
+out:
+	reconcile_result_release(&r);
+	session_release(&c);
+	return rc;
+}
+
+/*
+ * status [--rebuild]: the inventory and every Secret's versions; with -f the
+ * account is read too (next rotation, what each target holds). --rebuild
+ * builds the manifests' secret ledgers again from the account (after the
+ * state was lost, or to accept that a version was lost) and saves them.
+ */
+int
+cli_cmd_status(const struct cli_opts *o)
+{
+	struct session c;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (o->rebuild && o->npaths == 0)
+		return cli_fail("status --rebuild needs -f PATH: the manifests name the secrets and "
+		            "their targets");
+	if ((rc = ctx_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
+		goto out;
+	if (o->npaths) {
+		memset(&ro, 0, sizeof(ro));
+		ro.mode = o->rebuild ? RECONCILE_LEDGERS : RECONCILE_PLAN;
+		ro.rebuild_ledgers = o->rebuild;
+		ro.plan = plan_opts_of(o, &c);
+		if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+			goto out;
+		for (size_t i = 0; o->rebuild && i < r.plan.n && rc == EXIT_OK; i++)
+			if (r.plan.v[i].kind == KIND_SECRET && r.plan.v[i].op == PLAN_REFUSE)
+				rc = cli_fail("Secret %s: %s", r.plan.v[i].name, r.plan.v[i].reason);
+		if (rc == EXIT_OK && o->rebuild) {
+			struct err e;
+
+			err_clear(&e);
+			if (state_save(c.st, &e) != ERR_OK)
+				rc = cli_fail("%s", e.msg);
+		}
+		if (rc != EXIT_OK)
+			goto out;
+	}
+	report_status(stdout, c.st, &c.set, o->npaths ? &r.snap : NULL, c.now, &rep);
+out:
+	reconcile_result_release(&r);
+	session_release(&c);
+	return rc;
+}
+
+/*
+ * rotate NAME: a new version of one Secret now (refused when its current
+ * version is less than a day old, unless --force), with the retain policy's
+ * destroys. Nothing else in the manifests is touched.
+ */
+int
+cli_cmd_rotate(const struct cli_opts *o)
+{
+	struct session c;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep = { o->json, o->verbose, 0 };
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (o->nargs != 1)
+		return cli_fail("usage: cfstorage rotate NAME -f PATH [--force]");
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	if (manifest_find(&c.set, KIND_SECRET, o->args[0]) == NULL) {
+		rc = cli_fail("no Secret named '%.64s' in the manifests", o->args[0]);
+		goto out;
+	}
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = o->dry_run ? RECONCILE_PLAN : RECONCILE_APPLY;
+	ro.plan = plan_opts_of(o, &c);
+	ro.plan.rotate = ro.plan.only = o->args[0];
+	ro.plan.only_kind = KIND_SECRET;
+	ro.plan.prune = 0;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+		goto out;
+	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	if (r.plan.counts[PLAN_REFUSE])
+		rc = EXIT_ERROR;
+	else if (o->dry_run)
+		rc = EXIT_CHANGES;
+	else
+		rc = apply_exit(&r);
+out:
+	reconcile_result_release(&r);
+	session_release(&c);
+	return rc;
+}
+
+/*
+ * import KIND NAME: adopts the existing Cloudflare resource that the manifest
+ * named NAME describes, recording it in the inventory without changing it
+ * (the next apply converges it). A Secret's ledger is recorded from the
+ * account and its pointer marked as cfstorage's; no version is written.
+ */
+int
+cli_cmd_import(const struct cli_opts *o)
+{
+	struct session c;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct resource *want;
+	const struct plan_action *a;
+	enum kind k;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	if (o->nargs != 2)
+		return cli_fail("usage: cfstorage import KIND NAME -f PATH");
+	if ((k = kind_parse(o->args[0])) == 0)
+		return cli_fail("cannot import kind '%.32s' (R2Bucket, KVNamespace or Secret)", o->args[0]);
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	if ((want = (struct resource *)manifest_find(&c.set, k, o->args[1])) == NULL) {
+		rc = cli_fail("no %s named '%.64s' in the manifests", o->args[0], o->args[1]);
+		goto out;
+	}
+	want->adopt = 1; /* the command's own meaning of the manifest: take it over */
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = RECONCILE_APPLY;
+	ro.plan = plan_opts_of(o, &c);
+	ro.plan.only_kind = k;
+	ro.plan.only = o->args[1];
+	ro.plan.adopt_only = 1;
+	ro.plan.prune = 0;
+	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+		goto out;
+	a = r.plan.n ? &r.plan.v[0] : NULL;
+	if (a == NULL || a->op == PLAN_REFUSE)
+		rc = cli_fail("%s %s: %s", o->args[0], o->args[1], a ? a->reason : "not planned");
+	else if (r.applied && (r.res.failed || r.res.state_error))
+		rc = cli_fail("import failed: %s", r.res.state_error ? r.res.state_err.msg
+		                                                 : r.res.failures[0].msg);
+	else if (a->op == PLAN_NOOP && !a->ledger)
+		printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
+	else
+		printf("imported %s %s; run 'cfstorage plan' to see what apply would change\n",
+		       o->args[0], o->args[1]);
+out:
+	reconcile_result_release(&r);
+	session_release(&c);
+	return rc;
+}
+
+/* export: manifests for what the account holds (pkg/export). */
+int
+cli_cmd_export(const struct cli_opts *o)
+{
+	struct session c;
+	struct export_opts eo;
+	struct err e;
+	int rc;
+
+	if (o->nargs)
+		return cli_fail("export takes no arguments");
+	memset(&eo, 0, sizeof(eo));
+	if (o->kind) {
+		if (strcmp(o->kind, "R2Bucket") == 0)
+			eo.kind = KIND_R2BUCKET;
+		else if (strcmp(o->kind, "KVNamespace") == 0)
+			eo.kind = KIND_KVNAMESPACE;
+		else if (strcmp(o->kind, "Secret") == 0)
+			eo.kind = KIND_SECRET;
+		else
+			return cli_fail("--kind must be R2Bucket, KVNamespace or Secret");
+	}
+	if (o->with_entries && o->dir == NULL)
+		return cli_fail("--with-entries needs --dir DIR (values may be written to files)");
+	if (o->json)
+		return cli_fail("export writes YAML (-o yaml)");
+	if ((rc = ctx_open(o, &c, 0, 1)) != EXIT_OK)
+		goto out;
+	eo.out_dir = o->dir;
+	eo.with_entries = o->with_entries;
+	eo.out = stdout;
+	err_clear(&e);
+	if (export_run(c.api, &eo, &e) != ERR_OK)
+		rc = cli_fail("%s", e.msg);
+out:
+	session_release(&c);
+	return rc;
+}
+
+/*
+ * run: the daemon. The manifests must be valid to start (exit 3 otherwise);
+ * later invalid edits are reported and the last good set is kept.
+ */
+int
+cli_cmd_run(const struct cli_opts *o)
+{
+	struct session c;
+	struct daemon_opts d;
+	struct err e;
+	sigset_t mask;
+	int rc;
+
+	/* before any thread exists (the embedded emulator's, curl's), so that
+	 * every thread inherits the mask and the loop's signalfd gets them all */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+		goto out;
+	secret_no_core_dumps();
+	memset(&d, 0, sizeof(d));
+	d.paths = o->paths;
+	d.npaths = o->npaths;
+	d.path_roots = o->path_roots;
+	d.npath_roots = o->npath_roots;
+	d.interval_ms = o->interval_ms ? o->interval_ms : DAEMON_DEFAULT_INTERVAL_MS;
+	d.listen = o->listen ? o->listen : DAEMON_DEFAULT_LISTEN;
+	d.now_offset = o->now ? c.now - (int64_t)time(NULL) : 0;
+	d.prune = o->prune;
+	d.allow_empty = o->allow_empty;
+	err_clear(&e);
+	if (daemon_run(&d, &c.set, c.st, c.api, &e) != 0)
+		rc = cli_fail("%s", e.msg);
+out:
+	session_release(&c);
+	return rc;
+}
