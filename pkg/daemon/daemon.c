@@ -686,6 +686,7 @@ out:
 	series_clear(l.m.resources, &l.m.nresources);
 	series_clear(l.m.secret_version, &l.m.nsecret_version);
 	series_clear(l.m.secret_next, &l.m.nsecret_next);
+	series_clear(l.m.secret_lost, &l.m.nsecret_lost);
 	pthread_mutex_unlock(&l.m.lock);
 	pthread_mutex_destroy(&l.m.lock);
 	manifest_set_free(&l.set);

@@ -113,6 +113,6 @@ python3 "$tmp/scan.py" "$dpid" "$tmp/values.json" > "$tmp/scan.out" || fail "val
 echo "daemon: $(head -1 "$tmp/scan.out")"
 grep -qE '^Max core file size +0 +0 ' "/proc/$dpid/limits" || fail "core dumps not off: $(grep core "/proc/$dpid/limits")"; ok
 
-kill -TERM "$dpid"; wait "$dpid" || fail "daemon exit"; dpid=
+kill -TERM "$dpid"; wait "$dpid" || fail "daemon exit $?: $(grep -A12 "^Direct leak" "$tmp/d.err" | head -40)"; dpid=
 if grep -E 'AddressSanitizer|LeakSanitizer|runtime error' "$tmp/d.err" >/dev/null; then fail "sanitizer report"; fi; ok
 echo "secret_memory: $checks passed, 0 failed"
