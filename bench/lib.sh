@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$BENCH_ROOT/bin}
+. "$BENCH_ROOT/tests/lib/poll.sh"
 TOKEN=cfemu-token
 ACCT=0123456789abcdef0123456789abcdef
 btmp=$(mktemp -d "${TMPDIR:-/tmp}/cfbench.XXXXXX")
@@ -26,14 +27,7 @@ emu_start() {
 	"$BIN/cfemu" --listen 127.0.0.1:0 --token-file "$btmp/emu-token" "$@" \
 		>"$btmp/emu.out" 2>"$btmp/emu.err" &
 	emu_pid=$!
-	EMU_PORT=
-	for _ in $(seq 1 500); do
-		EMU_PORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$#\1#p' "$btmp/emu.out")
-		[ -n "$EMU_PORT" ] && break
-		kill -0 "$emu_pid" 2>/dev/null || { cat "$btmp/emu.err" >&2; die "cfemu exited before listening"; }
-		sleep 0.01
-	done
-	[ -n "$EMU_PORT" ] || die "cfemu did not print its listening line"
+	EMU_PORT=$(listen_port "$btmp/emu.out" "$emu_pid") || { cat "$btmp/emu.err" >&2; die "cfemu did not print its listening line"; }
 	EMU="http://127.0.0.1:$EMU_PORT"
 	API="$EMU/client/v4"
 }

@@ -508,15 +508,156 @@ done:
 	l->next_interval = mono_ms() + jittered(l, l->o->interval_ms);
 }
 
+/* Waits up to timeout_ms for a signal or a manifest change, and takes them. */
+static void
+wait_events(struct loop *l, int64_t timeout_ms)
+{
+	struct epoll_event evs[4];
+	int n = epoll_wait(l->epfd, evs, 4, (int)(timeout_ms > 60000 ? 60000
+	                                          : timeout_ms > 0 ? timeout_ms : 1));
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.fd == l->sigfd) {
+			drain_signals(l);
+		} else if (evs[i].data.fd == l->infd) {
+			char buf[8192];
+
+			while (read(l->infd, buf, sizeof(buf)) > 0)
+				;
+			l->debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
+		}
+	}
+}
+
+/*
+ * A replica that is not the leader serves its probes, campaigns every
+ * DAEMON_CAMPAIGN_MS and otherwise waits. Returns 1 when it just became the
+ * leader (the caller reconciles at once, on freshly read manifests).
+ */
+static int
+standby(struct loop *l, int64_t now)
+{
+	if (l->was_leader) {
+		log_warn("leadership lost; standing by", "state=\"%s\"", l->st->path);
+		l->was_leader = 0;
+	}
+	if (now >= l->next_campaign) {
+		struct err ce;
+
+		err_clear(&ce);
+		if (state_campaign(l->st, &ce) == ERR_OK && state_is_leader(l->st)) {
+			/* the manifests may have changed while we stood by: a pass on a
+			 * stale set could prune what the old leader made */
+			reload(l);
+			l->debounce = 0;
+			return 1;
+		}
+		l->next_campaign = now + DAEMON_CAMPAIGN_MS;
+	}
+	wait_events(l, l->next_campaign - now);
+	return 0;
+}
+
+/* When the leader must next wake, and why: the interval, a retry after
+ * failed passes, a resource's backoff, a rotation falling due, an edit. */
+static int64_t
+next_wake(struct loop *l, enum reason *why)
+{
+	int64_t wake = l->next_interval, rot = next_rotation(l);
+
+	*why = R_INTERVAL;
+	if (l->pass_errors_until && l->pass_errors_until < wake) {
+		wake = l->pass_errors_until;
+		*why = R_RETRY;
+	}
+	for (size_t i = 0; i < l->nbo; i++)
+		if (l->bo[i].until < wake) {
+			wake = l->bo[i].until;
+			*why = R_BACKOFF;
+		}
+	if (rot < wake) {
+		wake = rot;
+		*why = R_ROTATION;
+	}
+	if (l->debounce && l->debounce < wake) {
+		wake = l->debounce;
+		*why = R_CHANGE;
+	}
+	return wake;
+}
+
+/* Signals, the event loop and the probes; 0, or -1 with e set. */
+static int
+loop_open(struct loop *l, const struct daemon_opts *o, struct err *e)
+{
+	static const double le[DAEMON_HIST_BUCKETS] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+	                                                300 };
+	struct epoll_event ev;
+	sigset_t mask;
+
+	l->infd = -1;
+	l->rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
+	pthread_mutex_init(&l->m.lock, NULL);
+	memcpy(l->m.hist_le, le, sizeof(le));
+	l->m.manifests_valid = 1;
+	l->m.heartbeat = mono_ms();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	l->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->sigfd < 0 || l->epfd < 0) {
+		err_set(e, ERR_IO, "cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	ev.events = EPOLLIN;
+	ev.data.fd = l->sigfd;
+	epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sigfd, &ev);
+	rewatch(l);
+	if (o->listen && o->listen[0] && strcmp(o->listen, "off") != 0) {
+		if ((l->http = http_start(o->listen, &l->m, e)) == NULL)
+			return -1;
+		printf("listening on http://%.*s:%u\n", (int)(strrchr(o->listen, ':') - o->listen),
+		       o->listen, http_port(l->http));
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static void
+loop_close(struct loop *l)
+{
+	api_set_cancel(l->api, NULL, NULL);
+	api_set_observer(l->api, NULL, NULL);
+	http_stop(l->http);
+	if (l->infd >= 0)
+		close(l->infd);
+	if (l->sigfd >= 0)
+		close(l->sigfd);
+	if (l->epfd >= 0)
+		close(l->epfd);
+	for (size_t i = 0; i < l->nbo; i++)
+		free(l->bo[i].name);
+	free(l->bo);
+	pthread_mutex_lock(&l->m.lock);
+	series_clear(l->m.requests, &l->m.nrequests);
+	series_clear(l->m.resources, &l->m.nresources);
+	series_clear(l->m.secret_version, &l->m.nsecret_version);
+	series_clear(l->m.secret_next, &l->m.nsecret_next);
+	series_clear(l->m.secret_lost, &l->m.nsecret_lost);
+	pthread_mutex_unlock(&l->m.lock);
+	pthread_mutex_destroy(&l->m.lock);
+	manifest_set_free(&l->set);
+}
+
 int
 daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *st,
            struct api *a, struct err *e)
 {
 	struct loop l;
-	sigset_t mask;
-	struct epoll_event ev;
-	static const double le[DAEMON_HIST_BUCKETS] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-	                                                300 };
 	int rc = 0, first = 1;
 
 	memset(&l, 0, sizeof(l));
@@ -525,37 +666,10 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	manifest_set_init(set);
 	l.st = st;
 	l.api = a;
-	l.infd = -1;
-	l.rng = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid();
-	pthread_mutex_init(&l.m.lock, NULL);
-	memcpy(l.m.hist_le, le, sizeof(le));
-	l.m.manifests_valid = 1;
-	l.m.heartbeat = mono_ms();
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	l.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	l.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l.sigfd < 0 || l.epfd < 0) {
-		err_set(e, ERR_IO, "cannot set up the event loop: %s", strerror(errno));
+	l.sigfd = l.epfd = l.infd = -1;
+	if (loop_open(&l, o, e) != 0) {
 		rc = 1;
 		goto out;
-	}
-	ev.events = EPOLLIN;
-	ev.data.fd = l.sigfd;
-	epoll_ctl(l.epfd, EPOLL_CTL_ADD, l.sigfd, &ev);
-	rewatch(&l);
-	if (o->listen && o->listen[0] && strcmp(o->listen, "off") != 0) {
-		if ((l.http = http_start(o->listen, &l.m, e)) == NULL) {
-			rc = 1;
-			goto out;
-		}
-		printf("listening on http://%.*s:%u\n", (int)(strrchr(o->listen, ':') - o->listen),
-		       o->listen, http_port(l.http));
-		fflush(stdout);
 	}
 	api_set_observer(a, observe_request, &l);
 	api_set_cancel(a, cancel_cb, &l);
@@ -563,10 +677,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	         l.set.n);
 	while (!l.stopping) {
 		int64_t now = mono_ms(), wake;
-		enum reason why = R_INTERVAL;
-		struct epoll_event evs[4];
-		int n;
-
+		enum reason why;
 		int lead = state_is_leader(l.st);
 
 		pthread_mutex_lock(&l.m.lock);
@@ -576,119 +687,32 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 			l.m.ready = 1; /* a standby is ready: it serves probes and waits */
 		pthread_mutex_unlock(&l.m.lock);
 		if (!lead) {
-			if (l.was_leader) {
-				log_warn("leadership lost; standing by", "state=\"%s\"", l.st->path);
-				l.was_leader = 0;
-			}
-			if (now >= l.next_campaign) {
-				struct err ce;
-
-				err_clear(&ce);
-				if (state_campaign(l.st, &ce) == ERR_OK && state_is_leader(l.st)) {
-					/* the manifests may have changed while we stood by: a pass
-					 * on a stale set could prune what the old leader made */
-					reload(&l);
-					l.debounce = 0;
-					first = 1; /* the new leader reconciles at once */
-					continue;
-				}
-				l.next_campaign = now + DAEMON_CAMPAIGN_MS;
-			}
-			n = epoll_wait(l.epfd, evs, 4, (int)(l.next_campaign - now > 0 ?
-			                                     l.next_campaign - now : 1));
-			for (int i = 0; i < n; i++) {
-				if (evs[i].data.fd == l.sigfd)
-					drain_signals(&l);
-				else if (evs[i].data.fd == l.infd) {
-					char buf[8192];
-
-					while (read(l.infd, buf, sizeof(buf)) > 0)
-						;
-					l.debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
-				}
-			}
+			if (standby(&l, now))
+				first = 1; /* the new leader reconciles at once */
 			continue;
 		}
 		l.was_leader = 1;
 		if (first) {
 			first = 0;
 			pass(&l, R_START);
-			continue;
-		}
-		if (l.hup) {
+		} else if (l.hup) {
 			l.hup = 0;
 			log_info("reload requested", "signal=HUP");
 			reload(&l);
 			pass(&l, R_HUP);
-			continue;
-		}
-		if (l.debounce && now >= l.debounce) {
+		} else if (l.debounce && now >= l.debounce) {
 			l.debounce = 0;
 			if (reload(&l))
 				pass(&l, R_CHANGE);
-			continue;
-		}
-		/* what wakes us next */
-		wake = l.next_interval;
-		if (l.pass_errors_until && l.pass_errors_until < wake) {
-			wake = l.pass_errors_until;
-			why = R_RETRY;
-		}
-		for (size_t i = 0; i < l.nbo; i++)
-			if (l.bo[i].until < wake) {
-				wake = l.bo[i].until;
-				why = R_BACKOFF;
-			}
-		{
-			int64_t rot = next_rotation(&l);
-
-			if (rot < wake) {
-				wake = rot;
-				why = R_ROTATION;
-			}
-		}
-		if (l.debounce && l.debounce < wake)
-			wake = l.debounce, why = R_CHANGE;
-		if (wake <= now) {
+		} else if ((wake = next_wake(&l, &why)) <= now) {
 			if (why != R_CHANGE)
 				pass(&l, why);
-			continue;
-		}
-		n = epoll_wait(l.epfd, evs, 4, (int)(wake - now > 60000 ? 60000 : wake - now));
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.fd == l.sigfd) {
-				drain_signals(&l);
-			} else if (evs[i].data.fd == l.infd) {
-				char buf[8192];
-
-				while (read(l.infd, buf, sizeof(buf)) > 0)
-					;
-				l.debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
-			}
+		} else {
+			wait_events(&l, wake - now);
 		}
 	}
 	log_info("daemon stopped", "state=saved");
 out:
-	api_set_cancel(a, NULL, NULL);
-	api_set_observer(a, NULL, NULL);
-	http_stop(l.http);
-	if (l.infd >= 0)
-		close(l.infd);
-	if (l.sigfd >= 0)
-		close(l.sigfd);
-	if (l.epfd >= 0)
-		close(l.epfd);
-	for (size_t i = 0; i < l.nbo; i++)
-		free(l.bo[i].name);
-	free(l.bo);
-	pthread_mutex_lock(&l.m.lock);
-	series_clear(l.m.requests, &l.m.nrequests);
-	series_clear(l.m.resources, &l.m.nresources);
-	series_clear(l.m.secret_version, &l.m.nsecret_version);
-	series_clear(l.m.secret_next, &l.m.nsecret_next);
-	series_clear(l.m.secret_lost, &l.m.nsecret_lost);
-	pthread_mutex_unlock(&l.m.lock);
-	pthread_mutex_destroy(&l.m.lock);
-	manifest_set_free(&l.set);
+	loop_close(&l);
 	return rc;
 }

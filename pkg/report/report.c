@@ -322,92 +322,97 @@ secret_condition(const struct sec_ledger *l, const struct snapshot *snap)
 	return "Ready";
 }
 
-void
-report_status(FILE *out, const struct state *st, const struct manifest_set *set,
-              const struct snapshot *snap, int64_t now, const struct report_opts *o)
+/* status -o json. */
+static void
+status_json(FILE *out, const struct state *st, const struct manifest_set *set,
+            const struct snapshot *snap)
 {
-	(void)now;
-	if (o->json) {
-		struct buf b;
+	struct buf b;
 
-		buf_init(&b, (size_t)-1);
-		buf_puts(&b, "{\"resources\":[");
-		for (size_t i = 0; i < st->n; i++) {
-			const struct inv_entry *x = st->v[i];
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "{\"resources\":[");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct inv_entry *x = st->v[i];
 
-			buf_puts(&b, i ? ",\n  {" : "\n  {");
-			json_str(&b, "kind", kind_name(x->kind));
-			buf_puts(&b, ",");
-			json_str(&b, "name", x->name);
-			buf_puts(&b, ",");
-			json_str(&b, "bucketName", x->bucket_name);
-			buf_puts(&b, ",");
-			json_str(&b, "jurisdiction", x->jurisdiction);
-			buf_puts(&b, ",");
-			json_str(&b, "id", x->kv_id);
-			buf_puts(&b, ",");
-			json_str(&b, "title", x->title);
-			buf_puts(&b, ",");
-			json_str(&b, "deletionPolicy", x->policy == DELETION_DELETE ? "Delete" : "Retain");
-			buf_puts(&b, ",");
-			json_str(&b, "origin", x->origin == ORIGIN_ADOPTED ? "adopted"
-			         : x->origin == ORIGIN_IMPORTED ? "imported" : "created");
-			buf_printf(&b, ",\"pending\":%s,", x->pending ? "true" : "false");
-			json_str(&b, "condition", x->condition);
-			buf_puts(&b, ",");
-			json_str(&b, "updated", x->updated);
-			buf_puts(&b, "}");
-		}
-		buf_puts(&b, st->n ? "\n],\n\"secrets\":[" : "],\n\"secrets\":[");
-		for (size_t i = 0; i < st->nsecrets; i++) {
-			const struct sec_ledger *l = st->secrets[i];
-			const struct sec_version *cur = ledger_current(l);
-			char next[32];
+		buf_puts(&b, i ? ",\n  {" : "\n  {");
+		json_str(&b, "kind", kind_name(x->kind));
+		buf_puts(&b, ",");
+		json_str(&b, "name", x->name);
+		buf_puts(&b, ",");
+		json_str(&b, "bucketName", x->bucket_name);
+		buf_puts(&b, ",");
+		json_str(&b, "jurisdiction", x->jurisdiction);
+		buf_puts(&b, ",");
+		json_str(&b, "id", x->kv_id);
+		buf_puts(&b, ",");
+		json_str(&b, "title", x->title);
+		buf_puts(&b, ",");
+		json_str(&b, "deletionPolicy", x->policy == DELETION_DELETE ? "Delete" : "Retain");
+		buf_puts(&b, ",");
+		json_str(&b, "origin", x->origin == ORIGIN_ADOPTED ? "adopted"
+		         : x->origin == ORIGIN_IMPORTED ? "imported" : "created");
+		buf_printf(&b, ",\"pending\":%s,", x->pending ? "true" : "false");
+		json_str(&b, "condition", x->condition);
+		buf_puts(&b, ",");
+		json_str(&b, "updated", x->updated);
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, st->n ? "\n],\n\"secrets\":[" : "],\n\"secrets\":[");
+	for (size_t i = 0; i < st->nsecrets; i++) {
+		const struct sec_ledger *l = st->secrets[i];
+		const struct sec_version *cur = ledger_current(l);
+		char next[32];
 
-			next_rotation(l, set, next, sizeof(next));
-			buf_puts(&b, i ? ",\n  {" : "\n  {");
-			json_str(&b, "name", l->name);
-			buf_puts(&b, ",");
-			json_str(&b, "deletionPolicy", l->policy == DELETION_DELETE ? "Delete" : "Retain");
-			if (cur)
-				buf_printf(&b, ",\"current\":%u,", cur->n);
-			else
-				buf_puts(&b, ",\"current\":null,");
-			json_str(&b, "nextRotation", strcmp(next, "-") ? next : NULL);
-			buf_puts(&b, ",");
-			json_str(&b, "condition", secret_condition(l, snap));
-			buf_puts(&b, ",\"versions\":[");
-			for (size_t j = 0; j < l->n; j++) {
-				const struct sec_version *v = &l->v[j];
-				char ts[32];
+		next_rotation(l, set, next, sizeof(next));
+		buf_puts(&b, i ? ",\n  {" : "\n  {");
+		json_str(&b, "name", l->name);
+		buf_puts(&b, ",");
+		json_str(&b, "deletionPolicy", l->policy == DELETION_DELETE ? "Delete" : "Retain");
+		if (cur)
+			buf_printf(&b, ",\"current\":%u,", cur->n);
+		else
+			buf_puts(&b, ",\"current\":null,");
+		json_str(&b, "nextRotation", strcmp(next, "-") ? next : NULL);
+		buf_puts(&b, ",");
+		json_str(&b, "condition", secret_condition(l, snap));
+		buf_puts(&b, ",\"versions\":[");
+		for (size_t j = 0; j < l->n; j++) {
+			const struct sec_version *v = &l->v[j];
+			char ts[32];
 
-				timefmt_format(v->created, ts, sizeof(ts));
-				buf_printf(&b, "%s{\"version\":%u,", j ? "," : "", v->n);
-				json_str(&b, "status", vstatus_name(v->status));
-				buf_puts(&b, ",");
-				json_str(&b, "fingerprint", v->fp);
-				buf_puts(&b, ",");
-				json_str(&b, "created", ts);
-				buf_puts(&b, ",\"targets\":[");
-				for (size_t k = 0; k < v->ntargets; k++) {
-					buf_puts(&b, k ? "," : "");
+			timefmt_format(v->created, ts, sizeof(ts));
+			buf_printf(&b, "%s{\"version\":%u,", j ? "," : "", v->n);
+			json_str(&b, "status", vstatus_name(v->status));
+			buf_puts(&b, ",");
+			json_str(&b, "fingerprint", v->fp);
+			buf_puts(&b, ",");
+			json_str(&b, "created", ts);
+			buf_puts(&b, ",\"targets\":[");
+			for (size_t k = 0; k < v->ntargets; k++) {
+				buf_puts(&b, k ? "," : "");
+				buf_json_string(&b, v->targets[k], strlen(v->targets[k]));
+			}
+			buf_puts(&b, "],\"missing\":[");
+			for (size_t k = 0, m = 0; snap && k < v->ntargets; k++)
+				if (v->status != V_DESTROYED && held(snap, v->targets[k], v->n) == 0) {
+					buf_puts(&b, m++ ? "," : "");
 					buf_json_string(&b, v->targets[k], strlen(v->targets[k]));
 				}
-				buf_puts(&b, "],\"missing\":[");
-				for (size_t k = 0, m = 0; snap && k < v->ntargets; k++)
-					if (v->status != V_DESTROYED && held(snap, v->targets[k], v->n) == 0) {
-						buf_puts(&b, m++ ? "," : "");
-						buf_json_string(&b, v->targets[k], strlen(v->targets[k]));
-					}
-				buf_puts(&b, "]}");
-			}
 			buf_puts(&b, "]}");
 		}
-		buf_puts(&b, st->nsecrets ? "\n]}\n" : "]}\n");
-		fputs(b.data, out);
-		buf_release(&b);
-		return;
+		buf_puts(&b, "]}");
 	}
+	buf_puts(&b, st->nsecrets ? "\n]}\n" : "]}\n");
+	fputs(b.data, out);
+	buf_release(&b);
+}
+
+/* status as text: the inventory table, then each Secret's versions and what
+ * its targets hold. */
+static void
+status_text(FILE *out, const struct state *st, const struct manifest_set *set,
+            const struct snapshot *snap, const struct report_opts *o)
+{
 	if (st->n == 0 && st->nsecrets == 0) {
 		fprintf(out, "The inventory is empty: cfstorage owns nothing yet.\n");
 		return;
@@ -464,4 +469,15 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 		}
 		account_lines(out, l, snap);
 	}
+}
+
+void
+report_status(FILE *out, const struct state *st, const struct manifest_set *set,
+              const struct snapshot *snap, int64_t now, const struct report_opts *o)
+{
+	(void)now;
+	if (o->json)
+		status_json(out, st, set, snap);
+	else
+		status_text(out, st, set, snap, o);
 }

@@ -287,38 +287,12 @@ jbool(const cJSON *o, const char *k)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
+/* The inventory: every owned resource; the first bad one makes the file corrupt. */
 static enum errcode
-parse(struct state *st, const char *data, size_t len, struct err *e)
+parse_resources(struct state *st, const cJSON *res, struct err *e)
 {
-	const char *end;
-	cJSON *root, *ver, *res, *it, *sec;
+	const cJSON *it;
 
-	/* an empty file holds nothing that could be lost: an empty state (the
-	 * account is the truth; secret ledgers are rebuilt from it) */
-	if (strspn(data, " \t\r\n") == len)
-		return ERR_OK;
-	root = cJSON_ParseWithLengthOpts(data, len + 1, &end, 1);
-	if (root == NULL || !cJSON_IsObject(root)) {
-		cJSON_Delete(root);
-		return err_set(e, ERR_IO, "state file '%s' is corrupt (not a JSON object); "
-		               "not overwriting it: restore it from a backup or move it away",
-		               st->path);
-	}
-	ver = cJSON_GetObjectItemCaseSensitive(root, "schemaVersion");
-	if (!cJSON_IsNumber(ver)) {
-		cJSON_Delete(root);
-		return err_set(e, ERR_IO, "state file '%s' is corrupt (no schemaVersion); not "
-		               "overwriting it", st->path);
-	}
-	if (ver->valueint > STATE_VERSION) {
-		int v = ver->valueint;
-
-		cJSON_Delete(root);
-		return err_set(e, ERR_IO, "state file '%s' has schema version %d, newer than "
-		               "this cfstorage understands (%d); upgrade cfstorage", st->path, v,
-		               STATE_VERSION);
-	}
-	res = cJSON_GetObjectItemCaseSensitive(root, "resources");
 	cJSON_ArrayForEach(it, res) {
 		enum kind k = kind_from(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "kind")));
 		char *name = jdup(it, "name"), *pol, *org, *hash;
@@ -326,7 +300,6 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 
 		if (!k || !name) {
 			free(name);
-			cJSON_Delete(root);
 			return err_set(e, ERR_IO, "state file '%s' is corrupt (a resource without "
 			               "kind or name); not overwriting it", st->path);
 		}
@@ -335,7 +308,6 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 
 			snprintf(shown, sizeof(shown), "%.64s", name);
 			free(name);
-			cJSON_Delete(root);
 			return err_set(e, ERR_IO, "state file '%s' is corrupt (%s '%s' twice); not "
 			               "overwriting it", st->path, kind_name(k), shown);
 		}
@@ -364,14 +336,21 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 		x->condition = jdup(it, "condition");
 		x->updated = jdup(it, "updated");
 	}
-	sec = cJSON_GetObjectItemCaseSensitive(root, "secrets");
+	return ERR_OK;
+}
+
+/* The secret ledgers: versions with their fingerprints, never a value. */
+static enum errcode
+parse_secrets(struct state *st, const cJSON *sec, struct err *e)
+{
+	const cJSON *it;
+
 	cJSON_ArrayForEach(it, sec) {
 		struct sec_ledger *l;
 		const cJSON *vs, *v, *ts, *t;
 		char *pol;
 
 		if (!cJSON_IsObject(it) || it->string == NULL) {
-			cJSON_Delete(root);
 			return err_set(e, ERR_IO, "state file '%s' is corrupt (a bad secret ledger); "
 			               "not overwriting it", st->path);
 		}
@@ -395,8 +374,7 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 			if (!cJSON_IsNumber(num) || num->valueint < 1 || !created ||
 			    timefmt_parse_rfc3339(created, &ct) != 0) {
 				free(created); free(cur); free(status); free(fp);
-				cJSON_Delete(root);
-				return err_set(e, ERR_IO, "state file '%s' is corrupt (a bad secret "
+					return err_set(e, ERR_IO, "state file '%s' is corrupt (a bad secret "
 				               "version); not overwriting it", st->path);
 			}
 			if (cur)
@@ -415,8 +393,46 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 			free(created); free(cur); free(status); free(fp);
 		}
 	}
-	cJSON_Delete(root);
 	return ERR_OK;
+}
+
+static enum errcode
+parse(struct state *st, const char *data, size_t len, struct err *e)
+{
+	const char *end;
+	cJSON *root, *ver;
+	enum errcode rc;
+
+	/* an empty file holds nothing that could be lost: an empty state (the
+	 * account is the truth; secret ledgers are rebuilt from it) */
+	if (strspn(data, " \t\r\n") == len)
+		return ERR_OK;
+	root = cJSON_ParseWithLengthOpts(data, len + 1, &end, 1);
+	if (root == NULL || !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' is corrupt (not a JSON object); "
+		               "not overwriting it: restore it from a backup or move it away",
+		               st->path);
+	}
+	ver = cJSON_GetObjectItemCaseSensitive(root, "schemaVersion");
+	if (!cJSON_IsNumber(ver)) {
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' is corrupt (no schemaVersion); not "
+		               "overwriting it", st->path);
+	}
+	if (ver->valueint > STATE_VERSION) {
+		int v = ver->valueint;
+
+		cJSON_Delete(root);
+		return err_set(e, ERR_IO, "state file '%s' has schema version %d, newer than "
+		               "this cfstorage understands (%d); upgrade cfstorage", st->path, v,
+		               STATE_VERSION);
+	}
+	rc = parse_resources(st, cJSON_GetObjectItemCaseSensitive(root, "resources"), e);
+	if (rc == ERR_OK)
+		rc = parse_secrets(st, cJSON_GetObjectItemCaseSensitive(root, "secrets"), e);
+	cJSON_Delete(root);
+	return rc;
 }
 
 

@@ -322,6 +322,68 @@ tag_check(struct parser *p, const yaml_char_t *tag, yaml_mark_t m, int *plain)
 	          "unsupported tag '%.64s'", (const char *)tag);
 }
 
+/* A mapping or a sequence starts: a frame on the stack (bounded depth). */
+static void
+on_collection(struct parser *p, yaml_event_t *ev, yaml_mark_t m, unsigned line, unsigned col)
+{
+	struct ynode *n;
+	int mapping = ev->type == YAML_MAPPING_START_EVENT;
+	int plain = 1;
+	const yaml_char_t *tag = mapping ? ev->data.mapping_start.tag
+	                                 : ev->data.sequence_start.tag;
+	struct frame *f;
+
+	tag_check(p, tag, m, &plain);
+	if (p->depth > 0 && p->stack[p->depth - 1].node->kind == YNODE_MAP &&
+	    p->stack[p->depth - 1].key == NULL) {
+		fatal(p, line, col, "mapping keys must be plain strings%s", "");
+		return;
+	}
+	if (p->depth >= YDOC_MAX_DEPTH) {
+		diags_add(p->d, pos_at(p->s, line, col),
+		          "nesting deeper than %d levels; refused", YDOC_MAX_DEPTH);
+		p->fatal = 1;
+		return;
+	}
+	if (spend(p, 1, line, col) < 0)
+		return;
+	n = node_new(p, mapping ? YNODE_MAP : YNODE_SEQ, m);
+	f = &p->stack[p->depth++];
+	memset(f, 0, sizeof(*f));
+	f->node = n;
+	f->anchor = mapping ? steal(&ev->data.mapping_start.anchor)
+	                    : steal(&ev->data.sequence_start.anchor);
+}
+
+/* An alias: the anchored node attached again, its weight counted. */
+static void
+on_alias(struct parser *p, yaml_event_t *ev, unsigned line, unsigned col)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct ynode *target = NULL;
+
+	for (size_t i = p->nanchors; i-- > 0;) {
+		if (strcmp(p->anchors[i].name, name) == 0) {
+			target = p->anchors[i].node;
+			break;
+		}
+	}
+	if (target == NULL) {
+		fatal(p, line, col, "alias '*%.64s' refers to no complete anchor before it",
+		      name);
+		return;
+	}
+	if (++p->aliases > YDOC_MAX_ALIASES) {
+		diags_add(p->d, pos_at(p->s, line, col),
+		          "more than %u aliases in one file; refused", YDOC_MAX_ALIASES);
+		p->fatal = 1;
+		return;
+	}
+	if (spend(p, target->weight, line, col) < 0)
+		return;
+	attach(p, target, line, col);
+}
+
 static void
 on_event(struct parser *p, yaml_event_t *ev)
 {
@@ -368,35 +430,9 @@ on_event(struct parser *p, yaml_event_t *ev)
 		break;
 	}
 	case YAML_SEQUENCE_START_EVENT:
-	case YAML_MAPPING_START_EVENT: {
-		int mapping = ev->type == YAML_MAPPING_START_EVENT;
-		int plain = 1;
-		const yaml_char_t *tag = mapping ? ev->data.mapping_start.tag
-		                                 : ev->data.sequence_start.tag;
-		struct frame *f;
-
-		tag_check(p, tag, m, &plain);
-		if (p->depth > 0 && p->stack[p->depth - 1].node->kind == YNODE_MAP &&
-		    p->stack[p->depth - 1].key == NULL) {
-			fatal(p, line, col, "mapping keys must be plain strings%s", "");
-			return;
-		}
-		if (p->depth >= YDOC_MAX_DEPTH) {
-			diags_add(p->d, pos_at(p->s, line, col),
-			          "nesting deeper than %d levels; refused", YDOC_MAX_DEPTH);
-			p->fatal = 1;
-			return;
-		}
-		if (spend(p, 1, line, col) < 0)
-			return;
-		n = node_new(p, mapping ? YNODE_MAP : YNODE_SEQ, m);
-		f = &p->stack[p->depth++];
-		memset(f, 0, sizeof(*f));
-		f->node = n;
-		f->anchor = mapping ? steal(&ev->data.mapping_start.anchor)
-		                    : steal(&ev->data.sequence_start.anchor);
+	case YAML_MAPPING_START_EVENT:
+		on_collection(p, ev, m, line, col);
 		break;
-	}
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT: {
 		struct frame f;
@@ -416,32 +452,9 @@ on_event(struct parser *p, yaml_event_t *ev)
 		attach(p, f.node, f.node->line, f.node->col);
 		break;
 	}
-	case YAML_ALIAS_EVENT: {
-		const char *name = (const char *)ev->data.alias.anchor;
-		struct ynode *target = NULL;
-
-		for (size_t i = p->nanchors; i-- > 0;) {
-			if (strcmp(p->anchors[i].name, name) == 0) {
-				target = p->anchors[i].node;
-				break;
-			}
-		}
-		if (target == NULL) {
-			fatal(p, line, col, "alias '*%.64s' refers to no complete anchor before it",
-			      name);
-			return;
-		}
-		if (++p->aliases > YDOC_MAX_ALIASES) {
-			diags_add(p->d, pos_at(p->s, line, col),
-			          "more than %u aliases in one file; refused", YDOC_MAX_ALIASES);
-			p->fatal = 1;
-			return;
-		}
-		if (spend(p, target->weight, line, col) < 0)
-			return;
-		attach(p, target, line, col);
+	case YAML_ALIAS_EVENT:
+		on_alias(p, ev, line, col);
 		break;
-	}
 	default:
 		break;
 	}

@@ -51,26 +51,23 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 # wait_for FILE PATTERN PID TENTHS: polls until FILE has a line matching
-# PATTERN, the process dies, or TENTHS tenths of a second pass.
+# PATTERN, the process dies, or TENTHS tenths of a second pass (Prism's own
+# ready line; cfemu's is listen_port's).
+. "$ROOT/tests/lib/poll.sh"
 wait_for() {
-  local i
-  for ((i = 0; i < $4; i++)); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
+  local f=$1 pat=$2 pid=$3
+  _seen() { grep -qE "$pat" "$f" 2>/dev/null || ! kill -0 "$pid" 2>/dev/null; }
+  until_ok $(( ($4 + 9) / 10 )) _seen && grep -qE "$pat" "$f" 2>/dev/null
 }
 
 # ---- cfemu ----------------------------------------------------------------
 "$BIN/cfemu" --listen 127.0.0.1:0 --token "$TOKEN" --account-id "$ACCOUNT" \
   >"$WORK/emu.out" 2>"$WORK/emu.err" &
 EMU_PID=$!
-if ! wait_for "$WORK/emu.out" '^listening on http://127\.0\.0\.1:[0-9]+' "$EMU_PID" 100; then
+if ! EMU_PORT=$(listen_port "$WORK/emu.out" "$EMU_PID" 10); then
   echo "conformance: cfemu did not start"; sed 's/^/  | /' "$WORK/emu.out" "$WORK/emu.err" | head -20
   fail 1; closing; exit 1
 fi
-EMU_PORT=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/emu.out" | head -1)
 EMU_URL="http://127.0.0.1:$EMU_PORT/client/v4"
 echo "conformance: cfemu on port $EMU_PORT"
 

@@ -11,19 +11,6 @@ BIN=${BIN:-bin}
 . tests/lib/common.sh
 emu_start
 m="$tmp/m"; mkdir -p "$m"
-dpid=
-trap 'if [ -n "$dpid" ]; then kill -9 "$dpid" 2>/dev/null; fi; cleanup' EXIT # no daemon outlives a failed run
-
-# until_ok SECONDS CMD...: polls CMD every 50 ms until it succeeds, or fails
-until_ok() {
-	local limit=$1; shift
-	local end=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
-	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 metric() { curl -s "$D/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 valid_is() { [ "$(metric cfstorage_manifests_valid)" = "$1" ]; }
 cors_exists() { [ "$(api GET "/r2/buckets/$1/cors")" = 200 ]; }
@@ -37,17 +24,7 @@ spec:
     rules:
       - {allowedOrigins: ["https://web.example"], allowedMethods: [GET]}
 Y
-"$BIN/cfstorage" run --state "$tmp/state.json" --listen 127.0.0.1:0 --interval 1s -f "$m" \
-	> "$tmp/d.out" 2> "$tmp/d.err" &
-dpid=$!
-DPORT=
-for _ in $(seq 1 500); do
-	DPORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/d.out")
-	[ -n "$DPORT" ] && break
-	kill -0 "$dpid" 2>/dev/null || fail "daemon exited: $(tail -3 "$tmp/d.err")"
-	sleep 0.01
-done
-[ -n "$DPORT" ] || fail "daemon did not print its listening line"
+run_daemon "$tmp/state.json" --interval 1s -f "$m"
 D="http://127.0.0.1:$DPORT"
 until_ok 5 cors_exists kept || fail "first set not applied"; ok
 

@@ -7,6 +7,7 @@
 # Needs BIN (directory with cfemu), curl and python3.
 set -euo pipefail
 BIN=${BIN:-bin}
+. tests/lib/poll.sh
 tmp=$(mktemp -d)
 pid=
 cpid=
@@ -28,14 +29,7 @@ start() {
 	: >"$tmp/out"
 	"$BIN/cfemu" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/out" 2>"$tmp/err" &
 	pid=$!
-	port=
-	for _ in $(seq 1 500); do # bounded poll for the "listening on" line
-		port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$#\1#p' "$tmp/out")
-		[ -n "$port" ] && break
-		kill -0 "$pid" 2>/dev/null || fail "cfemu exited before listening"
-		sleep 0.02
-	done
-	[ -n "$port" ] || fail "cfemu did not print its listening line"
+	port=$(listen_port "$tmp/out" "$pid") || fail "cfemu did not print its listening line"
 	U="http://127.0.0.1:$port/client/v4/accounts/0123456789abcdef0123456789abcdef"
 }
 

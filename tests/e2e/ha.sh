@@ -21,15 +21,6 @@ etcd --name t --data-dir "$tmp/etcd" --listen-client-urls "http://127.0.0.1:$cpo
 etcd_pid=$!
 trap 'kill $etcd_pid ${apid:-} ${bpid:-} 2>/dev/null; cleanup' EXIT
 E="http://127.0.0.1:$cport"
-until_ok() {
-	local limit=$1; shift
-	local end=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
-	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 until_ok 10 curl -sf -X POST "$E/v3/kv/range" -d '{"key":"eA=="}' || fail "etcd did not start"
 emu_start
 S="etcd://127.0.0.1:$cport/cfstorage-test"
@@ -40,13 +31,8 @@ start_daemon() { # start_daemon NAME -> NAME_pid, NAME_url
 	: > "$tmp/$1.out"
 	"$BIN/cfstorage" run --state "$S" --listen 127.0.0.1:0 --interval 1s -f "$m" > "$tmp/$1.out" 2> "$tmp/$1.err" &
 	eval "${1}pid=$!"
-	local port=
-	for _ in $(seq 1 500); do
-		port=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/$1.out")
-		[ -n "$port" ] && break
-		sleep 0.01
-	done
-	[ -n "$port" ] || fail "$1 did not start: $(tail -3 "$tmp/$1.err")"
+	local port
+	port=$(listen_port "$tmp/$1.out" "$(eval echo "\$${1}pid")") || fail "$1 did not start: $(tail -3 "$tmp/$1.err")"
 	eval "${1}url=http://127.0.0.1:$port"
 }
 leader_of() { curl -s "$1/metrics" | awk '$1=="cfstorage_leader"{print $2}'; }

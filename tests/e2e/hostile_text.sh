@@ -36,14 +36,7 @@ s.serve_forever()
 PY
 python3 "$tmp/hostile.py" > "$tmp/h.out" 2>"$tmp/h.err" &
 hpid=$!
-HPORT=
-for _ in $(seq 1 500); do # bounded poll for the "listening on" line
-	HPORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$#\1#p' "$tmp/h.out")
-	[ -n "$HPORT" ] && break
-	kill -0 "$hpid" 2>/dev/null || fail "hostile server exited: $(cat "$tmp/h.err")"
-	sleep 0.01
-done
-[ -n "$HPORT" ] || fail "hostile server did not print its port"
+HPORT=$(listen_port "$tmp/h.out" "$hpid") || fail "hostile server did not print its port: $(cat "$tmp/h.err")"
 export CLOUDFLARE_API_BASE_URL="http://127.0.0.1:$HPORT/client/v4" CLOUDFLARE_ACCOUNT_ID="$ACCT" \
 	CLOUDFLARE_API_TOKEN="$TOKEN"
 

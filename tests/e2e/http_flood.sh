@@ -17,16 +17,6 @@ dpid= fpid=
 trap 'for p in $fpid $dpid; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; cleanup' EXIT
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# until_ok SECONDS CMD...: polls CMD every 50 ms until it succeeds, or fails
-until_ok() {
-	local limit=$1; shift
-	local end=$(( $(now_ms) + limit * 1000 ))
-	while [ "$(now_ms)" -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 cors_exists() { [ "$(api GET "/r2/buckets/$1/cors")" = 200 ]; }
 state_has() { python3 -c "import json,sys; s=json.load(open('$tmp/state.json')); sys.exit(0 if any(r['name']=='$1' for r in s['resources']) else 1)"; }
 
@@ -45,14 +35,7 @@ expect_rc 0 "initial apply"
 ( ulimit -n 1024 && exec "$BIN/cfstorage" run --state "$tmp/state.json" --listen 127.0.0.1:0 \
 	--interval 1s -f "$m" > "$tmp/d.out" 2> "$tmp/d.err" ) &
 dpid=$!
-DPORT=
-for _ in $(seq 1 500); do
-	DPORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/d.out")
-	[ -n "$DPORT" ] && break
-	kill -0 "$dpid" 2>/dev/null || fail "daemon exited: $(tail -3 "$tmp/d.err")"
-	sleep 0.01
-done
-[ -n "$DPORT" ] || fail "daemon did not print its listening line"
+DPORT=$(listen_port "$tmp/d.out" "$dpid") || fail "daemon exited: $(tail -3 "$tmp/d.err")"
 D="http://127.0.0.1:$DPORT"
 [ "$(awk '/^Max open files/ {print $4}' "/proc/$dpid/limits")" = 1024 ] || fail "daemon not under ulimit -n 1024"; ok
 until_ok 5 curl -sf "$D/readyz" || fail "not ready"; ok

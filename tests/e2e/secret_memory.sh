@@ -17,15 +17,6 @@ dpid=
 trap 'if [ -n "$dpid" ]; then kill -9 "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; fi; cleanup' EXIT
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-until_ok() { # until_ok SECONDS CMD...: polls CMD every 50 ms until it succeeds
-	local limit=$1; shift
-	local end=$(( $(now_ms) + limit * 1000 ))
-	while [ "$(now_ms)" -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # the Worker script must exist (cfstorage never creates one)
 curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" -F 'metadata={"main_module":"w.js"};type=application/json' \

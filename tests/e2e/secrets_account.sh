@@ -204,6 +204,7 @@ expect_rc 2 "missing script: apply"
 # ---- 5. the daemon repairs the same hand deletions within one interval
 mkdir -p "$tmp/d"; cp "$tmp/a/key.yaml" "$tmp/d/"; cp "$tmp/a/st/state.json" "$tmp/d.json"
 run_daemon "$tmp/d.json" -f "$tmp/d" --interval 1s --now "$(day 102)"
+daemon_ready || fail "daemon not ready"
 cur=$(val store ENC_VERSION)
 ptr_is() { [ "$(val store ENC_VERSION)" = "$1" ] && [ "$(val worker ENC_VERSION)" = "$1" ]; }
 del_store ENC_VERSION

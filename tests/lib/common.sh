@@ -1,6 +1,7 @@
 # Shared by the e2e scripts: start cfemu on a free loopback port, talk to it,
 # read its stats, and count checks. Source it after setting BIN.
 # shellcheck shell=bash
+. "$(dirname "${BASH_SOURCE[0]}")/poll.sh"
 TOKEN=cfemu-token
 ACCT=0123456789abcdef0123456789abcdef
 tmp=$(mktemp -d)
@@ -28,14 +29,7 @@ emu_start() {
 	: > "$tmp/emu.out"
 	"$BIN/cfemu" --listen 127.0.0.1:0 --token-file "$tmp/emu-token" "$@" >"$tmp/emu.out" 2>"$tmp/emu.err" &
 	emu_pid=$!
-	EMU_PORT=
-	for _ in $(seq 1 500); do # bounded poll for the "listening on" line
-		EMU_PORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$#\1#p' "$tmp/emu.out")
-		[ -n "$EMU_PORT" ] && break
-		kill -0 "$emu_pid" 2>/dev/null || fail "cfemu exited before listening"
-		sleep 0.01
-	done
-	[ -n "$EMU_PORT" ] || fail "cfemu did not print its listening line"
+	EMU_PORT=$(listen_port "$tmp/emu.out" "$emu_pid") || fail "cfemu did not print its listening line"
 	EMU="http://127.0.0.1:$EMU_PORT"
 	export CLOUDFLARE_API_BASE_URL="$EMU/client/v4" CLOUDFLARE_ACCOUNT_ID="$ACCT" CLOUDFLARE_API_TOKEN="$TOKEN"
 }
@@ -62,37 +56,20 @@ expect_rc() { [ "$rc" = "$1" ] || fail "$2: exit $rc, want $1"; ok; }
 expect_out() { grep -qE -- "$1" "$tmp/cfs.out" || fail "$2: output lacks /$1/"; ok; }
 expect_no_out() { if grep -qE -- "$1" "$tmp/cfs.out"; then fail "$2: output has /$1/"; fi; ok; }
 
-# until_ok SECONDS CMD...: polls CMD every 50 ms until it succeeds (0) or the
-# bound passes (1).
-until_ok() {
-	local limit=$1; shift
-	local end=$(( $(date +%s%N) / 1000000 + limit * 1000 ))
-	while [ $(( $(date +%s%N) / 1000000 )) -lt $end ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # run_daemon STATE ARGS...: `cfstorage run` with its probes on a free port;
-# sets dpid and D (its base URL). Output in $tmp/d.out and $tmp/d.err.
+# sets dpid and D (its base URL) once it listens. Output in $tmp/d.out and
+# $tmp/d.err.
 dpid=
 run_daemon() {
 	local state=$1; shift
 	: > "$tmp/d.out"
 	"$BIN/cfstorage" run --state "$state" --listen 127.0.0.1:0 "$@" > "$tmp/d.out" 2> "$tmp/d.err" &
 	dpid=$!
-	DPORT=
-	for _ in $(seq 1 500); do # bounded poll for the "listening on" line
-		DPORT=$(sed -n 's#^listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/d.out")
-		[ -n "$DPORT" ] && break
-		kill -0 "$dpid" 2>/dev/null || fail "daemon exited: $(tail -3 "$tmp/d.err")"
-		sleep 0.01
-	done
-	[ -n "$DPORT" ] || fail "daemon did not print its listening line"
+	DPORT=$(listen_port "$tmp/d.out" "$dpid") || fail "daemon did not start: $(tail -3 "$tmp/d.err")"
 	D="http://127.0.0.1:$DPORT"
-	until_ok 10 curl -sf "$D/readyz" || fail "daemon not ready"
 }
+# daemon_ready [SECONDS]: /readyz answers (the first pass is done).
+daemon_ready() { until_ok "${1:-10}" curl -sf "$D/readyz"; }
 # stop_daemon: SIGTERM, and its exit status must be 0.
 stop_daemon() {
 	[ -n "$dpid" ] || return 0
