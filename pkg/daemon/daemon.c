@@ -1,6 +1,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ struct loop {
 	int was_leader;
 	int64_t next_campaign;
 	uint64_t rng;
+	unsigned char applied[32]; /* set_digest of the manifests the loop holds */
 };
 
 static int64_t
@@ -153,9 +155,8 @@ watch_tree(struct loop *l, const char *path, int depth, struct manifest_dirset *
 	while ((de = readdir(d)) != NULL) {
 		char *sub;
 
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		                             (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
+		if (de->d_name[0] == '.')
+			continue; /* ".", "..", and hidden folders, which -f DIR skips too */
 		sub = xasprintf("%s/%s", path, de->d_name);
 		if (stat(sub, &st) == 0 && S_ISDIR(st.st_mode))
 			watch_tree(l, sub, depth + 1, seen);
@@ -187,7 +188,32 @@ rewatch(struct loop *l)
 	}
 }
 
-/* Reloads the manifests; a valid set replaces the last good one. */
+/*
+ * What the manifests say, as one digest: every file's bytes (load order)
+ * and the content hash of every KV value they declare (a valueFrom.file can
+ * change under an unchanged YAML).
+ */
+static void
+set_digest(const struct manifest_set *set, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, set->digest, sizeof(set->digest));
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t k = 0; set->items[i].kind == KIND_KVNAMESPACE &&
+		                   k < set->items[i].u.kv.nentries; k++)
+			EVP_DigestUpdate(ctx, set->items[i].u.kv.entries[k].hash, 16);
+	EVP_DigestFinal_ex(ctx, out, &n);
+	EVP_MD_CTX_free(ctx);
+}
+
+/*
+ * Reloads the manifests; a valid set replaces the last good one. Returns 0
+ * when the set is invalid or unreadable (the last good one stays), 1 when it
+ * is valid and says what the last one said, 2 when it changed.
+ */
 static int
 reload(struct loop *l)
 {
@@ -215,16 +241,23 @@ reload(struct loop *l)
 		          "for the change", "errors=%zu", d.n);
 		ok = 0;
 	} else {
+		unsigned char dg[32];
+
+		set_digest(&set, dg);
+		ok = memcmp(dg, l->applied, sizeof(dg)) != 0 ? 2 : 1;
 		manifest_set_free(&l->set);
 		l->set = set; /* hand-over: the loop owns the new set */
 		manifest_set_init(&set);
-		log_info("manifests loaded", "resources=%zu files=%zu", l->set.n, l->set.nfiles);
-		ok = 1;
+		memcpy(l->applied, dg, sizeof(dg));
+		if (ok == 2)
+			log_info("manifests loaded", "resources=%zu files=%zu", l->set.n, l->set.nfiles);
+		else
+			log_debug("manifests unchanged", "files=%zu", l->set.nfiles);
 	}
 	manifest_set_free(&set);
 	diags_release(&d);
 	pthread_mutex_lock(&l->m.lock);
-	l->m.manifests_valid = ok;
+	l->m.manifests_valid = ok != 0;
 	pthread_mutex_unlock(&l->m.lock);
 	rewatch(l);
 	return ok;
@@ -508,6 +541,50 @@ done:
 	l->next_interval = mono_ms() + jittered(l, l->o->interval_ms);
 }
 
+/* 1 when a file event's name can be a manifest: a *.yaml or *.yml, a folder
+ * (it may hold some), or a file named by -f; never a name starting with '.'
+ * (the state under .cfstorage/, editor swap files), as -f DIR reads them. */
+static int
+manifest_name(const struct loop *l, const struct inotify_event *ev)
+{
+	const char *n = ev->name, *dot;
+
+	if (ev->len == 0 || (ev->mask & (IN_DELETE_SELF | IN_IGNORED | IN_Q_OVERFLOW)))
+		return 1; /* a watched folder itself changed, or events were lost */
+	if (n[0] == '.')
+		return 0;
+	if (ev->mask & IN_ISDIR)
+		return 1;
+	dot = strrchr(n, '.');
+	if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+		return 1;
+	for (size_t i = 0; i < l->o->npaths; i++) {
+		const char *slash = strrchr(l->o->paths[i], '/');
+
+		if (strcmp(slash ? slash + 1 : l->o->paths[i], n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Drains the inotify queue; 1 when some event can concern a manifest. */
+static int
+manifest_event(struct loop *l)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+	int any = 0;
+
+	while ((len = read(l->infd, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			any |= manifest_name(l, ev);
+			p += sizeof(*ev) + ev->len;
+		}
+	return any;
+}
+
 /* Waits up to timeout_ms for a signal or a manifest change, and takes them. */
 static void
 wait_events(struct loop *l, int64_t timeout_ms)
@@ -519,11 +596,7 @@ wait_events(struct loop *l, int64_t timeout_ms)
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.fd == l->sigfd) {
 			drain_signals(l);
-		} else if (evs[i].data.fd == l->infd) {
-			char buf[8192];
-
-			while (read(l->infd, buf, sizeof(buf)) > 0)
-				;
+		} else if (evs[i].data.fd == l->infd && manifest_event(l)) {
 			l->debounce = mono_ms() + DAEMON_DEBOUNCE_MS;
 		}
 	}
@@ -667,6 +740,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	l.st = st;
 	l.api = a;
 	l.sigfd = l.epfd = l.infd = -1;
+	set_digest(&l.set, l.applied);
 	if (loop_open(&l, o, e) != 0) {
 		rc = 1;
 		goto out;
@@ -702,7 +776,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 			pass(&l, R_HUP);
 		} else if (l.debounce && now >= l.debounce) {
 			l.debounce = 0;
-			if (reload(&l))
+			if (reload(&l) == 2) /* a save that changed nothing starts no pass */
 				pass(&l, R_CHANGE);
 		} else if ((wake = next_wake(&l, &why)) <= now) {
 			if (why != R_CHANGE)

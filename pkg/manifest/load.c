@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,26 @@ slurp(int fd, const char *name, char **data, size_t *len, struct err *e)
 	return ERR_OK;
 }
 
+/* set->digest = SHA-256(digest, name, NUL, length, bytes): the whole set's
+ * content, file by file in load order (the daemon compares it to decide
+ * whether an edit changed anything). */
+static void
+fold_digest(struct manifest_set *set, const char *name, const char *data, size_t len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t n = len;
+	unsigned int mdlen = 0;
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, set->digest, sizeof(set->digest));
+	EVP_DigestUpdate(ctx, name, strlen(name) + 1);
+	EVP_DigestUpdate(ctx, &n, sizeof(n));
+	if (len)
+		EVP_DigestUpdate(ctx, data, len);
+	EVP_DigestFinal_ex(ctx, set->digest, &mdlen);
+	EVP_MD_CTX_free(ctx);
+}
+
 static void
 load_one(const char *name, const char *data, size_t len, const char *basedir,
          struct manifest_set *set, struct diags *d)
@@ -237,6 +258,7 @@ load_one(const char *name, const char *data, size_t len, const char *basedir,
 
 	set->files = xrealloc(set->files, (set->nfiles + 1) * sizeof(*set->files));
 	set->files[set->nfiles++] = file;
+	fold_digest(set, name, data, data ? len : 0);
 	if (data == NULL) {
 		struct src_pos p = { file, 0, 0 };
 

@@ -198,6 +198,7 @@ struct manifest_set {
 	size_t n;
 	char **files;            /* every file read, in order; positions point here */
 	size_t nfiles;
+	unsigned char digest[32]; /* SHA-256 of every file read, in order (load.c) */
 	char **path_roots;       /* real paths: manifest_set_allow_root() */
 	size_t npath_roots;
 };
