@@ -31,6 +31,13 @@ struct backoff {
 	int64_t until;           /* monotonic ms */
 };
 
+/* A resource the last pass refused, and why: logged when the reason changes. */
+struct refusal {
+	enum kind kind;
+	char *name;
+	char *reason;
+};
+
 struct loop {
 	const struct daemon_opts *o;
 	struct manifest_set set;
@@ -49,6 +56,8 @@ struct loop {
 	int64_t next_campaign;
 	uint64_t rng;
 	unsigned char applied[32]; /* set_digest of the manifests the loop holds */
+	struct refusal *refused;   /* the last pass's refusals, by resource */
+	size_t nrefused;
 };
 
 static int64_t
@@ -316,9 +325,9 @@ gauges(struct loop *l)
 	pthread_mutex_lock(&l->m.lock);
 	series_clear(l->m.resources, &l->m.nresources);
 	for (int k = KIND_R2BUCKET; k <= KIND_KVNAMESPACE; k++) {
-		const char *conds[] = { "Ready", "Failed", "Pending" };
+		const char *conds[] = { "Ready", "Failed", "Pending", "Refused" };
 
-		for (int c = 0; c < 3; c++) {
+		for (int c = 0; c < 4; c++) {
 			char labels[128];
 
 			snprintf(labels, sizeof(labels), "kind=\"%s\",condition=\"%s\"",
@@ -334,6 +343,13 @@ gauges(struct loop *l)
 
 		snprintf(labels, sizeof(labels), "kind=\"%s\",condition=\"%s\"", kind_name(x->kind),
 		         cond);
+		series_add(l->m.resources, &l->m.nresources, labels, 1, 0);
+	}
+	for (size_t i = 0; i < l->nrefused; i++) {
+		char labels[128];
+
+		snprintf(labels, sizeof(labels), "kind=\"%s\",condition=\"Refused\"",
+		         kind_name(l->refused[i].kind));
 		series_add(l->m.resources, &l->m.nresources, labels, 1, 0);
 	}
 	series_clear(l->m.secret_version, &l->m.nsecret_version);
@@ -393,6 +409,50 @@ next_rotation(struct loop *l)
 
 /* ---- one reconcile pass ---- */
 
+static void
+refusals_free(struct refusal *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].reason);
+	}
+	free(v);
+}
+
+/*
+ * The plan's refusals (not the daemon's own holds): each logged once per
+ * change of reason, not every pass, and kept for the Refused gauge. Returns
+ * how many there are.
+ */
+static size_t
+refusals(struct loop *l, const struct plan *p)
+{
+	struct refusal *now = xcalloc(p->n + 1, sizeof(*now));
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->v[i];
+		const char *was = NULL;
+
+		if (a->op != PLAN_REFUSE || a->held)
+			continue;
+		for (size_t k = 0; k < l->nrefused && !was; k++)
+			if (l->refused[k].kind == a->kind && strcmp(l->refused[k].name, a->name) == 0)
+				was = l->refused[k].reason;
+		if (was == NULL || strcmp(was, a->reason ? a->reason : "") != 0)
+			log_warn("refused", "kind=%s name=%s reason=\"%s\"", kind_name(a->kind), a->name,
+			         a->reason ? a->reason : "");
+		now[n].kind = a->kind;
+		now[n].name = xstrdup(a->name);
+		now[n].reason = xstrdup(a->reason ? a->reason : "");
+		n++;
+	}
+	refusals_free(l->refused, l->nrefused);
+	l->refused = now;
+	l->nrefused = n;
+	return n;
+}
+
 /*
  * The Degraded Secrets of a plan (retained versions that a target lost): a
  * gauge per Secret, and a warning whenever a Secret's count changes, so a
@@ -432,6 +492,7 @@ pass(struct loop *l, enum reason why)
 	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
 	size_t applied = 0, failed = 0, skipped = 0;
 	unsigned long req_done = 0;
+	size_t refused = 0;
 	int result;
 	double secs;
 
@@ -463,6 +524,7 @@ pass(struct loop *l, enum reason why)
 		goto done;
 	}
 	secrets_lost(l, &r.plan);
+	refused = refusals(l, &r.plan);
 	now = mono_ms();
 	for (size_t i = 0; i < r.plan.n; i++) {
 		const struct plan_action *a = &r.plan.v[i];
@@ -525,10 +587,10 @@ done:
 	l->m.ready = 1;
 	pthread_mutex_unlock(&l->m.lock);
 	gauges(l);
-	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu backing_off=%zu "
-	         "requests=%lu duration_ms=%lld", reason_names[why],
-	         result == 0 ? "ok" : result == 1 ? "partial" : "error", applied, failed, skipped,
-	         req_done, (long long)(mono_ms() - t0));
+	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu refused=%zu "
+	         "backing_off=%zu requests=%lu duration_ms=%lld", reason_names[why],
+	         result == 0 ? "ok" : result == 1 ? "partial" : "error", applied, failed, refused,
+	         skipped, req_done, (long long)(mono_ms() - t0));
 	if (l->pass_errors) {
 		int64_t d = DAEMON_BACKOFF_MIN_MS;
 
@@ -715,6 +777,7 @@ loop_close(struct loop *l)
 	for (size_t i = 0; i < l->nbo; i++)
 		free(l->bo[i].name);
 	free(l->bo);
+	refusals_free(l->refused, l->nrefused);
 	pthread_mutex_lock(&l->m.lock);
 	series_clear(l->m.requests, &l->m.nrequests);
 	series_clear(l->m.resources, &l->m.nresources);

@@ -40,6 +40,16 @@ until_ok 5 grep -q 'manifests unchanged' "$tmp/d.err" "$tmp/d.out" || fail "the 
 printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: added}\nspec: {}\n' >> "$m/a.yaml"
 until_ok 3 bucket_exists added || fail "the edit was not applied within 3 s"; ok
 [ "$(passes)" = $((p0 + 1)) ] || fail "the edit took $(( $(passes) - p0 )) passes"; ok
+# a refusal (a bucket made by hand, not adopted) is logged once, not every pass,
+# counted in cfstorage_resources{condition="Refused"} and in the pass summary
+api POST /r2/buckets -d '{"name":"handmade"}' >/dev/null
+printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: handmade}\nspec: {}\n' >> "$m/a.yaml"
+refused_metric() { [ "$(daemon_metric 'cfstorage_resources{kind="R2Bucket",condition="Refused"}')" = 1 ]; }
+until_ok 5 refused_metric || fail "the refusal is not in cfstorage_resources"; ok
+grep -q 'msg="reconcile done".*refused=1' "$tmp/d.err" || fail "the pass summary lacks refused=1"; ok
+printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: later}\nspec: {}\n' >> "$m/a.yaml"
+until_ok 3 bucket_exists later || fail "the next edit was not applied"; ok
+[ "$(grep -c 'msg="refused" kind=R2Bucket name=handmade' "$tmp/d.err")" = 1 ] || fail "the refusal was not logged exactly once"; ok
 stop_daemon
 emu_stop
 echo "daemon_watch: $checks passed, 0 failed"
