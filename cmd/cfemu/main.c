@@ -40,7 +40,9 @@ usage(FILE *f)
 	        "Serves the subset of the Cloudflare v4 API cfstorage uses. Without --data\n"
 	        "the data lives in memory only. --listen 127.0.0.1:0 picks a free port.\n"
 	        "Test-only routes under /__emu/: stats, reset, clock, faults,\n"
-	        "r2/BUCKET/objects, secret-values.\n");
+	        "r2/BUCKET/objects, secret-values.\n"
+	        "Defaults: token '%s' (use --token-file to choose one), account id\n"
+	        "%s.\n", EMU_DEFAULT_TOKEN, EMU_DEFAULT_ACCOUNT);
 }
 
 static int

@@ -38,6 +38,42 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_ALLOW_PATH_ROOT };
 
 
+/* The flag a getopt code stands for, -1 for none (version, token, errors). */
+static int
+flag_of(int c)
+{
+	switch (c) {
+	case 'f': return CF_FILE;
+	case 'o': return CF_OUTPUT;
+	case 'q': return CF_QUIET;
+	case 'v': return CF_VERBOSE;
+	case 'h': return CF_HELP;
+	case OPT_STATE: return CF_STATE;
+	case OPT_ACCOUNT: return CF_ACCOUNT;
+	case OPT_TOKEN_FILE: return CF_TOKEN_FILE;
+	case OPT_ENDPOINT: return CF_ENDPOINT;
+	case OPT_LOCAL: return CF_LOCAL;
+	case OPT_NOW: return CF_NOW;
+	case OPT_PRUNE: return CF_PRUNE;
+	case OPT_ALLOW_EMPTY: return CF_ALLOW_EMPTY;
+	case OPT_DRY_RUN: return CF_DRY_RUN;
+	case OPT_FORCE: return CF_FORCE;
+	case OPT_REBUILD: return CF_REBUILD;
+	case OPT_VERIFY_VALUES: return CF_VERIFY_VALUES;
+	case OPT_DIR: return CF_DIR;
+	case OPT_KIND: return CF_KIND;
+	case OPT_WITH_ENTRIES: return CF_WITH_ENTRIES;
+	case OPT_INTERVAL: return CF_INTERVAL;
+	case OPT_LISTEN: return CF_LISTEN;
+	case OPT_ALLOW_PATH_ROOT: return CF_ALLOW_PATH_ROOT;
+	case OPT_LOG_FORMAT: return CF_LOG_FORMAT;
+	case OPT_LOG_LEVEL: return CF_LOG_LEVEL;
+	case OPT_PARALLELISM: return CF_PARALLELISM;
+	case OPT_RATE_LIMIT: return CF_RATE_LIMIT;
+	default: return -1;
+	}
+}
+
 static int
 parse_args(int argc, char **argv, struct cli_opts *o)
 {
@@ -78,8 +114,10 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":f:o:qvh", longopts, &idx)) != -1) {
-		char name[80];
+		char name[80], hint[96];
 
+		if (flag_of(c) >= 0)
+			o->given |= 1ull << flag_of(c);
 		switch (c) {
 		case 'f':
 			if (o->npaths == CLI_MAX_PATHS)
@@ -87,6 +125,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 			o->paths[o->npaths++] = optarg;
 			break;
 		case 'o':
+			o->output = optarg;
 			if (strcmp(optarg, "json") == 0)
 				o->json = 1;
 			else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "yaml") == 0)
@@ -163,7 +202,8 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		default:
 			flag_name(optopt ? (char[]){ '-', (char)optopt, 0 } : argv[optind - 1],
 			          name, sizeof(name));
-			return cli_fail("unknown flag '%s' (see cfstorage --help)", name);
+			cli_suggest(name, 1, hint, sizeof(hint));
+			return cli_fail("unknown flag '%s'%s (see cfstorage --help)", name, hint);
 		}
 	}
 	for (int i = optind; i < argc; i++) {
@@ -171,15 +211,20 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 			for (size_t k = 0; cli_commands[k].name; k++)
 				if (strcmp(argv[i], cli_commands[k].name) == 0)
 					o->cmd = cli_commands[k].cmd;
-			if (o->cmd == CLI_NONE)
-				return cli_fail("unknown command '%.64s' (see cfstorage --help)", argv[i]);
+			if (o->cmd == CLI_NONE) {
+				char hint[96];
+
+				cli_suggest(argv[i], 0, hint, sizeof(hint));
+				return cli_fail("unknown command '%.64s'%s (see cfstorage --help)", argv[i],
+				                hint);
+			}
 			continue;
 		}
 		o->args = argv + i;
 		o->nargs = (size_t)(argc - i);
 		break;
 	}
-	return EXIT_OK;
+	return o->help ? EXIT_OK : cli_check_flags(o);
 }
 
 

@@ -1,5 +1,7 @@
 #include "cli.h"
 
+#include "../diag/diag.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,8 @@ cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
 		        "--allow-empty). --verify-values also reads every declared KV value (one\n"
 		        "request each) instead of trusting the content hash in the key listing.\n"
-		        "Exit 0 converged, 2 something failed or was refused.\n");
+		        "Exit 0 converged, 1 an action failed or was refused (or an error), 3 invalid\n"
+		        "manifests (nothing is sent).\n");
 		break;
 	case CLI_RUN:
 		fprintf(out, "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
@@ -177,4 +180,113 @@ cli_parse_rate(const char *s, unsigned *n, unsigned *secs)
 	*n = (unsigned)a;
 	*secs = (unsigned)b;
 	return 0;
+}
+
+static const char *const flag_names[CF_COUNT] = {
+	[CF_FILE] = "filename", [CF_OUTPUT] = "output", [CF_QUIET] = "quiet",
+	[CF_VERBOSE] = "verbose", [CF_HELP] = "help", [CF_STATE] = "state",
+	[CF_ACCOUNT] = "account-id", [CF_TOKEN_FILE] = "api-token-file",
+	[CF_ENDPOINT] = "endpoint", [CF_LOCAL] = "local", [CF_NOW] = "now",
+	[CF_PRUNE] = "prune", [CF_ALLOW_EMPTY] = "allow-empty", [CF_DRY_RUN] = "dry-run",
+	[CF_PARALLELISM] = "parallelism", [CF_RATE_LIMIT] = "rate-limit", [CF_FORCE] = "force",
+	[CF_REBUILD] = "rebuild", [CF_VERIFY_VALUES] = "verify-values", [CF_DIR] = "dir",
+	[CF_KIND] = "kind", [CF_WITH_ENTRIES] = "with-entries", [CF_INTERVAL] = "interval",
+	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
+	[CF_ALLOW_PATH_ROOT] = "allow-path-root",
+};
+
+const char *
+cli_flag_name(enum cli_flag f)
+{
+	return f < CF_COUNT ? flag_names[f] : "?";
+}
+
+#define F(x) (1ull << (x))
+/* Flags every command takes (README: Global flags). */
+#define GLOBAL (F(CF_HELP) | F(CF_VERBOSE) | F(CF_QUIET) | F(CF_STATE) | F(CF_ACCOUNT) | \
+                F(CF_TOKEN_FILE) | F(CF_ENDPOINT) | F(CF_LOCAL) | F(CF_NOW) | \
+                F(CF_ALLOW_PATH_ROOT) | F(CF_LOG_FORMAT) | F(CF_LOG_LEVEL))
+#define CLIENT (F(CF_PARALLELISM) | F(CF_RATE_LIMIT))
+
+/* What each command takes beyond the global flags, and its -o formats. */
+static const struct {
+	enum cli_cmd cmd;
+	uint64_t flags;
+	const char *formats;     /* space-separated; NULL: no -o */
+} own[] = {
+	{ CLI_VALIDATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_ALLOW_EMPTY), "text json" },
+	{ CLI_PLAN, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
+	            F(CF_VERIFY_VALUES) | CLIENT, "text json" },
+	{ CLI_APPLY, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) | F(CF_DRY_RUN) |
+	             F(CF_VERIFY_VALUES) | CLIENT, "text json" },
+	{ CLI_RUN, F(CF_FILE) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
+	           CLIENT, NULL },
+	{ CLI_ROTATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_FORCE) | F(CF_DRY_RUN) | CLIENT,
+	  "text json" },
+	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
+	{ CLI_IMPORT, F(CF_FILE) | CLIENT, NULL },
+	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | CLIENT, "yaml" },
+};
+
+static const char *
+cmd_name(enum cli_cmd c)
+{
+	for (size_t i = 0; cli_commands[i].name; i++)
+		if (cli_commands[i].cmd == c)
+			return cli_commands[i].name;
+	return "cfstorage";
+}
+
+int
+cli_check_flags(const struct cli_opts *o)
+{
+	uint64_t allowed = GLOBAL;
+	const char *formats = NULL;
+
+	if (o->cmd == CLI_NONE)
+		return EXIT_OK;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (own[i].cmd == o->cmd) {
+			allowed |= own[i].flags;
+			formats = own[i].formats;
+		}
+	for (int f = 0; f < CF_COUNT; f++)
+		if ((o->given & F(f)) && !(allowed & F(f)))
+			return cli_fail("'%s' takes no --%s (see cfstorage %s --help)", cmd_name(o->cmd),
+			                flag_names[f], cmd_name(o->cmd));
+	if (o->output && formats) {
+		const char *p = strstr(formats, o->output);
+		size_t n = strlen(o->output);
+
+		if (p == NULL || n == 0 || (p[n] != ' ' && p[n] != '\0') ||
+		    (p != formats && p[-1] != ' '))
+			return cli_fail("'%s' writes %s, not '%.32s'", cmd_name(o->cmd),
+			                strcmp(formats, "yaml") == 0 ? "yaml (-o yaml)"
+			                : "text or json (-o text|json)", o->output);
+	}
+	return EXIT_OK;
+}
+
+void
+cli_suggest(const char *word, int flags, char *buf, size_t len)
+{
+	const char *cands[CF_COUNT + 16];
+	const char *c;
+	size_t n = 0;
+
+	if (flags) {
+		while (*word == '-')
+			word++;
+		for (int f = 0; f < CF_COUNT; f++)
+			cands[n++] = flag_names[f];
+	} else {
+		for (size_t i = 0; cli_commands[i].name && n < 15; i++)
+			cands[n++] = cli_commands[i].name;
+	}
+	cands[n] = NULL;
+	c = diag_closest(word, cands);
+	if (c)
+		snprintf(buf, len, " (did you mean '%s%s'?)", flags ? "--" : "", c);
+	else
+		buf[0] = '\0';
 }

@@ -48,6 +48,13 @@ int cli_parse_rate(const char *s, unsigned *n, unsigned *secs);
 /* Most -f paths on one command line. */
 #define CLI_MAX_PATHS 256
 
+/* Every flag, for the per-command check (cli_check_flags). */
+enum cli_flag { CF_FILE, CF_OUTPUT, CF_QUIET, CF_VERBOSE, CF_HELP, CF_STATE, CF_ACCOUNT,
+	CF_TOKEN_FILE, CF_ENDPOINT, CF_LOCAL, CF_NOW, CF_PRUNE, CF_ALLOW_EMPTY, CF_DRY_RUN,
+	CF_PARALLELISM, CF_RATE_LIMIT, CF_FORCE, CF_REBUILD, CF_VERIFY_VALUES, CF_DIR, CF_KIND,
+	CF_WITH_ENTRIES, CF_INTERVAL, CF_LISTEN, CF_LOG_FORMAT, CF_LOG_LEVEL, CF_ALLOW_PATH_ROOT,
+	CF_COUNT };
+
 /* The command line, parsed (cmd/cfstorage/main.c). */
 struct cli_opts {
 	enum cli_cmd cmd;
@@ -67,7 +74,17 @@ struct cli_opts {
 	unsigned parallelism, rate_n, rate_secs;
 	char **args;
 	size_t nargs;
+	uint64_t given;          /* 1 << enum cli_flag, for every flag on the line */
+	const char *output;      /* -o as given */
 };
+
+/* The long name of a flag ("dry-run"), for messages. */
+const char *cli_flag_name(enum cli_flag f);
+/* Refuses (one line, EXIT_ERROR) a flag or an -o format the command does not
+ * take, naming the command's help. EXIT_OK otherwise. */
+int cli_check_flags(const struct cli_opts *o);
+/* " (did you mean 'X'?)" for a mistyped command or flag name, or "". */
+void cli_suggest(const char *word, int flags, char *buf, size_t len);
 
 /* Prints "cfstorage: ..." (control characters made visible, so it stays one
  * line) and returns EXIT_ERROR. */

@@ -77,6 +77,14 @@ cli_cmd_validate(const struct cli_opts *o)
 		goto out;
 	}
 	diags_sort(&d);
+	if (set.nfiles == 0 && d.n == 0 && !o->allow_empty) {
+		/* a typo in a folder name must not pass a CI check: nothing read is an error */
+		rc = cli_fail("no manifests (*.yaml, *.yml) under %s%s; nothing was validated (use "
+		              "--allow-empty if that is expected)", o->paths[0],
+		              o->npaths > 1 ? " and the other paths" : "");
+		rc = EXIT_INVALID;
+		goto out;
+	}
 	if (o->json) {
 		diags_print_json(&d, stdout);
 	} else if (d.n) {
@@ -169,18 +177,21 @@ pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result
 	}
 	if (e.code == ERR_AUTH)
 		return cli_fail("the API refused the token or account: %s", e.msg);
+	if (e.code == ERR_TRANSIENT && c->endpoint)
+		/* no answer at all: say which endpoint, and which setting chose it */
+		return cli_fail("%s (endpoint %s, from %s)", e.msg, c->endpoint, c->endpoint_from);
 	return cli_fail("%s", e.msg);
 }
 
-/* Exit status after an apply: a state that could not be saved is an error;
- * a failed or refused action leaves changes pending. */
+/* Exit status after an apply (Terraform's convention): 0 converged, 1 when
+ * the state could not be saved or an action failed or was refused. */
 static int
 apply_exit(const struct reconcile_result *r)
 {
 	if (r->applied && r->res.state_error)
 		return cli_fail("%s", r->res.state_err.msg);
 	if ((r->applied && r->res.failed) || r->plan.counts[PLAN_REFUSE])
-		return EXIT_CHANGES;
+		return EXIT_ERROR;
 	return EXIT_OK;
 }
 
@@ -190,7 +201,7 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0 };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -225,7 +236,7 @@ cli_cmd_status(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0 };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -272,7 +283,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0 };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
 	int rc;
 
 	memset(&r, 0, sizeof(r));

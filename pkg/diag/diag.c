@@ -1,6 +1,9 @@
 #include "diag.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,4 +141,62 @@ diags_print_json(const struct diags *d, FILE *out)
 	buf_puts(&b, d->n ? "\n]\n" : "]\n");
 	fputs(b.data, out);
 	buf_release(&b);
+}
+
+/* ---- did you mean ---- */
+
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), *row, r;
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	row = xmalloc((lb + 1) * sizeof(*row));
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t cost = tolower((unsigned char)a[i - 1]) ==
+			              tolower((unsigned char)b[j - 1]) ? 0 : 1;
+			size_t best = prev + cost;
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	r = row[lb];
+	free(row);
+	return r;
+}
+
+const char *
+diag_closest(const char *word, const char *const *cands)
+{
+	const char *best = NULL;
+	size_t bestd = SIZE_MAX, wl = strlen(word), limit = wl / 3 > 2 ? wl / 3 : 2;
+
+	for (size_t i = 0; cands[i]; i++) {
+		size_t dd = edit_distance(word, cands[i]);
+
+		if (dd < bestd) {
+			bestd = dd;
+			best = cands[i];
+		}
+	}
+	if (bestd <= limit)
+		return best;
+	/* "ttl" for "ttlSeconds": a word that starts a candidate */
+	for (size_t i = 0; wl >= 3 && cands[i]; i++)
+		if (strncasecmp(cands[i], word, wl) == 0)
+			return cands[i];
+	return NULL;
 }

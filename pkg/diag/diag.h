@@ -36,4 +36,9 @@ void diags_sort(struct diags *d);
 void diags_print_text(const struct diags *d, FILE *out);
 void diags_print_json(const struct diags *d, FILE *out);
 
+/* For "did you mean": the candidate (NULL-terminated list) closest to word,
+ * within a third of its length in edits (at least 2), or one that word starts
+ * (3 letters or more); NULL when none is close. Case-insensitive. */
+const char *diag_closest(const char *word, const char *const *cands);
+
 #endif

@@ -71,67 +71,10 @@ show(const struct ynode *n, char *buf, size_t len)
 
 /* ---- did you mean ---- */
 
-static size_t
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), *row, r;
-
-	if (la > 64 || lb > 64)
-		return SIZE_MAX;
-	row = xmalloc((lb + 1) * sizeof(*row));
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
-
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cur = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) ==
-			              tolower((unsigned char)b[j - 1]) ? 0 : 1;
-			size_t best = prev + cost;
-
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	r = row[lb];
-	free(row);
-	return r;
-}
-
-/* The closest candidate within a third of the word's length (at least 2). */
-static const char *
-closest(const char *word, const char *const *cands)
-{
-	const char *best = NULL;
-	size_t bestd = SIZE_MAX, wl = strlen(word), limit = wl / 3 > 2 ? wl / 3 : 2;
-
-	for (size_t i = 0; cands[i]; i++) {
-		size_t dd = edit_distance(word, cands[i]);
-
-		if (dd < bestd) {
-			bestd = dd;
-			best = cands[i];
-		}
-	}
-	if (bestd <= limit)
-		return best;
-	/* "ttl" for "ttlSeconds": a word that starts a candidate */
-	for (size_t i = 0; wl >= 3 && cands[i]; i++)
-		if (strncasecmp(cands[i], word, wl) == 0)
-			return cands[i];
-	return NULL;
-}
-
 static void
 hint_suffix(const char *word, const char *const *cands, char *buf, size_t len)
 {
-	const char *c = closest(word, cands);
+	const char *c = diag_closest(word, cands);
 
 	if (c)
 		snprintf(buf, len, " (did you mean '%s'?)", c);

@@ -149,7 +149,7 @@ report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
 		plan_json(out, p, res, stats);
 		return;
 	}
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 0; i < p->n && !o->quiet; i++) {
 		const struct plan_action *a = &p->v[i];
 		const char *f = failure_of(res, a);
 
@@ -407,6 +407,54 @@ status_json(FILE *out, const struct state *st, const struct manifest_set *set,
 	buf_release(&b);
 }
 
+/* One inventory row's TARGET column: the bucket (and jurisdiction) or the
+ * namespace title and id. */
+static void
+target_of(const struct inv_entry *x, char *buf, size_t len)
+{
+	int juris = x->jurisdiction && strcmp(x->jurisdiction, "default") != 0;
+
+	if (x->kind == KIND_R2BUCKET)
+		snprintf(buf, len, "%s%s%s%s", x->bucket_name ? x->bucket_name : "?",
+		         juris ? " (" : "", juris ? x->jurisdiction : "", juris ? ")" : "");
+	else
+		snprintf(buf, len, "%s%s%s", x->title ? x->title : "?", x->kv_id ? " " : "",
+		         x->kv_id ? x->kv_id : "");
+}
+
+/* The inventory as a table whose columns are as wide as their content. */
+static void
+inventory_table(FILE *out, const struct state *st)
+{
+	int wk = 4, wn = 4, wt = 6;
+	char target[400];
+
+	if (st->n == 0)
+		return;
+	for (size_t i = 0; i < st->n; i++) {
+		int k = (int)strlen(kind_name(st->v[i]->kind)), n = (int)strlen(st->v[i]->name), t;
+
+		target_of(st->v[i], target, sizeof(target));
+		t = (int)strlen(target);
+		wk = k > wk ? k : wk;
+		wn = n > wn ? n : wn;
+		wt = t > wt ? t : wt;
+	}
+	fprintf(out, "%-*s  %-*s  %-*s  %-8s %-9s %s\n", wk, "KIND", wn, "NAME", wt, "TARGET",
+	        "POLICY", "ORIGIN", "CONDITION");
+	for (size_t i = 0; i < st->n; i++) {
+		const struct inv_entry *x = st->v[i];
+
+		target_of(x, target, sizeof(target));
+		say(out, "%-*s  %-*s  %-*s  %-8s %-9s %s", wk, kind_name(x->kind), wn, x->name, wt,
+		    target, x->policy == DELETION_DELETE ? "Delete" : "Retain",
+		    x->origin == ORIGIN_ADOPTED ? "adopted"
+		    : x->origin == ORIGIN_IMPORTED ? "imported" : "created",
+		    x->pending ? "Pending: create sent, outcome unknown" :
+		    x->condition ? x->condition : "-");
+	}
+}
+
 /* status as text: the inventory table, then each Secret's versions and what
  * its targets hold. */
 static void
@@ -417,28 +465,7 @@ status_text(FILE *out, const struct state *st, const struct manifest_set *set,
 		fprintf(out, "The inventory is empty: cfstorage owns nothing yet.\n");
 		return;
 	}
-	if (st->n)
-		fprintf(out, "%-12s %-24s %-36s %-8s %-9s %s\n", "KIND", "NAME", "TARGET", "POLICY",
-		        "ORIGIN", "CONDITION");
-	for (size_t i = 0; i < st->n; i++) {
-		const struct inv_entry *x = st->v[i];
-		char target[160];
-
-		if (x->kind == KIND_R2BUCKET)
-			snprintf(target, sizeof(target), "%s%s%s%s", x->bucket_name ? x->bucket_name : "?",
-			         x->jurisdiction && strcmp(x->jurisdiction, "default") ? " (" : "",
-			         x->jurisdiction && strcmp(x->jurisdiction, "default") ? x->jurisdiction : "",
-			         x->jurisdiction && strcmp(x->jurisdiction, "default") ? ")" : "");
-		else
-			snprintf(target, sizeof(target), "%s%s%s", x->title ? x->title : "?",
-			         x->kv_id ? " " : "", x->kv_id ? x->kv_id : "");
-		say(out, "%-12s %-24s %-36s %-8s %-9s %s", kind_name(x->kind), x->name,
-		        target, x->policy == DELETION_DELETE ? "Delete" : "Retain",
-		        x->origin == ORIGIN_ADOPTED ? "adopted"
-		        : x->origin == ORIGIN_IMPORTED ? "imported" : "created",
-		        x->pending ? "Pending: create sent, outcome unknown" :
-		        x->condition ? x->condition : "-");
-	}
+	inventory_table(out, st);
 	for (size_t i = 0; i < st->nsecrets; i++) {
 		const struct sec_ledger *l = st->secrets[i];
 		const struct sec_version *cur = ledger_current(l);

@@ -18,6 +18,7 @@ struct report_opts {
 	int json;
 	int verbose;
 	int color;
+	int quiet;               /* text: the summary line only */
 };
 
 /* `res` is NULL for a plan. */

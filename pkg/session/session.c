@@ -18,6 +18,7 @@ session_release(struct session *s)
 	state_close(s->st);
 	emu_stop(s->emu);
 	manifest_set_free(&s->set);
+	free(s->endpoint);
 	if (s->token) {
 		memset(s->token, 0, strlen(s->token));
 		free(s->token);
@@ -146,21 +147,36 @@ session_open(const struct session_config *cfg, struct session *s, struct diags *
 		if ((rc = start_local(s, &url, e)) != ERR_OK)
 			return rc;
 		endpoint = url;
+		s->endpoint_from = "--local";
 		account = EMU_DEFAULT_ACCOUNT;
 		if (state_path == NULL)
 			state_path = SESSION_LOCAL_DIR "/state.json";
 	} else {
 		endpoint = cfg->endpoint ? cfg->endpoint : getenv("CLOUDFLARE_API_BASE_URL");
-		if (endpoint == NULL || endpoint[0] == '\0')
+		s->endpoint_from = cfg->endpoint ? "--endpoint" : "CLOUDFLARE_API_BASE_URL";
+		if (endpoint == NULL || endpoint[0] == '\0') {
 			endpoint = SESSION_DEFAULT_ENDPOINT;
+			s->endpoint_from = "the default";
+		}
 		account = cfg->account_id ? cfg->account_id : getenv("CLOUDFLARE_ACCOUNT_ID");
 		if (cfg->need_api && (rc = find_token(cfg, s, e)) != ERR_OK)
 			return rc;
+	}
+	if (cfg->need_api && (account == NULL || strlen(account) != 32 ||
+	                      strspn(account, "0123456789abcdefABCDEF") != 32)) {
+		rc = account == NULL || account[0] == '\0'
+		   ? err_set(e, ERR_INVALID, "no account: set CLOUDFLARE_ACCOUNT_ID or use "
+		             "--account-id ID")
+		   : err_set(e, ERR_INVALID, "account id '%.64s' (from %s) is not 32 hexadecimal "
+		             "digits; it is in the dashboard URL, dash.cloudflare.com/ACCOUNT_ID",
+		             account, cfg->account_id ? "--account-id" : "CLOUDFLARE_ACCOUNT_ID");
+		goto out;
 	}
 	if (!cfg->no_state &&
 	    (rc = state_open(state_path ? state_path : STATE_DEFAULT_PATH,
 	                     cfg->need_api ? cfg->lock : 0, &s->st, e)) != ERR_OK)
 		goto out;
+	s->endpoint = xstrdup(endpoint);
 	if (cfg->need_api) {
 		memset(&ac, 0, sizeof(ac));
 		ac.base_url = endpoint;

@@ -43,6 +43,8 @@ struct session {
 	struct emu *emu;
 	char *token;                  /* wiped when released */
 	int64_t now;                  /* --now, or the clock */
+	char *endpoint;               /* the API base URL in use, and what chose it */
+	const char *endpoint_from;    /* "--endpoint", "CLOUDFLARE_API_BASE_URL", ... */
 };
 
 /*

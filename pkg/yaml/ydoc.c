@@ -515,6 +515,19 @@ utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+
+/* 1 when the tab at data[at] stands in a line's leading white space, where
+ * libyaml's own message ("cannot start any token") would not say why. */
+static int
+tab_indents(const char *data, size_t at)
+{
+	while (at > 0 && data[at - 1] != '\n') {
+		if (data[at - 1] != ' ' && data[at - 1] != '\t')
+			return 0;
+		at--;
+	}
+	return 1;
+}
 struct ystream *
 ydoc_parse(const char *file, const char *data, size_t len, struct diags *d)
 {
@@ -566,8 +579,12 @@ ydoc_parse(const char *file, const char *data, size_t len, struct diags *d)
 		if (!yaml_parser_parse(&yp, &ev)) {
 			unsigned el = (unsigned)yp.problem_mark.line + 1;
 			unsigned ec = (unsigned)yp.problem_mark.column + 1;
+			size_t at = yp.problem_mark.index;
 
-			if (yp.context)
+			if (at < len && data[at] == '\t' && tab_indents(data, at))
+				diags_add(d, pos_at(s, el, ec), "a tab in the indentation: YAML indents "
+				          "with spaces only");
+			else if (yp.context)
 				diags_add(d, pos_at(s, el, ec), "invalid YAML: %s %s",
 				          yp.problem ? yp.problem : "syntax error", yp.context);
 			else

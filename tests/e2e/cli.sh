@@ -59,5 +59,41 @@ expect many-paths 3 'duplicate KVNamespace' -- "$cfs" validate -f tests/data/man
 expect run-invalid 3 'nothing was sent to Cloudflare' -- "$cfs" run -f tests/data/manifest/invalid/five-mistakes.yaml
 expect run-bad-interval 1 '^cfstorage: --interval must be a duration' -- "$cfs" run --interval 5x -f manifests/examples
 
+# every command refuses the flags and formats it does not take (one line, exit 1)
+while read -r cmd flag; do
+  expect "no-$cmd$flag" 1 "^cfstorage: '$cmd' takes no ${flag%%=*}" -- "$cfs" $cmd $flag -f manifests/examples
+  one_line "no-$cmd$flag"
+done <<'T'
+validate --prune
+validate --dry-run
+plan --dry-run
+plan --force
+plan --rebuild
+plan --with-entries
+apply --force
+apply --interval=5s
+rotate --prune
+status --dry-run
+import --prune
+run --dry-run
+T
+expect plan-yaml 1 "^cfstorage: 'plan' writes text or json \(-o text\|json\), not 'yaml'" -- "$cfs" plan -o yaml -f manifests/examples
+expect export-json 1 "^cfstorage: 'export' writes yaml" -- "$cfs" export -o json
+expect suggest-command 1 "unknown command 'valdate' \(did you mean 'validate'\?\)" -- "$cfs" valdate -f x
+expect suggest-flag 1 "unknown flag '--prunee' \(did you mean '--prune'\?\)" -- "$cfs" apply --prunee -f x
+expect account-id 1 "account id '1234' \(from --account-id\) is not 32 hexadecimal digits" -- \
+  env CLOUDFLARE_API_TOKEN=t "$cfs" plan --account-id 1234 -f manifests/examples; one_line account-id
+expect endpoint-hint 1 "\(endpoint http://127.0.0.1:9/client/v4, from CLOUDFLARE_API_BASE_URL\)$" -- \
+  env CLOUDFLARE_API_TOKEN=t CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef \
+  CLOUDFLARE_API_BASE_URL=http://127.0.0.1:9/client/v4 "$cfs" plan -f manifests/examples; one_line endpoint-hint
+expect endpoint-flag-hint 1 "from --endpoint\)$" -- \
+  env CLOUDFLARE_API_TOKEN=t CLOUDFLARE_ACCOUNT_ID=0123456789abcdef0123456789abcdef \
+  "$cfs" plan --endpoint http://127.0.0.1:9/client/v4 -f manifests/examples
+mkdir -p "$tmp/empty"
+expect validate-empty 3 "no manifests \(\*.yaml, \*.yml\) under" -- "$cfs" validate -f "$tmp/empty"; one_line validate-empty
+expect validate-empty-allowed 0 '^ok: 0 resources' -- "$cfs" validate --allow-empty -f "$tmp/empty"
+printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata:\n\tname: x\n' > "$tmp/tab.yaml"
+expect tab-indent 3 ':4:1: a tab in the indentation: YAML indents with spaces only' -- "$cfs" validate -f "$tmp/tab.yaml"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

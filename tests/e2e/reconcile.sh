@@ -98,7 +98,7 @@ expect_out 'kept \(apply --prune deletes it' "without --prune it is kept"
 api GET /r2/buckets/prune-del >/dev/null | true
 [ "$(api GET /r2/buckets/prune-del)" = 200 ] || fail "deleted without --prune"; ok
 cfs apply "${ps[@]}" --prune -f "$m"
-expect_rc 2 "prune with a non-empty bucket"
+expect_rc 1 "prune with a non-empty bucket"
 expect_out "bucket is not empty \(3 objects\): not deleted" "non-empty refused with its count"
 expect_out '^  - R2Bucket prune-del: delete' "owned Delete pruned"
 expect_out '^  · R2Bucket prune-keep: forget' "Retain is forgotten, not deleted"
@@ -109,7 +109,7 @@ expect_out '^  - KVNamespace prune-kv: delete' "kv pruned"
 [ "$(api GET /r2/buckets/not-ours)" = 200 ] || fail "unowned bucket was touched"; ok
 : > "$tmp/empty.yaml"
 cfs apply "${ps[@]}" --prune -f "$tmp/empty.yaml"
-expect_rc 2 "empty manifest set"
+expect_rc 1 "empty manifest set"
 expect_out 'manifest set is empty: refusing to prune everything without --allow-empty' "empty set refused"
 [ "$(api GET /r2/buckets/prune-full)" = 200 ] || fail "empty set pruned"; ok
 
@@ -130,7 +130,7 @@ Y
 as=(--state "$tmp/adopt.json")
 w0=$(emu_stat writes)
 cfs apply "${as[@]}" -f "$tmp/adopt.yaml"
-expect_rc 2 "collision is refused"
+expect_rc 1 "collision is refused"
 expect_out "exists in the account but cfstorage does not own it; set 'adopt: true' or run 'cfstorage import R2Bucket pre-existing'" "refusal names the fix"
 [ "$(emu_stat writes)" = "$w0" ] || fail "a refused collision wrote"; ok
 cfs import "${as[@]}" R2Bucket imported-one -f "$tmp/adopt.yaml"

@@ -102,7 +102,7 @@ api POST "/secrets_store/stores/$(store_id)/secrets" -d '[{"name":"HAND_V1","val
 mk "$tmp/hand.yaml" hand HAND '{mode: count, versions: 2}'
 w0=$(writes)
 cfs apply -f "$tmp/hand.yaml" --state "$tmp/hand.json" --now "$(day 0)"
-expect_rc 2 "unmarked: refused"
+expect_rc 1 "unmarked: refused"
 expect_out 'not owned: HAND_V1, HAND_VERSION exist in the account without cfstorage' "unmarked: reason"
 expect_out "cfstorage import Secret hand" "unmarked: fix named"
 [ "$(writes)" = "$w0" ] || fail "unmarked: wrote"; ok
@@ -182,7 +182,7 @@ A status --now "$(day 101)"
 expect_out 'Secret enc: current V6, .*condition Degraded' "lost: status says Degraded"
 expect_out 'store:default/ENC \(missing\)' "lost: status names the target"
 A apply --now "$(day 101)"
-expect_rc 2 "lost: apply refuses"
+expect_rc 1 "lost: apply refuses"
 [ "$(writes)" = "$w0" ] || fail "lost: something was written"; ok
 cfs_in "$tmp/a" status -f key.yaml --state st/state.json --rebuild --now "$(day 101)"; expect_rc 0 "lost: acknowledged by status --rebuild"
 A plan --now "$(day 101)"; expect_rc 0 "lost: clean after the rebuild"
@@ -197,7 +197,7 @@ cfs plan -f "$tmp/noscript.yaml" --state "$tmp/ns.json" --now "$(day 0)"
 expect_rc 2 "missing script: plan"
 expect_out "Worker script 'nosuch' does not exist" "missing script: named"
 cfs apply -f "$tmp/noscript.yaml" --state "$tmp/ns.json" --now "$(day 0)"
-expect_rc 2 "missing script: apply"
+expect_rc 1 "missing script: apply"
 [ "$(val store GHOST_V1)" = "<absent>" ] || fail "missing script: GHOST written"; ok
 [ "$(val store FINE_VERSION)" = 1 ] || fail "missing script: the other Secret did not converge"; ok
 
