@@ -35,7 +35,7 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
        OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
-       OPT_ALLOW_PATH_ROOT };
+       OPT_ALLOW_PATH_ROOT, OPT_OUT };
 
 
 /* The flag a getopt code stands for, -1 for none (version, token, errors). */
@@ -70,6 +70,7 @@ flag_of(int c)
 	case OPT_LOG_LEVEL: return CF_LOG_LEVEL;
 	case OPT_PARALLELISM: return CF_PARALLELISM;
 	case OPT_RATE_LIMIT: return CF_RATE_LIMIT;
+	case OPT_OUT: return CF_OUT;
 	default: return -1;
 	}
 }
@@ -108,6 +109,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "allow-path-root", required_argument, NULL, OPT_ALLOW_PATH_ROOT },
+		{ "out", required_argument, NULL, OPT_OUT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -156,6 +158,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 				return cli_fail("--interval must be a duration such as 30s, 5m or 1h (at least 100ms)");
 			break;
 		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_OUT: o->out = optarg; break;
 		case OPT_ALLOW_PATH_ROOT:
 			if (o->npath_roots == MANIFEST_MAX_PATH_ROOTS)
 				return cli_fail("too many --allow-path-root folders (at most %d)",
@@ -238,6 +241,15 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	api_global_init(); /* before any libcurl use: its allocator cleanses */
 	log_setup(LOG_WARN, LOG_LOGFMT);
+	/* Terraform's spelling, `plan -out FILE`, is getopt's --out */
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-out") == 0 || strncmp(argv[i], "-out=", 5) == 0) {
+			static char dashed[4096];
+
+			snprintf(dashed, sizeof(dashed), "-%s", argv[i]);
+			argv[i] = dashed;
+			break;
+		}
 	if ((rc = parse_args(argc, argv, &o)) != EXIT_OK)
 		return rc;
 	if (o.cmd == CLI_RUN)

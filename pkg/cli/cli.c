@@ -77,16 +77,22 @@ cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 {
 	switch (cmd) {
 	case CLI_PLAN:
-		fprintf(out, "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [-o text|json]\n\n"
+		fprintf(out, "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [--verify-values]\n"
+		        "                      [-out FILE] [-o text|json] [-q]\n\n"
 		        "Shows what apply would change: + create, ~ update, - delete, = adopt,\n"
-		        "! refused, · forget, ↻ rotate. Exit 0 no changes, 2 changes, 1 error,\n"
-		        "3 invalid manifests (nothing is sent).\n");
+		        "! refused, · forget, ↻ rotate, # no changes (a note). Exit 0 no changes,\n"
+		        "2 changes, 1 error, 3 invalid manifests (nothing is sent).\n"
+		        "-out FILE saves the plan (the manifests' contents, the time, and what each\n"
+		        "action relied on; never a value) for 'cfstorage apply FILE'.\n");
 		break;
 	case CLI_APPLY:
 		fprintf(out, "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
 		        "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
-		        "                       [-o text|json]\n\n"
-		        "Converges the account. --prune deletes owned resources that left the\n"
+		        "                       [-o text|json] [-q]\n"
+		        "       cfstorage apply FILE     (a plan saved with plan -out FILE)\n\n"
+		        "Converges the account. With FILE, applies exactly the saved plan, or\n"
+		        "refuses (exit 1, naming what changed) when the manifests or the account\n"
+		        "changed since it was made. --prune deletes owned resources that left the\n"
 		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
 		        "--allow-empty). --verify-values also reads every declared KV value (one\n"
 		        "request each) instead of trusting the content hash in the key listing.\n"
@@ -192,7 +198,7 @@ static const char *const flag_names[CF_COUNT] = {
 	[CF_REBUILD] = "rebuild", [CF_VERIFY_VALUES] = "verify-values", [CF_DIR] = "dir",
 	[CF_KIND] = "kind", [CF_WITH_ENTRIES] = "with-entries", [CF_INTERVAL] = "interval",
 	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
-	[CF_ALLOW_PATH_ROOT] = "allow-path-root",
+	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out",
 };
 
 const char *
@@ -216,7 +222,7 @@ static const struct {
 } own[] = {
 	{ CLI_VALIDATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_ALLOW_EMPTY), "text json" },
 	{ CLI_PLAN, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
-	            F(CF_VERIFY_VALUES) | CLIENT, "text json" },
+	            F(CF_VERIFY_VALUES) | F(CF_OUT) | CLIENT, "text json" },
 	{ CLI_APPLY, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) | F(CF_DRY_RUN) |
 	             F(CF_VERIFY_VALUES) | CLIENT, "text json" },
 	{ CLI_RUN, F(CF_FILE) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |

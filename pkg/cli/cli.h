@@ -53,7 +53,7 @@ enum cli_flag { CF_FILE, CF_OUTPUT, CF_QUIET, CF_VERBOSE, CF_HELP, CF_STATE, CF_
 	CF_TOKEN_FILE, CF_ENDPOINT, CF_LOCAL, CF_NOW, CF_PRUNE, CF_ALLOW_EMPTY, CF_DRY_RUN,
 	CF_PARALLELISM, CF_RATE_LIMIT, CF_FORCE, CF_REBUILD, CF_VERIFY_VALUES, CF_DIR, CF_KIND,
 	CF_WITH_ENTRIES, CF_INTERVAL, CF_LISTEN, CF_LOG_FORMAT, CF_LOG_LEVEL, CF_ALLOW_PATH_ROOT,
-	CF_COUNT };
+	CF_OUT, CF_COUNT };
 
 /* The command line, parsed (cmd/cfstorage/main.c). */
 struct cli_opts {
@@ -76,6 +76,7 @@ struct cli_opts {
 	size_t nargs;
 	uint64_t given;          /* 1 << enum cli_flag, for every flag on the line */
 	const char *output;      /* -o as given */
+	const char *out;         /* plan -out FILE */
 };
 
 /* The long name of a flag ("dry-run"), for messages. */
@@ -99,5 +100,22 @@ int cli_cmd_rotate(const struct cli_opts *o);
 int cli_cmd_import(const struct cli_opts *o);
 int cli_cmd_export(const struct cli_opts *o);
 int cli_cmd_run(const struct cli_opts *o);
+
+/* Shared by the commands (commands.c, planfile.c). */
+struct session;
+struct reconcile_opts;
+struct reconcile_result;
+/* Opens a session for o (manifests printed as diagnostics when invalid). */
+int cli_session_open(const struct cli_opts *o, struct session *c, int need_manifests,
+                     int need_api);
+/* One reconcile pass; a failure to read the account is one line, exit 1. */
+int cli_pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r);
+/* apply's exit status (0 converged, 1 failed, refused or state not saved). */
+int cli_apply_exit(const struct reconcile_result *r);
+/* plan -out FILE: the plan and what it relied on (planfile.c). */
+int cli_plan_save(const char *path, const struct cli_opts *o, const struct session *s,
+                  const struct reconcile_result *r);
+/* apply FILE: refused, naming what changed, unless the plan is still exact. */
+int cli_apply_saved(const struct cli_opts *o, const char *path);
 
 #endif

@@ -108,8 +108,8 @@ out:
  * before anything else, so an invalid set makes zero requests; their
  * diagnostics are printed here. EXIT_OK, EXIT_INVALID or EXIT_ERROR.
  */
-static int
-ctx_open(const struct cli_opts *o, struct session *c, int need_manifests, int need_api)
+int
+cli_session_open(const struct cli_opts *o, struct session *c, int need_manifests, int need_api)
 {
 	struct session_config cfg;
 	struct diags d;
@@ -164,8 +164,8 @@ plan_opts_of(const struct cli_opts *o, const struct session *c)
 }
 
 /* One reconcile pass; a failure to read the account is one line, exit 1. */
-static int
-pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
+int
+cli_pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
 {
 	struct err e;
 
@@ -185,8 +185,8 @@ pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result
 
 /* Exit status after an apply (Terraform's convention): 0 converged, 1 when
  * the state could not be saved or an action failed or was refused. */
-static int
-apply_exit(const struct reconcile_result *r)
+int
+cli_apply_exit(const struct reconcile_result *r)
 {
 	if (r->applied && r->res.state_error)
 		return cli_fail("%s", r->res.state_err.msg);
@@ -205,19 +205,26 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+	if (apply && o->nargs == 1)
+		return cli_apply_saved(o, o->args[0]);
+	if (o->nargs)
+		return cli_fail("%s takes no arguments%s", apply ? "apply" : "plan",
+		                apply ? " but a saved plan FILE" : "");
+	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	memset(&ro, 0, sizeof(ro));
 	ro.mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
 	ro.plan = plan_opts_of(o, &c);
 	ro.verify_values = o->verify_values;
-	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	if (ro.mode == RECONCILE_PLAN && o->out && (rc = cli_plan_save(o->out, o, &c, &r)) != EXIT_OK)
+		goto out;
 	if (ro.mode == RECONCILE_PLAN)
 		rc = plan_has_changes(&r.plan) ? EXIT_CHANGES : EXIT_OK;
 	else
-		rc = apply_exit(&r);
+		rc = cli_apply_exit(&r);
 out:
 	reconcile_result_release(&r);
 	session_release(&c);
@@ -243,14 +250,14 @@ cli_cmd_status(const struct cli_opts *o)
 	if (o->rebuild && o->npaths == 0)
 		return cli_fail("status --rebuild needs -f PATH: the manifests name the secrets and "
 		            "their targets");
-	if ((rc = ctx_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
+	if ((rc = cli_session_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
 		goto out;
 	if (o->npaths) {
 		memset(&ro, 0, sizeof(ro));
 		ro.mode = o->rebuild ? RECONCILE_LEDGERS : RECONCILE_PLAN;
 		ro.rebuild_ledgers = o->rebuild;
 		ro.plan = plan_opts_of(o, &c);
-		if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+		if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 			goto out;
 		for (size_t i = 0; o->rebuild && i < r.plan.n && rc == EXIT_OK; i++)
 			if (r.plan.v[i].kind == KIND_SECRET && r.plan.v[i].op == PLAN_REFUSE)
@@ -289,7 +296,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	memset(&r, 0, sizeof(r));
 	if (o->nargs != 1)
 		return cli_fail("usage: cfstorage rotate NAME -f PATH [--force]");
-	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	if (manifest_find(&c.set, KIND_SECRET, o->args[0]) == NULL) {
 		rc = cli_fail("no Secret named '%.64s' in the manifests", o->args[0]);
@@ -301,7 +308,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	ro.plan.rotate = ro.plan.only = o->args[0];
 	ro.plan.only_kind = KIND_SECRET;
 	ro.plan.prune = 0;
-	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
 	if (r.plan.counts[PLAN_REFUSE])
@@ -309,7 +316,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	else if (o->dry_run)
 		rc = EXIT_CHANGES;
 	else
-		rc = apply_exit(&r);
+		rc = cli_apply_exit(&r);
 out:
 	reconcile_result_release(&r);
 	session_release(&c);
@@ -338,7 +345,7 @@ cli_cmd_import(const struct cli_opts *o)
 		return cli_fail("usage: cfstorage import KIND NAME -f PATH");
 	if ((k = kind_parse(o->args[0])) == 0)
 		return cli_fail("cannot import kind '%.32s' (R2Bucket, KVNamespace or Secret)", o->args[0]);
-	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	if ((want = (struct resource *)manifest_find(&c.set, k, o->args[1])) == NULL) {
 		rc = cli_fail("no %s named '%.64s' in the manifests", o->args[0], o->args[1]);
@@ -352,7 +359,7 @@ cli_cmd_import(const struct cli_opts *o)
 	ro.plan.only = o->args[1];
 	ro.plan.adopt_only = 1;
 	ro.plan.prune = 0;
-	if ((rc = pass(&c, &ro, &r)) != EXIT_OK)
+	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	a = r.plan.n ? &r.plan.v[0] : NULL;
 	if (a == NULL || a->op == PLAN_REFUSE)
@@ -397,7 +404,7 @@ cli_cmd_export(const struct cli_opts *o)
 		return cli_fail("--with-entries needs --dir DIR (values may be written to files)");
 	if (o->json)
 		return cli_fail("export writes YAML (-o yaml)");
-	if ((rc = ctx_open(o, &c, 0, 1)) != EXIT_OK)
+	if ((rc = cli_session_open(o, &c, 0, 1)) != EXIT_OK)
 		goto out;
 	eo.out_dir = o->dir;
 	eo.with_entries = o->with_entries;
@@ -430,7 +437,7 @@ cli_cmd_run(const struct cli_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	if ((rc = ctx_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	secret_no_core_dumps();
 	memset(&d, 0, sizeof(d));

@@ -198,27 +198,6 @@ rewatch(struct loop *l)
 }
 
 /*
- * What the manifests say, as one digest: every file's bytes (load order)
- * and the content hash of every KV value they declare (a valueFrom.file can
- * change under an unchanged YAML).
- */
-static void
-set_digest(const struct manifest_set *set, unsigned char out[32])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int n = 0;
-
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	EVP_DigestUpdate(ctx, set->digest, sizeof(set->digest));
-	for (size_t i = 0; i < set->n; i++)
-		for (size_t k = 0; set->items[i].kind == KIND_KVNAMESPACE &&
-		                   k < set->items[i].u.kv.nentries; k++)
-			EVP_DigestUpdate(ctx, set->items[i].u.kv.entries[k].hash, 16);
-	EVP_DigestFinal_ex(ctx, out, &n);
-	EVP_MD_CTX_free(ctx);
-}
-
-/*
  * Reloads the manifests; a valid set replaces the last good one. Returns 0
  * when the set is invalid or unreadable (the last good one stays), 1 when it
  * is valid and says what the last one said, 2 when it changed.
@@ -252,7 +231,7 @@ reload(struct loop *l)
 	} else {
 		unsigned char dg[32];
 
-		set_digest(&set, dg);
+		manifest_set_fingerprint(&set, dg);
 		ok = memcmp(dg, l->applied, sizeof(dg)) != 0 ? 2 : 1;
 		manifest_set_free(&l->set);
 		l->set = set; /* hand-over: the loop owns the new set */
@@ -803,7 +782,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	l.st = st;
 	l.api = a;
 	l.sigfd = l.epfd = l.infd = -1;
-	set_digest(&l.set, l.applied);
+	manifest_set_fingerprint(&l.set, l.applied);
 	if (loop_open(&l, o, e) != 0) {
 		rc = 1;
 		goto out;

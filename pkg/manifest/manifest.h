@@ -263,6 +263,9 @@ void manifest_set_free(struct manifest_set *set);
 const char *kind_name(enum kind k);
 /* The kind named "R2Bucket", "KVNamespace" or "Secret"; 0 for any other. */
 enum kind kind_parse(const char *name);
+/* What the set says, as one SHA-256: every file's bytes in load order and
+ * the content hash of every declared KV value (after manifest_hash_entries). */
+void manifest_set_fingerprint(const struct manifest_set *set, unsigned char out[32]);
 /* The resource (k, metadata.name) of the set, or NULL. */
 const struct resource *manifest_find(const struct manifest_set *set, enum kind k,
                                      const char *name);

@@ -4,6 +4,7 @@
  * object).
  */
 #include <stdlib.h>
+#include <openssl/evp.h>
 #include <string.h>
 
 #include "../mem/mem.h"
@@ -271,4 +272,25 @@ manifest_check_set(const struct manifest_set *set, struct diags *d)
 		free(v[i].desc);
 	}
 	free(v);
+}
+
+/*
+ * What the manifests say, as one digest: every file's bytes (load order)
+ * and the content hash of every KV value they declare (a valueFrom.file can
+ * change under an unchanged YAML).
+ */
+void
+manifest_set_fingerprint(const struct manifest_set *set, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 0;
+
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestUpdate(ctx, set->digest, sizeof(set->digest));
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t k = 0; set->items[i].kind == KIND_KVNAMESPACE &&
+		                   k < set->items[i].u.kv.nentries; k++)
+			EVP_DigestUpdate(ctx, set->items[i].u.kv.entries[k].hash, 16);
+	EVP_DigestFinal_ex(ctx, out, &n);
+	EVP_MD_CTX_free(ctx);
 }

@@ -111,6 +111,9 @@ void plan_release(struct plan *p);
 /* 1 when applying would change something or something was refused. */
 int plan_has_changes(const struct plan *p);
 const char *plan_op_name(enum plan_op op);
+/* What action a relied on (itself, and what snap showed of its resource),
+ * as 64 hex digits: saved plans compare it to refuse a stale plan. */
+void plan_fingerprint(const struct plan_action *a, const struct snapshot *snap, char out[65]);
 /* The spec hash recorded in the inventory (16 hex digits). */
 void plan_spec_hash(const struct resource *r, char out[17]);
 

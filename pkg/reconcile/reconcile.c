@@ -52,6 +52,9 @@ reconcile_pass(struct api *a, const struct manifest_set *set, struct state *st,
 	/* apply, recording each outcome in the state as it happens */
 	if (o->mode == RECONCILE_LEDGERS) {
 		record_ledgers(&r->plan, st);
+	} else if (o->mode == RECONCILE_APPLY && o->accept &&
+	           o->accept(&r->plan, &r->snap, o->accept_user) != 0) {
+		r->rejected = 1;
 	} else if (o->mode == RECONCILE_APPLY && has_work(&r->plan)) {
 		secret_no_core_dumps(); /* values may be generated from here on */
 		apply_run(a, &r->plan, st, o->plan.now, &r->res);

@@ -33,6 +33,10 @@ struct reconcile_opts {
 	struct plan_opts plan;   /* prune, now, rotate, only, adopt_only, holds */
 	int verify_values;       /* read every declared KV value (one GET each) */
 	int rebuild_ledgers;     /* drop the manifests' secret ledgers before planning */
+	/* With RECONCILE_APPLY: asked between plan and apply; non-zero means do not
+	 * apply (a saved plan that no longer matches the account). */
+	int (*accept)(const struct plan *p, const struct snapshot *snap, void *user);
+	void *accept_user;
 };
 
 struct reconcile_result {
@@ -40,6 +44,7 @@ struct reconcile_result {
 	struct plan plan;
 	struct apply_result res; /* valid when applied */
 	int applied;             /* apply ran (there was work, or something to record) */
+	int rejected;            /* accept() said no: nothing was applied */
 	size_t verified;         /* KV values read with verify_values */
 	unsigned long requests;  /* made by this pass (retries included) */
 	unsigned long writes;
