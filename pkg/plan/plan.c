@@ -29,21 +29,42 @@ plan_op_name(enum plan_op op)
 	abort();
 }
 
-void
-plan_add_change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
+static void
+add_change(struct plan_action *a, char sign, const char *field, const char *before,
+           const char *after, const char *fmt, va_list ap)
 {
 	struct buf b;
-	va_list ap;
 
 	buf_init(&b, 4096);
-	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	a->changes = xrealloc(a->changes, (a->nchanges + 1) * sizeof(*a->changes));
 	a->changes[a->nchanges].sign = sign;
 	a->changes[a->nchanges].field = xstrdup(field);
 	a->changes[a->nchanges].text = buf_take(&b);
+	a->changes[a->nchanges].before = before ? xstrdup(before) : NULL;
+	a->changes[a->nchanges].after = after ? xstrdup(after) : NULL;
 	a->nchanges++;
+}
+
+void
+plan_add_change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_change(a, sign, field, NULL, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+plan_add_change_ba(struct plan_action *a, char sign, const char *field, const char *before,
+                   const char *after, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	add_change(a, sign, field, before, after, fmt, ap);
+	va_end(ap);
 }
 
 struct plan_action *
@@ -435,8 +456,7 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 				       b->ncors == 1 ? "" : "s");
 				a->put_cors = 1;
 			} else if (strcmp(w, h) != 0) {
-				plan_add_change(a, '~', "cors", "cors rules differ (%zu in the account, %zu declared)",
-				       ob->ncors, b->ncors);
+				plan_cors_diff(a, b->cors, b->ncors, ob->cors, ob->ncors);
 				a->put_cors = 1;
 			}
 			free(w);
@@ -888,6 +908,8 @@ plan_release(struct plan *p)
 		for (size_t j = 0; j < a->nchanges; j++) {
 			free(a->changes[j].field);
 			free(a->changes[j].text);
+			free(a->changes[j].before);
+			free(a->changes[j].after);
 		}
 		free(a->changes);
 		lc_rules_free(a->lc, a->nlc);

@@ -33,9 +33,11 @@ enum plan_op {
 };
 
 struct plan_change {
-	char sign;        /* '+', '-', '~' */
+	char sign;        /* '+', '-', '~', '!' */
 	char *field;      /* e.g. "storageClass", "lifecycle.rules[tmp]" */
 	char *text;       /* human line without the sign */
+	char *before;     /* JSON (or plain) value in the account; NULL when none or unknown */
+	char *after;      /* JSON (or plain) value declared; NULL when none */
 };
 
 struct plan_action {

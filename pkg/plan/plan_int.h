@@ -11,6 +11,14 @@ struct plan_action *plan_add_action(struct plan *p, enum plan_op op, enum kind k
 void plan_add_change(struct plan_action *a, char sign, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* Appends a change line with the values before and after (copied; NULL for none). */
+void plan_add_change_ba(struct plan_action *a, char sign, const char *field, const char *before,
+                        const char *after, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* A CORS policy, rule by rule (plan_cors.c); 1 when it differs. */
+int plan_cors_diff(struct plan_action *a, const struct cors_rule *want, size_t nw,
+                   const struct cors_rule *have, size_t nh);
+
 /* Secrets (secret.c). */
 void plan_secret(struct plan *p, const struct resource *r, const struct snapshot *snap,
                  struct state *st, const struct plan_opts *o);

@@ -704,6 +704,8 @@ plan_secret(struct plan *p, const struct resource *r, const struct snapshot *sna
 		for (size_t i = 0; i < a->nchanges; i++) {
 			free(a->changes[i].field);
 			free(a->changes[i].text);
+			free(a->changes[i].before);
+			free(a->changes[i].after);
 		}
 		a->nchanges = 0;
 		a->nfix_ptr = a->nfix_alias = 0;

@@ -113,6 +113,10 @@ plan_json(FILE *out, const struct plan *p, const struct apply_result *res,
 			json_str(&b, "field", a->changes[j].field);
 			buf_puts(&b, ",");
 			json_str(&b, "text", a->changes[j].text);
+			buf_puts(&b, ",");
+			json_str(&b, "before", a->changes[j].before);
+			buf_puts(&b, ",");
+			json_str(&b, "after", a->changes[j].after);
 			buf_puts(&b, "}");
 		}
 		buf_puts(&b, "]");

@@ -253,6 +253,34 @@ test_cors_order_and_case_insensitive(void **state)
 	assert_int_equal(f->p.v[0].op, PLAN_NOOP);
 }
 
+/* CORS rule by rule: an origin added and one removed, an age changed, a rule
+ * the account has that is not declared; before/after carry each rule. */
+static void
+test_cors_rule_diff(void **state)
+{
+	struct fx *f = *state;
+	const struct plan_action *a;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: web}\nspec:\n  cors:\n    rules:\n"
+	        "      - {allowedOrigins: [\"https://a.example\", \"https://c.example\"], "
+	        "allowedMethods: [GET], maxAgeSeconds: 600}\n");
+	own_bucket(f, "web", "web", "default", DELETION_RETAIN)->managed_cors = 1;
+	have_bucket(f, "web", "default", "Standard", NULL,
+	            "{\"result\":{\"rules\":[{\"allowed\":{\"methods\":[\"GET\"],\"origins\":"
+	            "[\"https://a.example\",\"https://b.example\"]},\"maxAgeSeconds\":60},"
+	            "{\"allowed\":{\"methods\":[\"PUT\"],\"origins\":[\"*\"]}}]}}", -1);
+	compute(f);
+	a = &f->p.v[0];
+	assert_int_equal(a->op, PLAN_UPDATE);
+	assert_true(has_change(a, "cors rule 1: origins + https://c.example, - https://b.example; "
+	                          "maxAge 60 → 600"));
+	assert_true(has_change(a, "cors rule 2: origins * (not declared)"));
+	assert_int_equal(a->nchanges, 2);
+	assert_non_null(strstr(a->changes[0].before, "https://b.example"));
+	assert_non_null(strstr(a->changes[0].after, "https://c.example"));
+	assert_null(a->changes[1].after);
+}
+
 static void
 test_cors_missing_differs_and_empty_deletes(void **state)
 {
@@ -619,6 +647,7 @@ main(void)
 		T(test_rule_added_removed_changed),
 		T(test_cors_order_and_case_insensitive),
 		T(test_cors_missing_differs_and_empty_deletes),
+		T(test_cors_rule_diff),
 		T(test_storage_class_update_and_policy_change),
 		T(test_immutable_fields_refused),
 		T(test_unowned_refused_or_adopted),
