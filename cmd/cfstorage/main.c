@@ -128,12 +128,12 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 			break;
 		case 'o':
 			o->output = optarg;
-			if (strcmp(optarg, "json") == 0)
-				o->json = 1;
-			else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "yaml") == 0)
-				o->json = 0;
-			else
-				return cli_fail("unknown output format '%.32s' (use text, json or yaml)", optarg);
+			o->json = strcmp(optarg, "json") == 0;
+			o->markdown = strcmp(optarg, "markdown") == 0;
+			if (!o->json && !o->markdown && strcmp(optarg, "text") != 0 &&
+			    strcmp(optarg, "yaml") != 0)
+				return cli_fail("unknown output format '%.32s' (use text, json, markdown or "
+				                "yaml)", optarg);
 			break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose++; break;

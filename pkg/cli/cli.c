@@ -222,9 +222,9 @@ static const struct {
 } own[] = {
 	{ CLI_VALIDATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_ALLOW_EMPTY), "text json" },
 	{ CLI_PLAN, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
-	            F(CF_VERIFY_VALUES) | F(CF_OUT) | CLIENT, "text json" },
+	            F(CF_VERIFY_VALUES) | F(CF_OUT) | CLIENT, "text json markdown" },
 	{ CLI_APPLY, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) | F(CF_DRY_RUN) |
-	             F(CF_VERIFY_VALUES) | CLIENT, "text json" },
+	             F(CF_VERIFY_VALUES) | CLIENT, "text json markdown" },
 	{ CLI_RUN, F(CF_FILE) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
 	           CLIENT, NULL },
 	{ CLI_ROTATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_FORCE) | F(CF_DRY_RUN) | CLIENT,
@@ -268,6 +268,7 @@ cli_check_flags(const struct cli_opts *o)
 		    (p != formats && p[-1] != ' '))
 			return cli_fail("'%s' writes %s, not '%.32s'", cmd_name(o->cmd),
 			                strcmp(formats, "yaml") == 0 ? "yaml (-o yaml)"
+			                : strstr(formats, "markdown") ? "text, json or markdown"
 			                : "text or json (-o text|json)", o->output);
 	}
 	return EXIT_OK;

@@ -77,6 +77,7 @@ struct cli_opts {
 	uint64_t given;          /* 1 << enum cli_flag, for every flag on the line */
 	const char *output;      /* -o as given */
 	const char *out;         /* plan -out FILE */
+	int markdown;            /* -o markdown */
 };
 
 /* The long name of a flag ("dry-run"), for messages. */

@@ -201,7 +201,7 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -243,7 +243,7 @@ cli_cmd_status(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -290,7 +290,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));

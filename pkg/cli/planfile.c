@@ -192,7 +192,7 @@ cli_apply_saved(const struct cli_opts *o, const char *path)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet };
+	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
 	struct check chk = { NULL, 0 };
 	cJSON *plan = NULL, *it;
 	unsigned char md[32];

@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../log/log.h"
@@ -92,7 +93,10 @@ plan_json(FILE *out, const struct plan *p, const struct apply_result *res,
 		const char *f = failure_of(res, a);
 
 		buf_puts(&b, i ? ",\n  {" : "\n  {");
-		json_str(&b, "op", plan_op_name(a->op));
+		/* a resource that left the manifests and is kept is an "orphan",
+		 * told apart from a no-op by its op, not only its text */
+		json_str(&b, "op", a->op == PLAN_NOOP && a->want == NULL ? "orphan"
+		                   : plan_op_name(a->op));
 		buf_puts(&b, ",");
 		json_str(&b, "kind", kind_name(a->kind));
 		buf_puts(&b, ",");
@@ -143,6 +147,9 @@ plan_json(FILE *out, const struct plan *p, const struct apply_result *res,
 	buf_release(&b);
 }
 
+static void plan_markdown(FILE *out, const struct plan *p, const struct apply_result *res,
+                          const struct api_stats *stats, const struct report_opts *o);
+
 void
 report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
             const struct api_stats *stats, const struct report_opts *o)
@@ -151,6 +158,10 @@ report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
 
 	if (o->json) {
 		plan_json(out, p, res, stats);
+		return;
+	}
+	if (o->markdown) {
+		plan_markdown(out, p, res, stats, o);
 		return;
 	}
 	for (size_t i = 0; i < p->n && !o->quiet; i++) {
@@ -511,4 +522,47 @@ report_status(FILE *out, const struct state *st, const struct manifest_set *set,
 		status_json(out, st, set, snap);
 	else
 		status_text(out, st, set, snap, o);
+}
+
+/*
+ * -o markdown, for a pull request comment or a CI job summary: the summary
+ * line in bold, then the text plan in a ```diff block (so + and - lines are
+ * coloured by the forge) inside a <details> that is open when something is
+ * deleted or refused.
+ */
+static void
+plan_markdown(FILE *out, const struct plan *p, const struct apply_result *res,
+              const struct api_stats *stats, const struct report_opts *o)
+{
+	struct report_opts text = *o;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	char *summary, *nl;
+	int open = p->counts[PLAN_DELETE] || p->counts[PLAN_REFUSE];
+
+	text.markdown = 0;
+	text.color = 0;
+	report_plan(mem, p, res, stats, &text);
+	fclose(mem);
+	/* the last line is the summary */
+	if (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	nl = strrchr(buf, '\n');
+	summary = nl ? nl + 1 : buf;
+	fprintf(out, "#### cfstorage %s\n\n**%s**\n\n", res ? "apply" : "plan", summary);
+	if (nl) {
+		*nl = '\0';
+		fprintf(out, "<details%s><summary>%zu action%s</summary>\n\n```diff\n",
+		        open ? " open" : "", p->n, p->n == 1 ? "" : "s");
+		/* markers in column 0, where a diff block colours them */
+		for (char *line = buf, *next; line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			fprintf(out, "%s\n", line + strspn(line, " "));
+		}
+		fprintf(out, "```\n\n</details>\n");
+	}
+	free(buf);
 }

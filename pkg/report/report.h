@@ -19,6 +19,7 @@ struct report_opts {
 	int verbose;
 	int color;
 	int quiet;               /* text: the summary line only */
+	int markdown;            /* -o markdown: for a pull request or a job summary */
 };
 
 /* `res` is NULL for a plan. */
