@@ -53,7 +53,7 @@ verb(enum plan_op op)
 	case PLAN_UPDATE: return "update";
 	case PLAN_DELETE: return "delete";
 	case PLAN_ADOPT: return "adopt";
-	case PLAN_REFUSE: return "refused:";
+	case PLAN_REFUSE: return "refused,";
 	case PLAN_FORGET: return "forget";
 	case PLAN_ROTATE: return "rotate";
 	case PLAN_NOOP: return "no changes to";
@@ -177,7 +177,7 @@ report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
 			say(out, "  # %s %s: %s", kind_name(a->kind), a->name, a->what);
 		else
 			say(out, "  %s %s %s: %s %s", sign(a->op), kind_name(a->kind), a->name,
-			        verb(a->op), a->op == PLAN_REFUSE ? "" : a->what);
+			        verb(a->op), a->what ? a->what : "");
 		for (size_t j = 0; j < a->nchanges; j++)
 			say(out, "      %c %s", a->changes[j].sign, a->changes[j].text);
 		if (a->reason)

@@ -77,7 +77,7 @@ status --dry-run
 import --prune
 run --dry-run
 T
-expect plan-yaml 1 "^cfstorage: 'plan' writes text or json \(-o text\|json\), not 'yaml'" -- "$cfs" plan -o yaml -f manifests/examples
+expect plan-yaml 1 "^cfstorage: 'plan' writes text, json or markdown, not 'yaml'" -- "$cfs" plan -o yaml -f manifests/examples
 expect export-json 1 "^cfstorage: 'export' writes yaml" -- "$cfs" export -o json
 expect suggest-command 1 "unknown command 'valdate' \(did you mean 'validate'\?\)" -- "$cfs" valdate -f x
 expect suggest-flag 1 "unknown flag '--prunee' \(did you mean '--prune'\?\)" -- "$cfs" apply --prunee -f x
