@@ -4,6 +4,7 @@
  * an exit status. Flag parsing is cmd/cfstorage/main.c's.
  */
 #include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,16 +165,65 @@ plan_opts_of(const struct cli_opts *o, const struct session *c)
 }
 
 /* One reconcile pass; a failure to read the account is one line, exit 1. */
+/*
+ * Interrupts during a pass that may write: the first SIGINT or SIGTERM starts
+ * no new call (pkg/api's cancel hook); calls in flight get their grace and
+ * every outcome is recorded in the state as usual; the command then prints
+ * what was done and exits 130 (143 for TERM). A second one exits at once:
+ * the state is consistent after every recorded outcome (write-ahead,
+ * atomic replace), so nothing is lost but the calls in flight.
+ */
+static volatile sig_atomic_t interrupted;
+
+static void
+on_interrupt(int sig)
+{
+	static const char msg[] = "\ncfstorage: interrupted: no new call starts; the calls in "
+	                          "flight finish and are recorded (interrupt again to stop now)\n";
+
+	if (interrupted)
+		_exit(128 + sig);
+	interrupted = sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(128 + sig);
+}
+
+static int
+stop_requested(void *user)
+{
+	(void)user;
+	return interrupted != 0;
+}
+
+static void
+catch_interrupts(struct api *a)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	api_set_cancel(a, stop_requested, NULL);
+}
+
 int
 cli_pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
 {
 	struct err e;
 
 	err_clear(&e);
+	if (ro->mode == RECONCILE_APPLY)
+		catch_interrupts(c->api);
 	if (reconcile_pass(c->api, &c->set, c->st, ro, r, &e) == ERR_OK) {
 		if (r->verified)
 			log_info("values verified", "keys=%zu", r->verified);
 		return EXIT_OK;
+	}
+	if (interrupted) {
+		cli_fail("interrupted while reading the account: nothing was applied");
+		return 128 + interrupted;
 	}
 	if (e.code == ERR_AUTH)
 		return cli_fail("the API refused the token or account: %s", e.msg);
@@ -188,6 +238,16 @@ cli_pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_re
 int
 cli_apply_exit(const struct reconcile_result *r)
 {
+	if (interrupted) {
+		size_t done = 0;
+
+		for (int op = 0; r->applied && op <= PLAN_ROTATE; op++)
+			done += r->res.done[op];
+		cli_fail("interrupted: %zu action%s done, %zu not done or not finished (see FAILED "
+		         "above); the state records every finished call: run apply again to finish",
+		         done, done == 1 ? "" : "s", r->applied ? r->res.failed : 0);
+		return 128 + interrupted;
+	}
 	if (r->applied && r->res.state_error)
 		return cli_fail("%s", r->res.state_err.msg);
 	if ((r->applied && r->res.failed) || r->plan.counts[PLAN_REFUSE])
