@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ctrl-C during an apply: SIGINT once the apply is under way (20 buckets, 150 ms
+# Ctrl-C during an apply: SIGINT once the apply is under way (20 buckets, 300 ms
 # of latency on every call): exit 130, the printed summary matches the account and
 # the state, and a second apply completes the rest with no duplicate. SIGTERM
 # exits 143; a second SIGINT exits at once, the state still readable.
@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
 . tests/lib/common.sh
-emu_start --latency-ms 150
+emu_start --latency-ms 300
 for i in $(seq -w 1 20); do
 	printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: int-%s}\nspec: {}\n' "$i"
 done > "$tmp/m.yaml"
