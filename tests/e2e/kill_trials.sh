@@ -154,7 +154,8 @@ import json,sys; print(sum(r['count'] for r in json.load(sys.stdin)['routes'] if
 	$KT check "$EMU" "$st" "$tmp" > "$tmp/check.out" 2>&1 ||
 		fail "$what: $(head -5 "$tmp/check.out" | tr '\n' ';')"
 	ok
-	echo "  $what: clean"
+	note=$(head -1 "$tmp/check.out")
+	echo "  $what: clean${note:+ ($note)}"
 	emu_stop
 }
 

@@ -14,7 +14,8 @@
       the checks after the re-apply (STATE is a file or etcd://HOST:PORT/PFX);
       DIR holds seen.json (values at the last consistent point) and
       killed.json (values right after the kill). Prints one line per problem
-      and exits 1 if there is any; on success seen.json is updated.
+      and exits 1 if there is any; on success it prints one line of notes
+      (possibly empty) and updates seen.json.
 
 Only the standard library: it runs wherever the e2e scripts run.
 """
@@ -218,7 +219,7 @@ def kv_keys(api, ns):
     raise RuntimeError("key listing did not end: " + ns)
 
 
-def secret_problems(v, seen, killed, st):
+def secret_problems(v, seen, killed, st, notes):
     """Pointers consistent with each other and the state; no version seen at a
     consistent point or published at the kill rewritten or lost."""
     bad = []
@@ -236,8 +237,17 @@ def secret_problems(v, seen, killed, st):
             bad.append(f"{k}: {cur} not the same on both targets")
         elif w.get(k) != s[cur] or s.get(k) != s[cur]:
             bad.append(f"{k}: an alias is not the current value")
-        if ps != "2":
-            bad.append(f"{k}: pointer at {ps}, want 2 (one rotation due)")
+        # one rotation was due: V2; V3 only when the killed run's pointer phase
+        # had begun (a target pointed at V2 at the kill): a Worker alias cannot
+        # be finished without the value, so a new version goes everywhere
+        kw = killed["workers"].get(SCRIPT, {})
+        ks = next(iter(killed["secretsStore"].values()), {})
+        cut = "2" in (kw.get(k + "_VERSION"), ks.get(k + "_VERSION"))
+        if ps == "3" and cut:
+            notes.append(f"{k}: V2's pointer phase was cut, now V3")
+        elif ps != "2":
+            bad.append(f"{k}: pointer at {ps}, want 2 (one rotation due)"
+                       + ("" if cut else "; no pointer was at V2 at the kill"))
         led = ledgers.get(k.lower())
         if led is None:
             bad.append(f"{k}: no ledger in the state")
@@ -251,8 +261,6 @@ def secret_problems(v, seen, killed, st):
         # a version that any target pointed at when the run was killed was
         # published: its value may never change; versions at a consistent
         # point never change either
-        kw = killed["workers"].get(SCRIPT, {})
-        ks = next(iter(killed["secretsStore"].values()), {})
         published = max(int(kw.get(k + "_VERSION", 0)), int(ks.get(k + "_VERSION", 0)))
         old_w = seen["workers"].get(SCRIPT, {})
         old_s = next(iter(seen["secretsStore"].values()), {})
@@ -321,9 +329,12 @@ def cmd_check(emu, state, d):
         seen = json.load(f)
     with open(os.path.join(d, "killed.json")) as f:
         killed = json.load(f)
-    bad += secret_problems(v, seen, killed, st)
+    notes = []
+    bad += secret_problems(v, seen, killed, st, notes)
     for b in bad:
         print(b)
+    if not bad:
+        print("; ".join(notes))
     if bad:
         return 1
     with open(os.path.join(d, "seen.json"), "w") as f:
