@@ -4,7 +4,8 @@
 # 2 Secrets on a Secrets Store and a Worker) that deletes 30 resources, updates
 # 30, creates 60 and rotates both Secrets is killed with SIGKILL after a random
 # number of cfemu writes (a bounded poll on the write counter, with latency on
-# every call so the next writes are in flight), then applied again ONCE. After
+# every call so the next writes are in flight; one trial in four among the
+# last writes, the Secrets' pointer phase), then applied again ONCE. After
 # that: the re-apply exited 0, plan is clean, no duplicate bucket or namespace,
 # nothing of ours in the account that the state does not record (and the
 # reverse), no pending entry, the state parses, no secret version that was
@@ -34,6 +35,7 @@ LATENCY_MS=${LATENCY_MS:-2}   # per API call: keeps writes in flight at the kill
 FAULT_RATE=0.1
 MAX_REAPPLY_FAULTS=3          # faults variant: re-applies allowed
 KILL_LIMIT_S=60               # bound on one killed apply's poll
+TAIL_WRITES=12                # the rotation of 2 Secrets on 2 targets: V, pointer, alias
 ETCD_LEASE=${ETCD_LEASE:-revoke} # revoke | expire: how the killed run's lock goes
 LEASE_WAIT_S=25               # expire: bound on the wait (TTL 15 s + margin)
 KT="python3 tests/lib/kill_trial.py"
@@ -110,7 +112,13 @@ PY
 trial() {
 	local v=$1 i=$2 s=$3 k w st kill kpid inj reapplies=1 data="$tmp/emu-data-$i"
 	RANDOM=$s
-	k=$((RANDOM % (W_TOTAL - 1) + 1)) # kill after the k-th write: 1..W_TOTAL-1
+	# kill after the k-th write: 1..W_TOTAL-1, one trial in four among the
+	# last TAIL_WRITES (the Secrets' rotation and pointer phase come last)
+	if [ $((RANDOM % 4)) = 0 ]; then
+		k=$((W_TOTAL - 1 - RANDOM % TAIL_WRITES))
+	else
+		k=$((RANDOM % (W_TOTAL - 1) + 1))
+	fi
 	case $v in
 	etcd) st="etcd://${ETCD#http://}/kt-$s-$i" ;;
 	*) st="$tmp/state-$v-$i.json"; rm -f "$st" "$st.lock" ;;
@@ -144,7 +152,7 @@ trial() {
 		inj=$(curl -s "$EMU/__emu/stats" | python3 -c "
 import json,sys; print(sum(r['count'] for r in json.load(sys.stdin)['routes'] if r['status'] in (0, 500, 502, 503)))")
 		what="$what, $inj faults injected, $reapplies re-apply(s)"
-		REAPPLY_COUNTS="$REAPPLY_COUNTS $reapplies"
+		echo "$reapplies" >> "$tmp/reapplies"
 		emu_stop
 		emu_start --latency-ms 0 --data "$data"
 	fi
@@ -172,6 +180,7 @@ ok
 emu_stop
 echo "an unkilled apply of b.yaml makes $W_TOTAL writes; kill points are 1..$((W_TOTAL - 1))"
 
+failures=0
 for v in $VARIANTS; do
 	case $v in
 	etcd)
@@ -181,16 +190,28 @@ for v in $VARIANTS; do
 	plain | faults) ;;
 	*) fail "unknown variant '$v'" ;;
 	esac
-	REAPPLY_COUNTS=
-	clean=0
+	: > "$tmp/reapplies"
+	clean=0 failed_seeds=
 	for i in $(seq 1 "$TRIALS"); do
-		trial "$v" "$i" $((SEED + i - 1))
-		clean=$((clean + 1))
+		# in a subshell: a failed trial (fail exits) stops only itself, and
+		# every trial is reported; its cfemu goes with it
+		if (
+			trap 'echo "$checks" > "$tmp/checks.n"; if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null; wait "$emu_pid" 2>/dev/null; fi' EXIT
+			trial "$v" "$i" $((SEED + i - 1))
+		); then
+			clean=$((clean + 1))
+		else
+			failed_seeds="$failed_seeds $((SEED + i - 1))"
+		fi
+		checks=$(cat "$tmp/checks.n")
 	done
 	extra=
-	if [ "$v" = faults ]; then
-		extra=" (re-applies needed:$(printf '%s\n' $REAPPLY_COUNTS | sort | uniq -c | awk '{printf " %sx%s", $1, $2}'))"
+	if [ "$v" = faults ] && [ -s "$tmp/reapplies" ]; then
+		extra=" (re-applies needed:$(sort "$tmp/reapplies" | uniq -c | awk '{printf " %sx%s", $1, $2}'))"
 	fi
+	[ -z "$failed_seeds" ] || extra="$extra; FAILED seeds:$failed_seeds"
 	echo "kill trials $v: $clean/$TRIALS clean$extra"
+	[ -z "$failed_seeds" ] || failures=$((failures + TRIALS - clean))
 done
+[ "$failures" = 0 ] || { echo "kill_trials: $checks passed, $failures failed"; exit 1; }
 echo "kill_trials: $checks passed, 0 failed"

@@ -274,7 +274,9 @@ def secret_problems(v, seen, killed, st, notes):
             for n, x in kil.items():
                 if n.startswith(k + "_V") and n != k + "_VERSION" and int(n[len(k) + 2:]) <= published:
                     if now.get(n) != x:
-                        bad.append(f"{k}: {tgt} {n} (published at the kill) was rewritten or lost")
+                        bad.append(f"{k}: {tgt} {n} (published at the kill: pointers worker "
+                                   f"{kw.get(k + '_VERSION')}, store {ks.get(k + '_VERSION')}) "
+                                   "was rewritten or lost")
     return bad
 
 
