@@ -12,7 +12,8 @@
 # published or seen at a consistent point rewritten or lost, pointers and
 # aliases equal on both targets and to the state's ledger.
 #
-# Variants (VARIANTS, default "plain faults etcd"), TRIALS each (default 10):
+# Variants (VARIANTS, default "plain faults etcd"), TRIALS each (default 10;
+# the faults variant FAULT_TRIALS, default TRIALS/2: it restarts cfemu twice):
 #   plain   the trial as above;
 #   faults  cfemu --fault-rate 0.1 during the killed apply and the re-apply:
 #           an injected 5xx may fail a re-apply honestly, so up to 3 re-applies
@@ -29,6 +30,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
 . tests/lib/common.sh
 TRIALS=${TRIALS:-10}
+FAULT_TRIALS=${FAULT_TRIALS:-$(( (TRIALS + 1) / 2 ))}
 SEED=${SEED:-$$}
 VARIANTS=${VARIANTS:-plain faults etcd}
 LATENCY_MS=${LATENCY_MS:-2}   # per API call: keeps writes in flight at the kill
@@ -41,7 +43,7 @@ LEASE_WAIT_S=25               # expire: bound on the wait (TTL 15 s + margin)
 KT="python3 tests/lib/kill_trial.py"
 BASE_NOW=2027-01-01T00:00:00Z # the baseline apply; both Secrets get V1
 ROT_NOW=2027-02-05T00:00:00Z  # past everyDays 30: the killed apply rotates
-echo "kill_trials: variants '$VARIANTS', $TRIALS trials each, seed $SEED"
+echo "kill_trials: variants '$VARIANTS', $TRIALS trials each ($FAULT_TRIALS with faults), seed $SEED"
 $KT gen "$tmp" >/dev/null || fail "manifest generation"
 
 script_put() {
@@ -191,8 +193,9 @@ for v in $VARIANTS; do
 	*) fail "unknown variant '$v'" ;;
 	esac
 	: > "$tmp/reapplies"
-	clean=0 failed_seeds=
-	for i in $(seq 1 "$TRIALS"); do
+	clean=0 failed_seeds= n=$TRIALS
+	[ "$v" = faults ] && n=$FAULT_TRIALS
+	for i in $(seq 1 "$n"); do
 		# in a subshell: a failed trial (fail exits) stops only itself, and
 		# every trial is reported; its cfemu goes with it
 		if (
@@ -210,8 +213,8 @@ for v in $VARIANTS; do
 		extra=" (re-applies needed:$(sort "$tmp/reapplies" | uniq -c | awk '{printf " %sx%s", $1, $2}'))"
 	fi
 	[ -z "$failed_seeds" ] || extra="$extra; FAILED seeds:$failed_seeds"
-	echo "kill trials $v: $clean/$TRIALS clean$extra"
-	[ -z "$failed_seeds" ] || failures=$((failures + TRIALS - clean))
+	echo "kill trials $v: $clean/$n clean$extra"
+	[ -z "$failed_seeds" ] || failures=$((failures + n - clean))
 done
 [ "$failures" = 0 ] || { echo "kill_trials: $checks passed, $failures failed"; exit 1; }
 echo "kill_trials: $checks passed, 0 failed"
