@@ -37,7 +37,7 @@ LATENCY_MS=${LATENCY_MS:-2}   # per API call: keeps writes in flight at the kill
 FAULT_RATE=0.1
 MAX_REAPPLY_FAULTS=3          # faults variant: re-applies allowed
 KILL_LIMIT_S=60               # bound on one killed apply's poll
-TAIL_WRITES=12                # the rotation of 2 Secrets on 2 targets: V, pointer, alias
+TAIL_WRITES=12                # 2 Secrets on 2 targets (K1 store first, K2 Worker first): V, pointer, alias
 ETCD_LEASE=${ETCD_LEASE:-revoke} # revoke | expire: how the killed run's lock goes
 LEASE_WAIT_S=25               # expire: bound on the wait (TTL 15 s + margin)
 KT="python3 tests/lib/kill_trial.py"
@@ -121,6 +121,7 @@ trial() {
 	else
 		k=$((RANDOM % (W_TOTAL - 1) + 1))
 	fi
+	k=${KILL_AT:-$k} # KILL_AT=K: every trial kills after write K
 	case $v in
 	etcd) st="etcd://${ETCD#http://}/kt-$s-$i" ;;
 	*) st="$tmp/state-$v-$i.json"; rm -f "$st" "$st.lock" ;;

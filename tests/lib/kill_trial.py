@@ -73,7 +73,9 @@ spec:
     return d
 
 
-def secret_doc(name):
+def secret_doc(name, worker_first):
+    store = f"    - secretsStore: {{store: default, name: {name}}}\n"
+    worker = f"    - workerSecret: {{script: {SCRIPT}, name: {name}}}\n"
     return f"""apiVersion: cfstorage.dev/v1alpha1
 kind: Secret
 metadata: {{name: {name.lower()}}}
@@ -82,9 +84,7 @@ spec:
   rotation: {{everyDays: 30, retain: {{mode: count, versions: 2}}}}
   alias: true
   targets:
-    - secretsStore: {{store: default, name: {name}}}
-    - workerSecret: {{script: {SCRIPT}, name: {name}}}
-"""
+""" + (worker + store if worker_first else store + worker)
 
 
 def manifests():
@@ -111,9 +111,9 @@ def manifests():
         n = f"{PREFIX}-b-kv-{i:03d}"
         b.append(kv_doc(n, 1))
         exp["kv"][n] = 1
-    for s in SECRETS:
-        a.append(secret_doc(s))
-        b.append(secret_doc(s))
+    for i, s in enumerate(SECRETS):  # targets are written in manifest order
+        a.append(secret_doc(s, i % 2 == 1))
+        b.append(secret_doc(s, i % 2 == 1))
     return a, b, exp
 
 
