@@ -164,11 +164,29 @@ ledger_max(const struct sec_ledger *l)
 	return m;
 }
 
+/* A version whose pointer phase was cut: some target may have pointed at it,
+ * but it never became current (kept as retained, still marked published). */
+static int
+half_published(const struct sec_version *v)
+{
+	return v->status == V_RETAINED && v->published;
+}
+
+/* 1 when version n is in out[0..k) */
+static int
+listed_in(const unsigned *out, size_t k, unsigned n)
+{
+	for (size_t i = 0; i < k; i++)
+		if (out[i] == n)
+			return 1;
+	return 0;
+}
+
 size_t
 secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l, unsigned cur,
                    int64_t now, unsigned *out)
 {
-	size_t k = 0, kept = 0;
+	size_t k = 0, kept = 0, nfull;
 	unsigned prev = 0;
 
 	if (s->retain == RETAIN_FOREVER || cur == 0)
@@ -186,13 +204,14 @@ secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l, unsi
 	/* previous: the newest version below cur that was ever current */
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].n < cur && l->v[i].status != V_PENDING && l->v[i].status != V_DESTROYED &&
-		    l->v[i].n > prev)
+		    !half_published(&l->v[i]) && l->v[i].n > prev)
 			prev = l->v[i].n;
 	/* newest first, so "count" keeps the N newest ever-current versions */
 	for (size_t i = l->n; i-- > 0;) {
 		const struct sec_version *v = &l->v[i];
 
-		if (v->n > cur || v->status == V_PENDING || v->status == V_DESTROYED)
+		if (v->n > cur || v->status == V_PENDING || v->status == V_DESTROYED ||
+		    half_published(v))
 			continue;
 		kept++;
 		if (v->n == cur || v->n == prev)
@@ -201,6 +220,25 @@ secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l, unsi
 			out[k++] = v->n;
 		else if (s->retain == RETAIN_DAYS && now - v->created > s->retain_n * SECRET_DAY)
 			out[k++] = v->n;
+	}
+	/* a half-published version counts for nothing and goes with the version
+	 * that replaced it (the next one that became current), never before */
+	nfull = k;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct sec_version *h = &l->v[i], *succ = NULL;
+
+		if (h->n > cur || !half_published(h))
+			continue;
+		for (size_t j = 0; j < l->n; j++) {
+			const struct sec_version *x = &l->v[j];
+
+			if (x->n > h->n && x->n <= cur && x->status != V_PENDING && !half_published(x) &&
+			    (succ == NULL || x->n < succ->n))
+				succ = x;
+		}
+		if (succ && succ->n != cur &&
+		    (succ->status == V_DESTROYED || listed_in(out, nfull, succ->n)))
+			out[k++] = h->n;
 	}
 	return k;
 }

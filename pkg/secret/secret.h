@@ -47,11 +47,13 @@ const struct sec_version *ledger_pending(const struct sec_ledger *l);
 unsigned ledger_max(const struct sec_ledger *l);
 /*
  * Which versions the retain policy destroys once `cur` is current (0: none):
- * never cur or the version before it (previous), never a version that was not
- * current yet, never one already destroyed. count N keeps the N newest
- * versions that were ever current; days N keeps versions created within N
- * days of now. Writes version numbers into out (room for l->n) and returns
- * how many.
+ * never cur or the version before it that was current (previous), never a
+ * version that was not current yet, never one already destroyed. count N
+ * keeps the N newest versions that were ever current; days N keeps versions
+ * created within N days of now. A half-published version (retained, marked
+ * published: a pointer phase was cut) is neither counted nor previous; it goes
+ * when the version that replaced it goes. Writes version numbers into out
+ * (room for l->n) and returns how many.
  */
 size_t secret_destroyable(const struct secret_spec *s, const struct sec_ledger *l,
                           unsigned cur, int64_t now, unsigned *out);

@@ -810,7 +810,9 @@ serialize(const struct state *st)
 					cJSON_AddStringToObject(vo, "currentAt", ts1);
 				}
 				cJSON_AddStringToObject(vo, "status", vstatus_name(v->status));
-				if (v->published && v->status == V_PENDING)
+				/* pending: not ours to regenerate; retained: a cut pointer
+				 * phase, which the retain policy counts for nothing */
+				if (v->published && (v->status == V_PENDING || v->status == V_RETAINED))
 					cJSON_AddBoolToObject(vo, "published", 1);
 				cJSON_AddStringToObject(vo, "fingerprint", v->fp);
 				ts = cJSON_AddArrayToObject(vo, "targets");

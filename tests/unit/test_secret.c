@@ -134,6 +134,48 @@ test_retain_count(void **state)
 	ledger_release(l);
 }
 
+/* A rotation whose pointer phase was cut: V2 was published (a target pointed at
+ * it) but never current, and V3 replaces it. V1, current until then, is the
+ * previous version: count 2 keeps V3 and V1, and V2 goes only with V3. */
+static void
+test_retain_half_published(void **state)
+{
+	struct secret_spec s = { .retain = RETAIN_COUNT, .retain_n = 2 };
+	struct sec_ledger *l = ledger("crP", 0); /* V1 current, V2 half-published, V3 coming */
+	unsigned out[8];
+
+	(void)state;
+	l->v[1].published = 1;
+	assert_int_equal(secret_destroyable(&s, l, 3, 0, out), 0);
+	/* as recorded after it: V3 current, V1 previous, V2 retained */
+	l->v[0].status = V_PREVIOUS;
+	l->v[2].status = V_CURRENT;
+	assert_int_equal(secret_destroyable(&s, l, 3, 0, out), 0);
+	ledger_release(l);
+	/* V4 coming: V1 goes (count), V2 stays with V3 (previous) */
+	l = ledger("rrpP", 0);
+	l->v[1].published = 1;
+	assert_int_equal(secret_destroyable(&s, l, 4, 0, out), 1);
+	assert_int_equal(out[0], 1);
+	ledger_release(l);
+	/* V5 coming: V3 goes, and V2 with it */
+	l = ledger("drrpP", 0);
+	l->v[1].published = 1;
+	assert_int_equal(secret_destroyable(&s, l, 5, 0, out), 2);
+	assert_int_equal(out[0], 3);
+	assert_int_equal(out[1], 2);
+	ledger_release(l);
+	/* days, V4 coming long after: V3 is the previous and V2 stays with it;
+	 * V1 goes */
+	s.retain = RETAIN_DAYS;
+	s.retain_n = 1;
+	l = ledger("prcP", 0);
+	l->v[1].published = 1;
+	assert_int_equal(secret_destroyable(&s, l, 4, 10000 * SECRET_DAY, out), 1);
+	assert_int_equal(out[0], 1);
+	ledger_release(l);
+}
+
 static void
 test_retain_days_and_forever(void **state)
 {
@@ -335,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_next_due),
 		cmocka_unit_test(test_retain_count),
 		cmocka_unit_test(test_retain_days_and_forever),
+		cmocka_unit_test(test_retain_half_published),
 		cmocka_unit_test_setup_teardown(test_plan_first_due_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plan_missing_target_and_young_rotate, setup,
 		                                teardown),

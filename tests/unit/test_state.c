@@ -82,6 +82,9 @@ test_round_trip(void **state)
 	ledger_add_target(&v->targets, &v->ntargets, "store:default/K");
 	v = ledger_add(l, 1, 1790000000); /* kept in ascending order */
 	v->status = V_PREVIOUS;
+	v = ledger_add(l, 3, 1800000000); /* a cut pointer phase, kept as retained */
+	v->status = V_RETAINED;
+	v->published = 1;
 	assert_int_equal(state_save(st, &e), ERR_OK);
 	state_close(st);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -97,7 +100,10 @@ test_round_trip(void **state)
 	assert_string_equal(x->spec_hash, "0123456789abcdef");
 	l = state_ledger(st, "key");
 	assert_non_null(l);
-	assert_int_equal(l->n, 2);
+	assert_int_equal(l->n, 3);
+	assert_int_equal(l->v[2].status, V_RETAINED);
+	assert_true(l->v[2].published);
+	assert_false(l->v[0].published || l->v[1].published);
 	assert_int_equal(l->v[0].n, 1);
 	assert_int_equal(l->v[0].status, V_PREVIOUS);
 	assert_int_equal(l->v[1].status, V_CURRENT);
