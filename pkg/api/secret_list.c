@@ -41,9 +41,10 @@ obs_secrets_free(struct obs_secret *v, size_t n)
 	free(v);
 }
 
-/* Appends the named items of a listing's result array; -1 when it is none. */
+/* Appends the named items of a listing's result array to *v (*cap
+ * allocated, doubling); the array's length, or -1 when it is none. */
 static int
-append_items(const cJSON *res, struct obs_secret **v, size_t *n)
+append_items(const cJSON *res, struct obs_secret **v, size_t *n, size_t *cap)
 {
 	const cJSON *it;
 	int count = 0;
@@ -62,7 +63,10 @@ append_items(const cJSON *res, struct obs_secret **v, size_t *n)
 		    !api_id_ok(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"))))
 			continue;
 		name = xstrdup(nm->valuestring);
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
 		(*v)[*n].name = name;
 		(*v)[*n].id = str_dup(it, "id");
 		(*v)[*n].comment = str_dup(it, "comment");
@@ -99,6 +103,7 @@ api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v, si
 	char *sid = api_escape(store_id);
 	struct api_listing l;
 	enum errcode rc = ERR_OK;
+	size_t cap = 0;
 
 	*v = NULL;
 	*n = 0;
@@ -127,7 +132,7 @@ api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v, si
 			api_call_free(c);
 			break;
 		}
-		count = append_items(res, v, n);
+		count = append_items(res, v, n, &cap);
 		tp = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
 		last = count < API_SS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
@@ -156,6 +161,7 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 	enum errcode rc;
 	cJSON *root = NULL;
 	char why[160];
+	size_t cap = 0;
 
 	free(s);
 	*v = NULL;
@@ -165,7 +171,7 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 		rc = err_set(e, ERR_NOTFOUND, "Worker script '%s' does not exist", script);
 	else if (rc != ERR_OK)
 		rc = err_set(e, rc, "listing secrets of Worker '%s': %s", script, c->err.msg);
-	else if (append_items(result_of(c, &root, why, sizeof(why)), v, n) < 0)
+	else if (append_items(result_of(c, &root, why, sizeof(why)), v, n, &cap) < 0)
 		rc = err_set(e, ERR_PERMANENT, "listing secrets of Worker '%s': %s", script,
 		             root ? "no result array in the response" : why);
 	cJSON_Delete(root);

@@ -76,6 +76,17 @@ next_cursor(struct api_listing *l, char **cursor, const char *next, int *more,
 	return rc;
 }
 
+/* Room for one more element in *v (n used, *cap allocated): doubling, so a
+ * listing of a million items is not a million reallocations. */
+static void
+grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return;
+	*cap = *cap ? *cap * 2 : 64;
+	*v = xrealloc(*v, *cap * size);
+}
+
 /* The listing's error for a page that is not the shape it should be. */
 static enum errcode
 shape_error(const struct api_listing *l, const cJSON *root, const char *why,
@@ -327,6 +338,8 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
                 size_t *n, struct err *e)
 {
 	struct api_listing l;
+	struct obs_bucket *got = NULL;
+	size_t ngot = 0, cap = 0;
 	char *cursor = NULL;
 	enum errcode rc = ERR_OK;
 	int more = 1;
@@ -368,10 +381,9 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 		cJSON_ArrayForEach(it, list) {
 			if (!jname(it, "name"))
 				continue;
-			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-			memset(&(*v)[*n], 0, sizeof(**v));
-			fill_bucket(it, &(*v)[*n], jurisdiction);
-			(*n)++;
+			grow((void **)&got, ngot, &cap, sizeof(*got));
+			memset(&got[ngot], 0, sizeof(*got));
+			fill_bucket(it, &got[ngot++], jurisdiction);
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		/* an empty page ends the listing whatever its cursor says */
@@ -382,6 +394,15 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 		cJSON_Delete(root);
 		api_call_free(c);
 	}
+	if (rc == ERR_OK && ngot > 0) {
+		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
+		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
+		*n += ngot;
+	} else {
+		for (size_t i = 0; i < ngot; i++)
+			obs_bucket_release(&got[i]);
+	}
+	free(got);
 	api_listing_release(&l);
 	free(cursor);
 	return rc;
@@ -397,6 +418,8 @@ enum errcode
 api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 {
 	struct api_listing l;
+	struct obs_kv *got = NULL;
+	size_t ngot = 0, cap = 0;
 	enum errcode rc = ERR_OK;
 
 	api_listing_init(&l, a, API_KV_NS_LIST_MAX_PAGES, API_KV_NS_LIST_MAX_ITEMS,
@@ -428,11 +451,10 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 		cJSON_ArrayForEach(it, res) {
 			if (!jid(it, "id") || !jname(it, "title"))
 				continue;
-			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-			memset(&(*v)[*n], 0, sizeof(**v));
-			(*v)[*n].id = jdup(it, "id");
-			(*v)[*n].title = jdup(it, "title");
-			(*n)++;
+			grow((void **)&got, ngot, &cap, sizeof(*got));
+			memset(&got[ngot], 0, sizeof(*got));
+			got[ngot].id = jdup(it, "id");
+			got[ngot++].title = jdup(it, "title");
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
@@ -443,6 +465,15 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 			break;
 		rc = api_listing_next(&l, e);
 	}
+	if (rc == ERR_OK && ngot > 0) {
+		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
+		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
+		*n += ngot;
+	} else {
+		for (size_t i = 0; i < ngot; i++)
+			obs_kv_release(&got[i]);
+	}
+	free(got);
 	api_listing_release(&l);
 	return rc;
 }
