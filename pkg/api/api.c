@@ -2,8 +2,10 @@
 
 #include <cJSON.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <curl/curl.h>
 #include <ctype.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +30,8 @@ struct inflight {
 	CURL *h;
 	struct curl_slist *hdrs;
 	long retry_after_s;  /* from the Retry-After header, -1 if none */
+	size_t header_bytes; /* of this answer, against API_MAX_HEADER_BYTES */
+	int headers_toobig;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -53,6 +57,7 @@ struct api {
 	api_cancel_fn cancel;
 	void *cancel_user;
 	int64_t cancelled_at;    /* monotonic ms of the first cancel, 0 if none */
+	size_t test_pages, test_items, test_bytes; /* API_TEST_LIST_BOUNDS_ENV, 0: none */
 	struct api_call *inflight[API_MAX_PARALLELISM];
 };
 
@@ -213,6 +218,34 @@ api_global_init(void)
 	curl_ready = 1;
 }
 
+/* One number of API_TEST_LIST_BOUNDS_ENV; 0 when absent or not a number. */
+static size_t
+test_bound(const char **p)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(*p, &end, 10);
+	if (end == *p || errno != 0 || (*end != ',' && *end != '\0'))
+		v = 0;
+	*p = strchr(*p, ',') ? strchr(*p, ',') + 1 : *p + strlen(*p);
+	return (size_t)v;
+}
+
+/* Tests only (see API_TEST_LIST_BOUNDS_ENV): lower listing bounds. */
+static void
+test_bounds(struct api *a)
+{
+	const char *p = getenv(API_TEST_LIST_BOUNDS_ENV);
+
+	if (p == NULL || p[0] == '\0')
+		return;
+	a->test_pages = test_bound(&p);
+	a->test_items = test_bound(&p);
+	a->test_bytes = test_bound(&p);
+}
+
 struct api *
 api_new(const struct api_config *cfg, struct err *e)
 {
@@ -266,6 +299,7 @@ api_new(const struct api_config *cfg, struct err *e)
 	a->idle = xcalloc(a->parallelism, sizeof(*a->idle));
 	a->rng = cfg->seed ? cfg->seed : (uint64_t)time(NULL) * 2654435761u + 1;
 	curl_multi_setopt(a->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)a->parallelism);
+	test_bounds(a);
 	return a;
 }
 
@@ -303,20 +337,30 @@ api_account(const struct api *a)
 	return a->account;
 }
 
-struct api_call *
-api_call_new(const char *method, const char *fmt, ...)
+/* A call whose response body may hold at most `limit` bytes. */
+static struct api_call *
+call_newv(const char *method, size_t limit, const char *fmt, va_list ap)
 {
 	struct api_call *c = xcalloc(1, sizeof(*c));
 	struct buf b;
-	va_list ap;
 
 	c->method = method;
 	buf_init(&b, 64 * 1024);
-	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
-	va_end(ap);
 	c->path = buf_take(&b);
-	buf_init(&c->resp, API_MAX_RESPONSE);
+	buf_init(&c->resp, limit);
+	return c;
+}
+
+struct api_call *
+api_call_new(const char *method, const char *fmt, ...)
+{
+	struct api_call *c;
+	va_list ap;
+
+	va_start(ap, fmt);
+	c = call_newv(method, API_MAX_RESPONSE, fmt, ap);
+	va_end(ap);
 	return c;
 }
 
@@ -426,6 +470,20 @@ on_header(char *p, size_t size, size_t n, void *user)
 	struct inflight *f = c->priv;
 	size_t len = size * n;
 
+	if (len > API_MAX_HEADER_BYTES - f->header_bytes) {
+		f->headers_toobig = 1;
+		return 0; /* an endless header stream: curl aborts the transfer */
+	}
+	f->header_bytes += len;
+	if (len > 13 && strncasecmp(p, "content-type:", 13) == 0) {
+		size_t k = 0;
+
+		/* printable bytes only: it may end up in an error line */
+		for (size_t i = 13; i < len && k + 1 < sizeof(c->content_type); i++)
+			if ((unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
+				c->content_type[k++] = p[i];
+		c->content_type[k] = '\0';
+	}
 	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
 		char v[64];
 		size_t vl = len - 12 < sizeof(v) - 1 ? len - 12 : sizeof(v) - 1;
@@ -460,19 +518,35 @@ start(struct api *a, struct api_call *c)
 	struct inflight *f = xcalloc(1, sizeof(*f));
 	char *url, *hdr;
 
+	int64_t now = mono_ms(), left;
+
 	c->priv = f;
 	f->retry_after_s = -1;
 	f->h = a->nidle ? a->idle[--a->nidle] : curl_easy_init();
 	curl_easy_reset(f->h);
 	buf_reset(&c->resp);
 	c->resp.toobig = 0;
+	c->content_type[0] = '\0';
+	if (c->first_ms == 0)
+		c->first_ms = now;
+	/* this attempt may take what is left of the call's deadline, at most
+	 * API_TIMEOUT_MS */
+	left = c->first_ms + API_CALL_DEADLINE_MS - now;
+	if (left > API_TIMEOUT_MS)
+		left = API_TIMEOUT_MS;
+	if (left < 1)
+		left = 1;
 	url = xasprintf("%s/accounts/%s%s", a->base, a->account, c->path);
 	curl_easy_setopt(f->h, CURLOPT_URL, url);
 	free(url);
 	curl_easy_setopt(f->h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(f->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(f->h, CURLOPT_CONNECTTIMEOUT_MS, (long)API_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(f->h, CURLOPT_TIMEOUT_MS, (long)API_TIMEOUT_MS);
+	curl_easy_setopt(f->h, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(f->h, CURLOPT_LOW_SPEED_LIMIT, (long)API_LOW_SPEED_BYTES);
+	curl_easy_setopt(f->h, CURLOPT_LOW_SPEED_TIME, (long)API_LOW_SPEED_S);
+	/* a Content-Length over the call's limit fails before the body is read */
+	curl_easy_setopt(f->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->resp.limit);
 	curl_easy_setopt(f->h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(f->h, CURLOPT_USERAGENT, "cfstorage/" CFS_VERSION);
 	curl_easy_setopt(f->h, CURLOPT_WRITEFUNCTION, on_body);
@@ -531,26 +605,87 @@ api_submit(struct api *a, struct api_call *c, api_done_fn done, void *user)
 	a->queue[a->nqueue++] = c;
 }
 
-/* Cloudflare's envelope: the first error's code and message. */
+/*
+ * Counts the JSON values in a body without parsing it (every value but the
+ * first follows a ',' or opens an array or object outside a string), so a
+ * small body that would cost cJSON hundreds of megabytes is refused first.
+ * Returns 1 when there are at most `max`.
+ */
+static int
+json_values_ok(const char *p, size_t n, size_t max)
+{
+	size_t values = 1;
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = 0;
+		} else if (ch == '"') {
+			in_str = 1;
+		} else if ((ch == ',' || ch == '[' || ch == '{') && ++values > max) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+cJSON *
+api_json_parse(const struct api_call *c, char *why, size_t whylen)
+{
+	const char *end;
+	cJSON *root;
+
+	if (c->resp.len == 0) {
+		snprintf(why, whylen, "the response is empty");
+		return NULL;
+	}
+	if (memmem(c->resp.data, c->resp.len, "\\u0000", 6) != NULL) {
+		snprintf(why, whylen, "the response holds a NUL character (\\u0000)");
+		return NULL;
+	}
+	if (!json_values_ok(c->resp.data, c->resp.len, API_JSON_MAX_VALUES)) {
+		snprintf(why, whylen, "the response holds more than %d JSON values",
+		         API_JSON_MAX_VALUES);
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
+	if (root == NULL)
+		snprintf(why, whylen, "the response is not JSON (%zu bytes, content type '%s')",
+		         c->resp.len, c->content_type[0] ? c->content_type : "none");
+	return root;
+}
+
+/*
+ * Cloudflare's envelope on a failed call: the first error's code and
+ * message. `errors` may be anything a server sends (not an array, entries
+ * without a code, 10,000 entries); only a number code and a string message
+ * of the first entry are taken, and a body over API_MAX_ERROR_BODY is not
+ * parsed at all.
+ */
 static void
 envelope_error(struct api_call *c, int *code, char *msg, size_t len)
 {
 	cJSON *root, *errs, *first, *v;
-	const char *end;
+	char why[128];
 
 	*code = 0;
 	msg[0] = '\0';
-	if (c->resp.len == 0)
+	if (c->resp.len > API_MAX_ERROR_BODY)
 		return;
-	root = cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
+	root = api_json_parse(c, why, sizeof(why));
 	if (root == NULL)
 		return;
 	errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
 	first = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
-	if (first) {
+	if (cJSON_IsObject(first)) {
 		v = cJSON_GetObjectItemCaseSensitive(first, "code");
-		if (cJSON_IsNumber(v))
-			*code = v->valueint;
+		if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 9999999)
+			*code = (int)v->valuedouble;
 		v = cJSON_GetObjectItemCaseSensitive(first, "message");
 		if (cJSON_IsString(v))
 			snprintf(msg, len, "%s", v->valuestring);
@@ -571,8 +706,47 @@ backoff_ms(struct api *a, unsigned attempt)
 }
 
 /*
+ * Schedules another attempt of c after `wait` ms, if the call's wait budget
+ * (API_CALL_MAX_WAIT_MS) and deadline (API_CALL_DEADLINE_MS) allow it:
+ * returns 1, or 0 with the reason appended to c->err (c->rc stays as set).
+ */
+static int
+retry_after(struct api_call *c, int64_t now, int64_t wait)
+{
+	size_t n = strlen(c->err.msg);
+
+	if (c->waited_ms + wait > API_CALL_MAX_WAIT_MS) {
+		snprintf(c->err.msg + n, sizeof(c->err.msg) - n, "; gave up after waiting "
+		         "%lld s, the most one call waits is %d s", (long long)(c->waited_ms / 1000),
+		         API_CALL_MAX_WAIT_MS / 1000);
+		return 0;
+	}
+	if (now + wait >= c->first_ms + API_CALL_DEADLINE_MS) {
+		snprintf(c->err.msg + n, sizeof(c->err.msg) - n, "; gave up after %u attempts, "
+		         "the deadline of one call is %d s", c->attempts,
+		         API_CALL_DEADLINE_MS / 1000);
+		return 0;
+	}
+	c->waited_ms += wait;
+	c->not_before_ms = now + wait;
+	return 1;
+}
+
+/* Says in c->err that the call's retries of this kind are used up; 0. */
+static int
+gave_up(struct api_call *c)
+{
+	size_t n = strlen(c->err.msg);
+
+	snprintf(c->err.msg + n, sizeof(c->err.msg) - n, "; gave up after %u attempts",
+	         c->attempts);
+	return 0;
+}
+
+/*
  * Decides what a finished attempt means: done (with rc set) or retry (returns
- * 1 with c->not_before_ms set).
+ * 1 with c->not_before_ms set). Every retry is bounded three ways: a count
+ * per kind of failure, the call's total wait and the call's deadline.
  */
 static int
 classify(struct api *a, struct api_call *c, CURLcode cc)
@@ -586,10 +760,16 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 	if (cc != CURLE_OK) {
 		int connect = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
 		              cc == CURLE_COULDNT_RESOLVE_PROXY;
+		int stall = cc == CURLE_OPERATION_TIMEDOUT;
 
-		if (cc == CURLE_WRITE_ERROR && c->resp.toobig) {
-			c->rc = err_set(&c->err, ERR_PERMANENT, "response larger than %u bytes",
-			                API_MAX_RESPONSE);
+		if ((cc == CURLE_WRITE_ERROR && c->resp.toobig) || cc == CURLE_FILESIZE_EXCEEDED) {
+			c->rc = err_set(&c->err, ERR_PERMANENT, "%s %s: response larger than %zu bytes",
+			                c->method, c->path, c->resp.limit);
+			return 0;
+		}
+		if (cc == CURLE_WRITE_ERROR && f->headers_toobig) {
+			c->rc = err_set(&c->err, ERR_PERMANENT, "%s %s: response headers larger than "
+			                "%u bytes", c->method, c->path, API_MAX_HEADER_BYTES);
 			return 0;
 		}
 		if (cc == CURLE_SSL_CACERT || cc == CURLE_PEER_FAILED_VERIFICATION ||
@@ -598,8 +778,8 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 			                : curl_easy_strerror(cc));
 			return 0;
 		}
-		c->rc = err_set(&c->err, ERR_TRANSIENT, "%s", f->errbuf[0] ? f->errbuf
-		                : curl_easy_strerror(cc));
+		c->rc = err_set(&c->err, ERR_TRANSIENT, "%s %s: %s", c->method, c->path,
+		                f->errbuf[0] ? f->errbuf : curl_easy_strerror(cc));
 		if (a->observer) {
 			char *route = api_route_template(c->path);
 
@@ -608,10 +788,13 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		}
 		if (c->no_blind_retry && !connect)
 			return 0; /* it may have been done: the caller looks first */
+		if (stall && ++c->stalls > API_STALL_RETRIES)
+			return gave_up(c);
 		if (c->attempts > (connect ? API_CONNECT_RETRIES : a->max_retries))
+			return gave_up(c);
+		if (!retry_after(c, now, backoff_ms(a, c->attempts)))
 			return 0;
 		a->stats.retries++;
-		c->not_before_ms = now + backoff_ms(a, c->attempts);
 		return 1;
 	}
 	curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &c->status);
@@ -621,12 +804,13 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		a->observer(c->method, route, c->status, a->observer_user);
 		free(route);
 	}
-	envelope_error(c, &code, msg, sizeof(msg));
-	c->cf_code = code;
 	if (c->status >= 200 && c->status < 300) {
+		c->cf_code = 0;
 		c->rc = ERR_OK;
 		return 0;
 	}
+	envelope_error(c, &code, msg, sizeof(msg));
+	c->cf_code = code;
 	if (code)
 		err_set(&c->err, ERR_PERMANENT, "%s %s: HTTP %ld, code %d: %s", c->method,
 		        c->path, c->status, code, msg);
@@ -634,27 +818,36 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		err_set(&c->err, ERR_PERMANENT, "%s %s: HTTP %ld", c->method, c->path,
 		        c->status);
 	if (c->status == 429) {
-		int64_t wait = f->retry_after_s >= 0
-		             ? (f->retry_after_s > API_RETRY_AFTER_CAP_S ? API_RETRY_AFTER_CAP_S
-		                                                         : f->retry_after_s) * 1000
-		             : 1000;
+		long ra = f->retry_after_s >= 0 ? f->retry_after_s : 1;
+		int64_t pause = (ra > API_RETRY_AFTER_CAP_S ? API_RETRY_AFTER_CAP_S : ra) * 1000;
+		size_t n = strlen(c->err.msg);
 
 		a->stats.throttled++;
 		c->rc = c->err.code = ERR_RATELIMITED;
-		if (now + wait > a->paused_until)
-			a->paused_until = now + wait; /* the limit is per user: everyone waits */
+		if (now + pause > a->paused_until)
+			a->paused_until = now + pause; /* the limit is per user: everyone waits */
+		if (ra > API_RETRY_AFTER_CAP_S) {
+			snprintf(c->err.msg + n, sizeof(c->err.msg) - n, "; Retry-After %ld s is "
+			         "longer than the %d s cfstorage waits", ra, API_RETRY_AFTER_CAP_S);
+			return 0;
+		}
 		if (c->attempts > API_THROTTLE_RETRIES)
+			return gave_up(c);
+		/* the wait lasts until the shared pause ends */
+		if (!retry_after(c, now, a->paused_until - now))
 			return 0;
 		a->stats.rate_waits++;
-		c->not_before_ms = a->paused_until;
 		return 1;
 	}
 	if (c->status >= 500) {
 		c->rc = c->err.code = ERR_TRANSIENT;
-		if (c->no_blind_retry || c->attempts > a->max_retries)
+		if (c->no_blind_retry)
+			return 0;
+		if (c->attempts > a->max_retries)
+			return gave_up(c);
+		if (!retry_after(c, now, backoff_ms(a, c->attempts)))
 			return 0;
 		a->stats.retries++;
-		c->not_before_ms = now + backoff_ms(a, c->attempts);
 		return 1;
 	}
 	switch (c->status) {
@@ -868,4 +1061,131 @@ api_call_sync(struct api *a, struct api_call *c)
 	api_submit(a, c, NULL, NULL);
 	api_wait(a);
 	return c->rc;
+}
+
+/* ---- listings ---- */
+
+/* A cursor already used by a listing: its SHA-256 (a cursor may be up to
+ * API_CURSOR_MAX bytes; the digest keeps the set small) and its page. */
+struct api_seen {
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	size_t page;             /* 0: empty slot */
+};
+
+void
+api_listing_init(struct api_listing *l, const struct api *a, size_t max_pages,
+                 size_t max_items, const char *fmt, ...)
+{
+	va_list ap;
+
+	memset(l, 0, sizeof(*l));
+	va_start(ap, fmt);
+	vsnprintf(l->what, sizeof(l->what), fmt, ap);
+	va_end(ap);
+	l->max_pages = max_pages;
+	l->max_items = max_items;
+	l->max_bytes = API_LIST_MAX_BYTES;
+	/* tests only: lower, never raise (API_TEST_LIST_BOUNDS_ENV) */
+	if (a->test_pages && a->test_pages < l->max_pages)
+		l->max_pages = a->test_pages;
+	if (a->test_items && a->test_items < l->max_items)
+		l->max_items = a->test_items;
+	if (a->test_bytes && a->test_bytes < l->max_bytes)
+		l->max_bytes = a->test_bytes;
+}
+
+void
+api_listing_release(struct api_listing *l)
+{
+	free(l->seen);
+	l->seen = NULL;
+	l->nseen = l->capseen = 0;
+}
+
+struct api_call *
+api_listing_call(const char *fmt, ...)
+{
+	struct api_call *c;
+	va_list ap;
+
+	va_start(ap, fmt);
+	c = call_newv("GET", API_LIST_PAGE_MAX_BYTES, fmt, ap);
+	va_end(ap);
+	return c;
+}
+
+enum errcode
+api_listing_page(struct api_listing *l, const struct api_call *c, size_t items, struct err *e)
+{
+	l->pages++;
+	l->bytes += c->resp.len;
+	l->items += items;
+	if (l->items > l->max_items)
+		return err_set(e, ERR_PERMANENT, "listing %s: more than %zu items, the limit of "
+		               "one listing", l->what, l->max_items);
+	if (l->bytes > l->max_bytes)
+		return err_set(e, ERR_PERMANENT, "listing %s: more than %zu bytes of responses, "
+		               "the limit of one listing", l->what, l->max_bytes);
+	return ERR_OK;
+}
+
+enum errcode
+api_listing_next(struct api_listing *l, struct err *e)
+{
+	if (l->pages >= l->max_pages)
+		return err_set(e, ERR_PERMANENT, "listing %s: more than %zu pages, the limit of "
+		               "one listing", l->what, l->max_pages);
+	return ERR_OK;
+}
+
+/* The slot of digest d: where it is, or the empty slot where it would go. */
+static struct api_seen *
+seen_slot(struct api_seen *v, size_t cap, const unsigned char *d)
+{
+	uint64_t h;
+	size_t i;
+
+	memcpy(&h, d, sizeof(h));
+	for (i = (size_t)h & (cap - 1); v[i].page != 0; i = (i + 1) & (cap - 1))
+		if (memcmp(v[i].d, d, sizeof(v[i].d)) == 0)
+			break;
+	return &v[i];
+}
+
+enum errcode
+api_listing_cursor(struct api_listing *l, const char *cursor, int *more, struct err *e)
+{
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	struct api_seen *s;
+	size_t len;
+
+	*more = 0;
+	if (cursor == NULL || cursor[0] == '\0')
+		return ERR_OK;
+	if ((len = strlen(cursor)) > API_CURSOR_MAX)
+		return err_set(e, ERR_PERMANENT, "listing %s: page %zu gave a cursor of %zu bytes, "
+		               "over the limit of %d", l->what, l->pages, len, API_CURSOR_MAX);
+	SHA256((const unsigned char *)cursor, len, d);
+	if (l->capseen == 0 || (l->nseen + 1) * 2 > l->capseen) {
+		size_t cap = l->capseen ? l->capseen * 2 : 64;
+		struct api_seen *v = xcalloc(cap, sizeof(*v));
+
+		for (size_t i = 0; i < l->capseen; i++)
+			if (l->seen[i].page != 0)
+				*seen_slot(v, cap, l->seen[i].d) = l->seen[i];
+		free(l->seen);
+		l->seen = v;
+		l->capseen = cap;
+	}
+	s = seen_slot(l->seen, l->capseen, d);
+	if (s->page != 0)
+		return err_set(e, ERR_PERMANENT, "listing %s: page %zu gave the cursor that page "
+		               "%zu gave before, the listing loops", l->what, l->pages, s->page);
+	memcpy(s->d, d, sizeof(s->d));
+	s->page = l->pages ? l->pages : 1;
+	l->nseen++;
+	if (api_listing_next(l, e) != ERR_OK)
+		return e->code;
+	*more = 1;
+	return ERR_OK;
 }

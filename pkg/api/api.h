@@ -32,22 +32,109 @@
 /* Backoff: full jitter over base * 2^attempt, capped. */
 #define API_BACKOFF_BASE_MS 250
 #define API_BACKOFF_CAP_MS 8000
-/* A Retry-After longer than this is treated as this (we never wait an hour). */
+/* The longest Retry-After we wait out: a 429 from Cloudflare's global limiter
+ * blocks the user for the next 5 minutes (REFERENCE §1), so a real answer never
+ * asks for more. A longer one fails the call at once (waiting an hour, or the
+ * 11 days a hostile "Retry-After: 999999" asks for, helps nobody); the pause
+ * it sets for the other calls is capped at this. */
 #define API_RETRY_AFTER_CAP_S 300
+/* Total wait of one call, Retry-After and backoff summed over its retries:
+ * one full 5-minute block plus backoff, so a call that is still refused after
+ * Cloudflare's block has passed fails instead of waiting again (30 throttled
+ * retries at 300 s each would stall it 2.5 h). A Retry-After that does not fit
+ * in what is left of it fails the call without waiting. */
+#define API_CALL_MAX_WAIT_MS 330000
+/* Deadline of one call from its first attempt to its answer, every attempt,
+ * backoff and Retry-After included: the wait budget above plus a few attempts
+ * of API_TIMEOUT_MS. No retry is scheduled past it, and each attempt's
+ * CURLOPT_TIMEOUT_MS is what is left of it (at most API_TIMEOUT_MS). */
+#define API_CALL_DEADLINE_MS 600000
 #define API_CONNECT_TIMEOUT_MS 10000
 /* After a cancel (SIGTERM), calls in flight get this long, then are dropped
  * (a dropped create stays pending in the state and is completed later). */
 #define API_CANCEL_GRACE_MS 3000
+/* One attempt, connect to last byte: a 25 MiB KV value at a slow 1 MiB/s
+ * still fits. */
 #define API_TIMEOUT_MS 60000
-/* Largest response body kept (a KV value may be 25 MiB). */
+/* A stalled exchange: fewer than API_LOW_SPEED_BYTES a second for
+ * API_LOW_SPEED_S seconds on end (CURLOPT_LOW_SPEED_LIMIT/TIME), headers and
+ * server think time included, is aborted. Cloudflare answers API calls within
+ * a few seconds and sends each answer in one go; a server that trickles its
+ * headers byte by byte (slowloris) or sends 1 byte every 2 s is caught in 10 s
+ * instead of holding the call for API_TIMEOUT_MS per attempt. */
+#define API_LOW_SPEED_BYTES 64
+#define API_LOW_SPEED_S 10
+/* A stalled or timed-out attempt is retried this often: once covers a
+ * connection that died silently; a server that trickles again is not a blip. */
+#define API_STALL_RETRIES 1
+/* Largest response body kept (a KV value may be 25 MiB). A Content-Length
+ * above it fails the call before a byte of the body is read. */
 #define API_MAX_RESPONSE (26u * 1024 * 1024)
+/* Response headers of one answer, all lines summed: Cloudflare sends under
+ * 2 KiB; an endless header stream is cut here. */
+#define API_MAX_HEADER_BYTES (64u * 1024)
+/* JSON values in one parsed response (cJSON spends ~80 bytes on each, so a
+ * 4 MiB body of "0,0,0,..." would take 160 MB): a full page of 1,000 KV keys
+ * with metadata, or 1,000 lifecycle rules, is under 20,000; 10,000 error
+ * objects are 30,000. A body with more is refused unparsed. */
+#define API_JSON_MAX_VALUES 200000
+/* Error envelopes are parsed (for their code and message) only up to this
+ * size; a larger error body is reported by its HTTP status alone. */
+#define API_MAX_ERROR_BODY (1024u * 1024)
 /* Page sizes we ask for. */
 #define API_R2_PAGE 1000
 #define API_KV_NS_PAGE 100
 /* Secrets Store stores and secrets per page (the API's maximum is 100). */
 #define API_SS_PAGE 100
-/* Most pages of one list before we assume the server loops. */
-#define API_MAX_PAGES 100000
+/* KV keys per page (the API's maximum, REFERENCE §4). */
+#define API_KV_KEYS_PAGE 1000
+
+/*
+ * Bounds of one listing (every page of R2 buckets in a jurisdiction, of KV
+ * namespaces, of one namespace's keys, of one store's secrets). Each is set
+ * above what a real account can hold, so reaching one means the server is
+ * looping or lying; the listing then fails with one line that names it and
+ * the bound. A cursor that was already used anywhere in the listing (not only
+ * the previous one: A,B,A loops too) ends it the same way.
+ *
+ * R2 buckets: 1,000,000 is the per-account limit REFERENCE §7 knows (code
+ * 10009 "too many buckets") and ten times the default limit of 100,000 in
+ * Cloudflare's current R2 limits page (which allows more, at a price); it is
+ * 1,000 full pages of API_R2_PAGE, and ~300 MB held in memory. Pages are
+ * doubled for a server that sends short ones. */
+#define API_R2_LIST_MAX_ITEMS 1000000
+#define API_R2_LIST_MAX_PAGES 2000
+/* KV namespaces: 1,000 per account (REFERENCE §4); ten times that, in pages
+ * of API_KV_NS_PAGE, is 100 pages. */
+#define API_KV_NS_LIST_MAX_ITEMS 10000
+#define API_KV_NS_LIST_MAX_PAGES 100
+/* KV keys: Cloudflare sets no limit per namespace. cfstorage keeps a
+ * namespace's whole key listing in memory (~200 bytes a key), so it reads at
+ * most 1,000,000 keys (~200 MB, 1,000 full pages); a namespace with more is
+ * not one it can keep entries in. Pages may come short or empty (expired keys
+ * are filtered after paging), hence twice the full-page count. */
+#define API_KV_KEYS_LIST_MAX_ITEMS 1000000
+#define API_KV_KEYS_LIST_MAX_PAGES 2000
+/* Secrets Store secrets: 100 per account (REFERENCE §5, raised from 20);
+ * a hundred times that, in pages of API_SS_PAGE. */
+#define API_SS_LIST_MAX_ITEMS 10000
+#define API_SS_LIST_MAX_PAGES 100
+/* Response bytes of one listing, summed over its pages: 1,000,000 buckets are
+ * ~150 MB of JSON, 1,000,000 keys with a short metadata object about as much. */
+#define API_LIST_MAX_BYTES (256u * 1024 * 1024)
+/* One page of a listing: 1,000 KV keys with names of 512 bytes and metadata of
+ * 1,024 (Cloudflare's maxima) are ~1.6 MB; a larger page is refused. */
+#define API_LIST_PAGE_MAX_BYTES (4u * 1024 * 1024)
+/* A listing cursor longer than this is refused (Cloudflare's are well under
+ * 200 bytes; each one used goes into the next request's URL). */
+#define API_CURSOR_MAX 2048
+/*
+ * For tests only: CFSTORAGE_TEST_LIST_BOUNDS="PAGES,ITEMS,BYTES" lowers every
+ * listing's page, item and byte bound to at most these (0 keeps a bound), so
+ * the hostile-API suite reaches them in seconds and megabytes. It can only
+ * lower a bound, never raise one; nothing but tests/e2e/hostile_api.sh sets it.
+ */
+#define API_TEST_LIST_BOUNDS_ENV "CFSTORAGE_TEST_LIST_BOUNDS"
 /* Longest id the server may give us (KV namespaces, Secrets Store stores and
  * secrets: Cloudflare's are 32 hex digits); ids are [0-9A-Za-z_-] only. */
 #define API_ID_MAX 64
@@ -95,6 +182,7 @@ struct api_call {
 	enum errcode rc;
 	struct err err;          /* one line, e.g. "HTTP 409 code 10004: ..." */
 	int cf_code;             /* first Cloudflare error code, 0 if none */
+	char content_type[64];   /* of the last answer (printable bytes only), "" if none */
 	unsigned attempts;
 	/* plumbing */
 	api_done_fn done;
@@ -102,6 +190,9 @@ struct api_call {
 	/* private to api.c */
 	void *priv;
 	int64_t not_before_ms;
+	int64_t first_ms;        /* monotonic start of the first attempt, 0 before */
+	int64_t waited_ms;       /* Retry-After and backoff waited so far */
+	unsigned stalls;         /* attempts that stalled or timed out */
 };
 
 /*
@@ -158,6 +249,50 @@ int api_name_ok(const char *s);
 /* 0 when a request path has a "." or ".." segment (also %2E-encoded) or a
  * byte that is no URL path character; such a call fails without a request. */
 int api_path_ok(const char *path);
+
+/*
+ * One listing walked page by page against its bounds (API_*_LIST_MAX_*,
+ * API_LIST_MAX_BYTES, API_CURSOR_MAX). Every bound reached, and every cursor
+ * that was already used anywhere in the listing, fails it with one line that
+ * names the listing and the bound. Use: api_listing_init(), then per page
+ * api_listing_call() for the request and api_listing_page() with its answer,
+ * then api_listing_cursor() (cursor paging) or api_listing_next() (page
+ * paging) to ask whether another page may be fetched; api_listing_release().
+ */
+struct api_listing {
+	char what[128];          /* e.g. "R2 buckets (eu)": the subject of every error */
+	size_t max_pages, max_items, max_bytes;
+	size_t pages, items, bytes;
+	struct api_seen *seen;   /* hash set of the cursors used (SHA-256) */
+	size_t nseen, capseen;
+};
+void api_listing_init(struct api_listing *l, const struct api *a, size_t max_pages,
+                      size_t max_items, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+void api_listing_release(struct api_listing *l);
+/* api_call_new() for one page: its body may be at most API_LIST_PAGE_MAX_BYTES. */
+struct api_call *api_listing_call(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Counts a page that came back with `items` entries (every entry, also ones
+ * skipped as invalid) against the page, item and byte bounds. */
+enum errcode api_listing_page(struct api_listing *l, const struct api_call *c, size_t items,
+                              struct err *e) WARN_UNUSED_RESULT;
+/* Page paging: may another page be fetched? ERR_OK, or the pages bound. */
+enum errcode api_listing_next(struct api_listing *l, struct err *e) WARN_UNUSED_RESULT;
+/* Cursor paging: the cursor a page gave. An absent or empty one ends the
+ * listing (*more = 0); a new one is remembered (*more = 1) and then counts
+ * against the pages bound; one used before, or one over API_CURSOR_MAX
+ * bytes, fails the listing. */
+enum errcode api_listing_cursor(struct api_listing *l, const char *cursor, int *more,
+                                struct err *e) WARN_UNUSED_RESULT;
+/*
+ * The response body as JSON (a cJSON tree the caller deletes), or NULL with
+ * why it is not usable in `why`: empty, not JSON (naming the content type),
+ * holding "\u0000" (which would cut a name short), or more than
+ * API_JSON_MAX_VALUES values (counted before parsing). For types.c and
+ * secret_list.c: cJSON does not leave the module.
+ */
+struct cJSON;
+struct cJSON *api_json_parse(const struct api_call *c, char *why, size_t whylen);
 
 /* ---- typed operations (each a thin, documented wrapper over calls) ---- */
 

@@ -13,13 +13,12 @@
 /* Cloudflare's error code for a Worker script that does not exist. */
 #define CF_SCRIPT_NOT_FOUND 10007
 
+/* The `result` of a response (api_json_parse: bounded, no "\u0000"); why
+ * the body is unusable in `why` when *root is NULL. */
 static cJSON *
-result_of(const struct api_call *c, cJSON **root)
+result_of(const struct api_call *c, cJSON **root, char *why, size_t whylen)
 {
-	const char *end;
-
-	*root = c->resp.len ? cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0)
-	                    : NULL;
+	*root = api_json_parse(c, why, whylen);
 	return cJSON_GetObjectItemCaseSensitive(*root, "result");
 }
 
@@ -42,9 +41,10 @@ obs_secrets_free(struct obs_secret *v, size_t n)
 	free(v);
 }
 
-/* Appends the named items of a listing's result array; -1 when it is none. */
+/* Appends the named items of a listing's result array to *v (*cap
+ * allocated, doubling); the array's length, or -1 when it is none. */
 static int
-append_items(const cJSON *res, struct obs_secret **v, size_t *n)
+append_items(const cJSON *res, struct obs_secret **v, size_t *n, size_t *cap)
 {
 	const cJSON *it;
 	int count = 0;
@@ -52,12 +52,21 @@ append_items(const cJSON *res, struct obs_secret **v, size_t *n)
 	if (!cJSON_IsArray(res))
 		return -1;
 	cJSON_ArrayForEach(it, res) {
-		char *name = str_dup(it, "name");
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+		char *name;
 
 		count++;
-		if (name == NULL)
+		/* a name or id that could not go into a URL is not listed */
+		if (!cJSON_IsString(nm) || !api_name_ok(nm->valuestring))
 			continue;
-		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		if (cJSON_GetObjectItemCaseSensitive(it, "id") &&
+		    !api_id_ok(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"))))
+			continue;
+		name = xstrdup(nm->valuestring);
+		if (*n == *cap) {
+			*cap = *cap ? *cap * 2 : 16;
+			*v = xrealloc(*v, *cap * sizeof(**v));
+		}
 		(*v)[*n].name = name;
 		(*v)[*n].id = str_dup(it, "id");
 		(*v)[*n].comment = str_dup(it, "comment");
@@ -82,41 +91,58 @@ api_store_lookup(struct api *a, const char *store, char **id, char **other, stru
 	return rc;
 }
 
+/*
+ * Page paging, as api_kv_list: a short page or the last of total_pages ends
+ * the listing, and a server that keeps sending full pages is stopped by the
+ * listing's bounds (API_SS_LIST_MAX_*).
+ */
 enum errcode
 api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v, size_t *n,
                   struct err *e)
 {
 	char *sid = api_escape(store_id);
+	struct api_listing l;
 	enum errcode rc = ERR_OK;
+	size_t cap = 0;
 
 	*v = NULL;
 	*n = 0;
-	for (int page = 1; page <= API_MAX_PAGES; page++) {
-		struct api_call *c = api_call_new("GET", "/secrets_store/stores/%s/secrets?page=%d"
-		                                  "&per_page=%d", sid, page, API_SS_PAGE);
+	api_listing_init(&l, a, API_SS_LIST_MAX_PAGES, API_SS_LIST_MAX_ITEMS,
+	                 "secrets of Secrets Store '%s'", store_id);
+	for (int page = 1; rc == ERR_OK; page++) {
+		struct api_call *c = api_listing_call("/secrets_store/stores/%s/secrets?page=%d"
+		                                      "&per_page=%d", sid, page, API_SS_PAGE);
 		cJSON *root, *res, *tp;
-		int count;
+		char why[160];
+		int count, last;
 
 		if ((rc = api_call_sync(a, c)) != ERR_OK) {
-			rc = err_set(e, rc, "listing secrets of Secrets Store '%s': %s", store_id,
-			             c->err.msg);
+			rc = err_set(e, rc, "listing %s: %s", l.what, c->err.msg);
 			api_call_free(c);
 			break;
 		}
-		res = result_of(c, &root);
-		count = append_items(res, v, n);
-		tp = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
-		cJSON_Delete(root);
-		api_call_free(c);
-		if (count < 0) {
-			rc = err_set(e, ERR_PERMANENT, "listing secrets of Secrets Store '%s': "
-			             "unexpected response shape", store_id);
+		res = result_of(c, &root, why, sizeof(why));
+		if (!cJSON_IsArray(res))
+			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l.what,
+			             root ? "no result array in the response" : why);
+		else
+			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
+		if (rc != ERR_OK) {
+			cJSON_Delete(root);
+			api_call_free(c);
 			break;
 		}
-		if (count < API_SS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble))
+		count = append_items(res, v, n, &cap);
+		tp = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
+		last = count < API_SS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
+		cJSON_Delete(root);
+		api_call_free(c);
+		if (last)
 			break;
+		rc = api_listing_next(&l, e);
 	}
+	api_listing_release(&l);
 	free(sid);
 	if (rc != ERR_OK) {
 		obs_secrets_free(*v, *n);
@@ -134,6 +160,8 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 	struct api_call *c = api_call_new("GET", "/workers/scripts/%s/secrets", s);
 	enum errcode rc;
 	cJSON *root = NULL;
+	char why[160];
+	size_t cap = 0;
 
 	free(s);
 	*v = NULL;
@@ -143,9 +171,9 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 		rc = err_set(e, ERR_NOTFOUND, "Worker script '%s' does not exist", script);
 	else if (rc != ERR_OK)
 		rc = err_set(e, rc, "listing secrets of Worker '%s': %s", script, c->err.msg);
-	else if (append_items(result_of(c, &root), v, n) < 0)
-		rc = err_set(e, ERR_PERMANENT, "listing secrets of Worker '%s': unexpected "
-		             "response shape", script);
+	else if (append_items(result_of(c, &root, why, sizeof(why)), v, n, &cap) < 0)
+		rc = err_set(e, ERR_PERMANENT, "listing secrets of Worker '%s': %s", script,
+		             root ? "no result array in the response" : why);
 	cJSON_Delete(root);
 	api_call_free(c);
 	if (rc != ERR_OK) {

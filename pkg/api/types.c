@@ -11,16 +11,15 @@
 #include "../timefmt/timefmt.h"
 #include "api.h"
 
-/* The response as JSON; NULL when empty, malformed or holding "\u0000", which
- * cJSON would decode into a NUL that cuts a name short (see api_name_ok). */
+/* The response as JSON; NULL when empty, malformed, too many values or
+ * holding "\u0000", which cJSON would decode into a NUL that cuts a name
+ * short (see api_json_parse). */
 static cJSON *
 parse_body(const struct api_call *c)
 {
-	const char *end;
+	char why[160];
 
-	if (c->resp.len == 0 || memmem(c->resp.data, c->resp.len, "\\u0000", 6) != NULL)
-		return NULL;
-	return cJSON_ParseWithLengthOpts(c->resp.data, c->resp.len, &end, 0);
+	return api_json_parse(c, why, sizeof(why));
 }
 
 static const char *
@@ -58,19 +57,43 @@ jname(const cJSON *o, const char *k)
 }
 
 /*
- * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the next cursor
- * and says whether to ask for another page. An absent or empty cursor ends
- * the listing, and so does a repeated one (REFERENCE pitfall 5: a server
- * that loops must not loop us).
+ * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the cursor a page
+ * gave and says whether to ask for another page. An absent or empty cursor
+ * ends the listing; one used before anywhere in the listing fails it
+ * (REFERENCE pitfall 5: a server that loops must not loop us), as does one
+ * more page than the listing's bound (api_listing_cursor).
  */
-static int
-next_cursor(char **cursor, const char *next)
+static enum errcode
+next_cursor(struct api_listing *l, char **cursor, const char *next, int *more,
+            struct err *e)
 {
-	if (next == NULL || next[0] == '\0' || (*cursor && strcmp(*cursor, next) == 0))
-		return 0;
-	free(*cursor);
-	*cursor = xstrdup(next);
-	return 1;
+	enum errcode rc = api_listing_cursor(l, next, more, e);
+
+	if (rc == ERR_OK && *more) {
+		free(*cursor);
+		*cursor = xstrdup(next);
+	}
+	return rc;
+}
+
+/* Room for one more element in *v (n used, *cap allocated): doubling, so a
+ * listing of a million items is not a million reallocations. */
+static void
+grow(void **v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return;
+	*cap = *cap ? *cap * 2 : 64;
+	*v = xrealloc(*v, *cap * size);
+}
+
+/* The listing's error for a page that is not the shape it should be. */
+static enum errcode
+shape_error(const struct api_listing *l, const cJSON *root, const char *why,
+            const char *want, struct err *e)
+{
+	return err_set(e, ERR_PERMANENT, "listing %s: %s", l->what,
+	               root ? want : why);
 }
 
 void
@@ -109,38 +132,44 @@ enum errcode
 api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 {
 	char *cursor = NULL, *id = api_escape(k->id);
+	struct api_listing l;
 	enum errcode rc = ERR_OK;
 	size_t cap = 0;
+	int more = 1;
 
 	keys_free(k->keys, k->nkeys);
 	k->keys = NULL;
 	k->nkeys = 0;
 	k->keys_read = 0;
-	for (int page = 0; page < API_MAX_PAGES; page++) {
+	api_listing_init(&l, a, API_KV_KEYS_LIST_MAX_PAGES, API_KV_KEYS_LIST_MAX_ITEMS,
+	                 "keys of KV namespace '%s'", k->title);
+	while (more && rc == ERR_OK) {
 		struct api_call *c;
 		cJSON *root, *res, *it, *info;
-		const char *next;
-		int more;
+		char why[160];
 
 		if (cursor) {
 			char *esc = api_escape(cursor);
 
-			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000&cursor=%s",
-			                 id, esc);
+			c = api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d&cursor=%s", id,
+			                     API_KV_KEYS_PAGE, esc);
 			free(esc);
 		} else {
-			c = api_call_new("GET", "/storage/kv/namespaces/%s/keys?limit=1000", id);
+			c = api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d", id,
+			                     API_KV_KEYS_PAGE);
 		}
 		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing keys of namespace '%s': %s", k->title, c->err.msg);
+			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
 			api_call_free(c);
 			break;
 		}
-		root = parse_body(c);
+		root = api_json_parse(c, why, sizeof(why));
 		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res)) {
-			rc = err_set(e, ERR_PERMANENT, "listing keys of namespace '%s': unexpected "
-			             "response shape", k->title);
+		if (!cJSON_IsArray(res))
+			rc = shape_error(&l, root, why, "no result array in the response", e);
+		else
+			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
+		if (rc != ERR_OK) {
 			cJSON_Delete(root);
 			api_call_free(c);
 			break;
@@ -169,17 +198,15 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 			x->expiration = cJSON_IsNumber(ex) ? (int64_t)ex->valuedouble : 0;
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-		next = jstr(info, "cursor");
 		/* an empty page may still carry a cursor (expired keys are filtered
 		 * out server-side): only an absent cursor ends the listing */
-		more = next_cursor(&cursor, next);
+		rc = next_cursor(&l, &cursor, jstr(info, "cursor"), &more, e);
 		cJSON_Delete(root);
 		api_call_free(c);
-		if (!more) {
-			k->keys_read = 1;
-			break;
-		}
 	}
+	if (rc == ERR_OK)
+		k->keys_read = 1;
+	api_listing_release(&l);
 	free(cursor);
 	free(id);
 	return rc;
@@ -310,35 +337,43 @@ enum errcode
 api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
                 size_t *n, struct err *e)
 {
+	struct api_listing l;
+	struct obs_bucket *got = NULL;
+	size_t ngot = 0, cap = 0;
 	char *cursor = NULL;
 	enum errcode rc = ERR_OK;
+	int more = 1;
 
-	for (int page = 0; page < API_MAX_PAGES; page++) {
+	api_listing_init(&l, a, API_R2_LIST_MAX_PAGES, API_R2_LIST_MAX_ITEMS,
+	                 "R2 buckets (%s)", jurisdiction);
+	while (more && rc == ERR_OK) {
 		struct api_call *c;
 		cJSON *root, *res, *list, *info, *it;
-		const char *next;
-		int more;
+		char why[160];
 
 		if (cursor) {
 			char *esc = api_escape(cursor);
 
-			c = api_call_new("GET", "/r2/buckets?per_page=%d&cursor=%s", API_R2_PAGE, esc);
+			c = api_listing_call("/r2/buckets?per_page=%d&cursor=%s", API_R2_PAGE, esc);
 			free(esc);
 		} else {
-			c = api_call_new("GET", "/r2/buckets?per_page=%d", API_R2_PAGE);
+			c = api_listing_call("/r2/buckets?per_page=%d", API_R2_PAGE);
 		}
 		if (strcmp(jurisdiction, "default") != 0)
 			c->jurisdiction = xstrdup(jurisdiction);
 		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing R2 buckets (%s): %s", jurisdiction, c->err.msg);
+			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
 			api_call_free(c);
 			break;
 		}
-		root = parse_body(c);
+		root = api_json_parse(c, why, sizeof(why));
 		res = cJSON_GetObjectItemCaseSensitive(root, "result");
 		list = cJSON_GetObjectItemCaseSensitive(res, "buckets");
-		if (!cJSON_IsArray(list)) {
-			rc = err_set(e, ERR_PERMANENT, "listing R2 buckets: unexpected response shape");
+		if (!cJSON_IsArray(list))
+			rc = shape_error(&l, root, why, "no result.buckets array in the response", e);
+		else
+			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(list), e);
+		if (rc != ERR_OK) {
 			cJSON_Delete(root);
 			api_call_free(c);
 			break;
@@ -346,64 +381,100 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 		cJSON_ArrayForEach(it, list) {
 			if (!jname(it, "name"))
 				continue;
-			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-			memset(&(*v)[*n], 0, sizeof(**v));
-			fill_bucket(it, &(*v)[*n], jurisdiction);
-			(*n)++;
+			grow((void **)&got, ngot, &cap, sizeof(*got));
+			memset(&got[ngot], 0, sizeof(*got));
+			fill_bucket(it, &got[ngot++], jurisdiction);
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-		next = jstr(info, "cursor");
-		more = cJSON_GetArraySize(list) > 0 && next_cursor(&cursor, next);
+		/* an empty page ends the listing whatever its cursor says */
+		if (cJSON_GetArraySize(list) > 0)
+			rc = next_cursor(&l, &cursor, jstr(info, "cursor"), &more, e);
+		else
+			more = 0;
 		cJSON_Delete(root);
 		api_call_free(c);
-		if (!more)
-			break;
 	}
+	if (rc == ERR_OK && ngot > 0) {
+		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
+		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
+		*n += ngot;
+	} else {
+		for (size_t i = 0; i < ngot; i++)
+			obs_bucket_release(&got[i]);
+	}
+	free(got);
+	api_listing_release(&l);
 	free(cursor);
 	return rc;
 }
 
+/*
+ * Page paging (KV namespaces): a page shorter than asked for, or the last of
+ * result_info.total_pages, ends the listing. A server that lies in
+ * total_pages or count and keeps sending full pages is stopped by the
+ * listing's page and item bounds.
+ */
 enum errcode
 api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 {
+	struct api_listing l;
+	struct obs_kv *got = NULL;
+	size_t ngot = 0, cap = 0;
 	enum errcode rc = ERR_OK;
 
-	for (int page = 1; page <= API_MAX_PAGES; page++) {
-		struct api_call *c = api_call_new("GET", "/storage/kv/namespaces?page=%d&per_page=%d",
-		                                  page, API_KV_NS_PAGE);
+	api_listing_init(&l, a, API_KV_NS_LIST_MAX_PAGES, API_KV_NS_LIST_MAX_ITEMS,
+	                 "KV namespaces");
+	for (int page = 1; rc == ERR_OK; page++) {
+		struct api_call *c = api_listing_call("/storage/kv/namespaces?page=%d&per_page=%d",
+		                                      page, API_KV_NS_PAGE);
 		cJSON *root, *res, *info, *it, *tp;
-		int count = 0;
+		char why[160];
+		int count, last;
 
 		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing KV namespaces: %s", c->err.msg);
+			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
 			api_call_free(c);
 			break;
 		}
-		root = parse_body(c);
+		root = api_json_parse(c, why, sizeof(why));
 		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res)) {
-			rc = err_set(e, ERR_PERMANENT, "listing KV namespaces: unexpected response shape");
+		if (!cJSON_IsArray(res))
+			rc = shape_error(&l, root, why, "no result array in the response", e);
+		else
+			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
+		if (rc != ERR_OK) {
 			cJSON_Delete(root);
 			api_call_free(c);
 			break;
 		}
+		count = cJSON_GetArraySize(res);
 		cJSON_ArrayForEach(it, res) {
 			if (!jid(it, "id") || !jname(it, "title"))
 				continue;
-			*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-			memset(&(*v)[*n], 0, sizeof(**v));
-			(*v)[*n].id = jdup(it, "id");
-			(*v)[*n].title = jdup(it, "title");
-			(*n)++;
-			count++;
+			grow((void **)&got, ngot, &cap, sizeof(*got));
+			memset(&got[ngot], 0, sizeof(*got));
+			got[ngot].id = jdup(it, "id");
+			got[ngot++].title = jdup(it, "title");
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
+		last = count < API_KV_NS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
 		cJSON_Delete(root);
 		api_call_free(c);
-		if (count < API_KV_NS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valueint))
+		if (last)
 			break;
+		rc = api_listing_next(&l, e);
 	}
+	if (rc == ERR_OK && ngot > 0) {
+		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
+		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
+		*n += ngot;
+	} else {
+		for (size_t i = 0; i < ngot; i++)
+			obs_kv_release(&got[i]);
+	}
+	free(got);
+	api_listing_release(&l);
 	return rc;
 }
 

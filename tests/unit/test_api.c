@@ -1,6 +1,7 @@
 /* Unit tests for pkg/api without a server: URL and token checks, path
  * escaping, route templates for metrics, and Cloudflare's lifecycle and CORS
  * shapes in both directions. */
+#include <cJSON.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -317,6 +318,182 @@ test_cors_and_counts(void **state)
 	api_call_free(c);
 }
 
+
+/* A loopback api for the listing helpers (no request is sent). */
+static struct api *
+local_api(void)
+{
+	struct api_config cfg = { "http://127.0.0.1:1/client/v4", "tok", "0123abcd", 0, 0, 0, 0, 1 };
+	struct err e;
+	struct api *a;
+
+	err_clear(&e);
+	a = api_new(&cfg, &e);
+	assert_non_null(a);
+	return a;
+}
+
+/*
+ * Reproducer: an A,B,A cursor cycle ran 1,200 requests without end (only the
+ * previous cursor was compared). Any cursor used before ends the listing.
+ */
+static void
+test_listing_cursors(void **state)
+{
+	struct api *a = local_api();
+	struct api_listing l;
+	struct api_call *c = answered("{}", 0);
+	struct err e;
+	char big[API_CURSOR_MAX + 2];
+	int more;
+
+	(void)state;
+	err_clear(&e);
+	api_listing_init(&l, a, 1000, 1000000, "R2 buckets (%s)", "eu");
+	assert_string_equal(l.what, "R2 buckets (eu)");
+	assert_int_equal(api_listing_page(&l, c, 1, &e), ERR_OK);
+	assert_int_equal(api_listing_cursor(&l, "A", &more, &e), ERR_OK);
+	assert_true(more);
+	assert_int_equal(api_listing_page(&l, c, 1, &e), ERR_OK);
+	assert_int_equal(api_listing_cursor(&l, "B", &more, &e), ERR_OK);
+	assert_true(more);
+	assert_int_equal(api_listing_page(&l, c, 1, &e), ERR_OK);
+	assert_int_equal(api_listing_cursor(&l, "A", &more, &e), ERR_PERMANENT);
+	assert_false(more);
+	assert_string_equal(e.msg, "listing R2 buckets (eu): page 3 gave the cursor that page 1 "
+	                    "gave before, the listing loops");
+	api_listing_release(&l);
+
+	/* many fresh cursors: the set grows and still finds an old one */
+	api_listing_init(&l, a, 100000, 100000000, "keys");
+	for (int i = 0; i < 5000; i++) {
+		char cur[32];
+
+		snprintf(cur, sizeof(cur), "cursor-%d", i);
+		assert_int_equal(api_listing_page(&l, c, 0, &e), ERR_OK);
+		assert_int_equal(api_listing_cursor(&l, cur, &more, &e), ERR_OK);
+		assert_true(more);
+	}
+	assert_int_equal(api_listing_cursor(&l, "cursor-1234", &more, &e), ERR_PERMANENT);
+	assert_non_null(strstr(e.msg, "gave the cursor that page 1235 gave before"));
+	/* absent or empty: the end, not an error */
+	assert_int_equal(api_listing_cursor(&l, NULL, &more, &e), ERR_OK);
+	assert_false(more);
+	assert_int_equal(api_listing_cursor(&l, "", &more, &e), ERR_OK);
+	assert_false(more);
+	memset(big, 'c', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(api_listing_cursor(&l, big, &more, &e), ERR_PERMANENT);
+	assert_non_null(strstr(e.msg, "a cursor of 2049 bytes, over the limit of 2048"));
+	api_listing_release(&l);
+	api_call_free(c);
+	api_free(a);
+}
+
+/* Reproducer: fresh cursors with 1,000 buckets a page reached 311 MB. Each
+ * bound ends the listing with one line naming it. */
+static void
+test_listing_bounds(void **state)
+{
+	struct api *a = local_api();
+	struct api_listing l;
+	struct api_call *c = answered("0123456789", 0);
+	struct err e;
+	int more;
+
+	(void)state;
+	err_clear(&e);
+	/* pages */
+	api_listing_init(&l, a, 3, 1000, "KV namespaces");
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(api_listing_page(&l, c, 100, &e), ERR_OK);
+	assert_int_equal(api_listing_next(&l, &e), ERR_PERMANENT);
+	assert_string_equal(e.msg, "listing KV namespaces: more than 3 pages, the limit of one "
+	                    "listing");
+	assert_int_equal(api_listing_cursor(&l, "new", &more, &e), ERR_PERMANENT);
+	assert_false(more);
+	api_listing_release(&l);
+	/* items */
+	api_listing_init(&l, a, 10, 150, "secrets of Secrets Store '%s'", "s");
+	assert_int_equal(api_listing_page(&l, c, 100, &e), ERR_OK);
+	assert_int_equal(api_listing_page(&l, c, 100, &e), ERR_PERMANENT);
+	assert_non_null(strstr(e.msg, "more than 150 items"));
+	api_listing_release(&l);
+	/* bytes: the real bound, reached with a test override of 15 */
+	setenv(API_TEST_LIST_BOUNDS_ENV, "0,0,15", 1);
+	api_free(a);
+	a = local_api();
+	api_listing_init(&l, a, 10, 1000, "R2 buckets (default)");
+	assert_int_equal(l.max_bytes, 15);
+	assert_int_equal(l.max_pages, 10);
+	assert_int_equal(api_listing_page(&l, c, 1, &e), ERR_OK);
+	assert_int_equal(api_listing_page(&l, c, 1, &e), ERR_PERMANENT);
+	assert_non_null(strstr(e.msg, "more than 15 bytes of responses"));
+	api_listing_release(&l);
+	/* the override only lowers */
+	setenv(API_TEST_LIST_BOUNDS_ENV, "5,99999999999,x", 1);
+	api_free(a);
+	a = local_api();
+	api_listing_init(&l, a, 10, 1000, "t");
+	assert_int_equal(l.max_pages, 5);
+	assert_int_equal(l.max_items, 1000);
+	assert_int_equal(l.max_bytes, API_LIST_MAX_BYTES);
+	api_listing_release(&l);
+	unsetenv(API_TEST_LIST_BOUNDS_ENV);
+	api_call_free(c);
+	api_free(a);
+}
+
+/* A small body that would cost cJSON hundreds of megabytes is refused before
+ * it is parsed; commas and brackets inside strings do not count. */
+static void
+test_json_bounds(void **state)
+{
+	struct api_call *c;
+	struct buf b;
+	struct cJSON *root;
+	char why[160];
+
+	(void)state;
+	buf_init(&b, (size_t)-1);
+	buf_puts(&b, "{\"result\":[");
+	for (int i = 0; i < API_JSON_MAX_VALUES; i++)
+		buf_puts(&b, "0,");
+	buf_puts(&b, "0]}");
+	c = answered(b.data, b.len);
+	assert_null(api_json_parse(c, why, sizeof(why)));
+	assert_string_equal(why, "the response holds more than 200000 JSON values");
+	api_call_free(c);
+	buf_reset(&b);
+	buf_puts(&b, "{\"result\":\"");
+	for (int i = 0; i < API_JSON_MAX_VALUES; i++)
+		buf_puts(&b, ",[{");
+	buf_puts(&b, "\"}");
+	c = answered(b.data, b.len);
+	root = api_json_parse(c, why, sizeof(why));
+	assert_non_null(root);
+	cJSON_Delete(root);
+	api_call_free(c);
+	buf_release(&b);
+	c = answered("<html>", 0);
+	snprintf(c->content_type, sizeof(c->content_type), "%s", "text/html");
+	assert_null(api_json_parse(c, why, sizeof(why)));
+	assert_string_equal(why, "the response is not JSON (6 bytes, content type 'text/html')");
+	api_call_free(c);
+	c = answered("{\"result\":[{\"name\":\"a\\u0000b\"}]}", 0);
+	assert_null(api_json_parse(c, why, sizeof(why)));
+	assert_non_null(strstr(why, "NUL"));
+	api_call_free(c);
+	c = api_call_new("GET", "/x");
+	assert_null(api_json_parse(c, why, sizeof(why)));
+	assert_string_equal(why, "the response is empty");
+	api_call_free(c);
+	/* a listing page's body is capped lower than a KV value's */
+	c = api_listing_call("/r2/buckets?per_page=%d", API_R2_PAGE);
+	assert_int_equal(c->resp.limit, API_LIST_PAGE_MAX_BYTES);
+	api_call_free(c);
+}
+
 int
 main(void)
 {
@@ -328,6 +505,9 @@ main(void)
 		cmocka_unit_test(test_escape_and_routes),
 		cmocka_unit_test(test_lifecycle_round_trip),
 		cmocka_unit_test(test_cors_and_counts),
+		cmocka_unit_test(test_listing_cursors),
+		cmocka_unit_test(test_listing_bounds),
+		cmocka_unit_test(test_json_bounds),
 	};
 
 	return cmocka_run_group_tests_name("api", tests, NULL, NULL);
