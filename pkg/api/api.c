@@ -762,6 +762,9 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 		              cc == CURLE_COULDNT_RESOLVE_PROXY;
 		int stall = cc == CURLE_OPERATION_TIMEDOUT;
 
+		if (!connect)
+			c->unheard++; /* it may have reached the server: its effect is unknown */
+
 		if ((cc == CURLE_WRITE_ERROR && c->resp.toobig) || cc == CURLE_FILESIZE_EXCEEDED) {
 			c->rc = err_set(&c->err, ERR_PERMANENT, "%s %s: response larger than %zu bytes",
 			                c->method, c->path, c->resp.limit);

@@ -184,6 +184,7 @@ struct api_call {
 	int cf_code;             /* first Cloudflare error code, 0 if none */
 	char content_type[64];   /* of the last answer (printable bytes only), "" if none */
 	unsigned attempts;
+	unsigned unheard;        /* attempts sent that got no HTTP answer (effect unknown) */
 	/* plumbing */
 	api_done_fn done;
 	void *user;

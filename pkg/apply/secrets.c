@@ -112,7 +112,7 @@ store_id(struct api *a, const char *store, char **out, struct err *e)
 static enum errcode
 put_value(struct api *a, const struct secret_target *t, const char *name,
           const char *value, size_t vlen, const char *comment, int must_be_new,
-          struct err *e)
+          long *status, struct err *e)
 {
 	struct api_call *c;
 	struct buf body;
@@ -180,6 +180,9 @@ put_value(struct api *a, const struct secret_target *t, const char *name,
 	c->body_len = body.len;
 	c->body = buf_take(&body);
 	rc = api_call_sync(a, c);
+	if (status) /* the answer, when every attempt got one; else 0: an attempt may
+	             * have taken effect unheard (a timeout before a retry) */
+		*status = c->unheard == 0 ? c->status : 0;
 	if (rc != ERR_OK)
 		rc = err_set(e, rc, "writing %s to %s '%s': %s", name,
 		             t->kind == TARGET_WORKER ? "Worker" : "Secrets Store",
@@ -374,7 +377,8 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_V%u", t->name, act->version), *id;
-		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, !regen, &e);
+		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, !regen,
+		                            NULL, &e);
 
 		free(name);
 		if (rc != ERR_OK) {
@@ -394,17 +398,26 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	/* phase 2: every target holds V<N>; now the pointer (and alias) */
 	snprintf(num, sizeof(num), "%u", act->version);
 	comment = xasprintf("cfstorage secret=%s pointer current=%u", act->name, act->version);
+	/* The first pointer write can take effect although we never hear back (a
+	 * kill, a dropped connection, a timeout): from its sending on, V<N>'s value
+	 * must never change, so an interrupted run goes on to N+1. Saved before
+	 * the write (write-ahead); undone only when the server answered that it
+	 * refused the write, so nothing can point at V<N> yet. */
+	v = ledger_find(l, act->version);
+	v->published = 1;
+	ap->dirty = 1;
+	apply_save(ap, 1);
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_VERSION", t->name);
-		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &e);
+		long status = 0;
+		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &status,
+		                            &e);
 
 		free(name);
-		if (rc == ERR_OK && i == 0) {
-			/* a pointer moved: from now on V<N>'s value must never change, so
-			 * an interruption makes the next run go on to N+1 (saved first) */
+		if (rc != ERR_OK && i == 0 && status >= 400) {
 			v = ledger_find(l, act->version);
-			v->published = 1;
+			v->published = 0; /* refused: no target points at it */
 			ap->dirty = 1;
 			apply_save(ap, 1);
 		}
@@ -412,7 +425,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 			char *ac = xasprintf("cfstorage secret=%s alias current=%u", act->name,
 			                     act->version);
 
-			rc = put_value(ap->api, t, t->name, val->text, val->len, ac, 0, &e);
+			rc = put_value(ap->api, t, t->name, val->text, val->len, ac, 0, NULL, &e);
 			free(ac);
 		}
 		if (rc != ERR_OK) {
@@ -530,7 +543,7 @@ repair_targets(struct applier *ap, struct plan_action *act, struct sec_ledger *l
 
 		snprintf(num, sizeof(num), "%u", cur->n);
 		err_clear(&e);
-		rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &e);
+		rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, NULL, &e);
 		free(name);
 		free(comment);
 		if (rc != ERR_OK) {
