@@ -15,6 +15,7 @@ const struct cli_command cli_commands[] = {
 	{ "status", CLI_STATUS, "inventory, conditions, secret versions, next rotation" },
 	{ "import", CLI_IMPORT, "adopt an existing resource into the inventory" },
 	{ "export", CLI_EXPORT, "write manifests (adopt: true) for what the account holds" },
+	{ "state", CLI_STATE, "show, unlock --force or migrate --to URL the state" },
 	{ NULL, CLI_NONE, NULL },
 };
 
@@ -34,7 +35,8 @@ cli_usage(FILE *out)
 	fprintf(out,
 	        "\n"
 	        "Global flags:\n"
-	        "  --state PATH           state file (default .cfstorage/state.json)\n"
+	        "  --state PATH           state file (default .cfstorage/state.json), etcd://...\n"
+	        "                         or r2://BUCKET/KEY (README: State)\n"
 	        "  --account-id ID        Cloudflare account (or CLOUDFLARE_ACCOUNT_ID)\n"
 	        "  --api-token-file FILE  file holding the API token (or CLOUDFLARE_API_TOKEN)\n"
 	        "  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
@@ -138,6 +140,9 @@ cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 		break;
 	case CLI_VALIDATE:
 		usage_validate(out);
+		return;
+	case CLI_STATE:
+		cli_usage_state(out);
 		return;
 	default:
 		cli_usage(out);

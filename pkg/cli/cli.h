@@ -13,7 +13,7 @@
 #include "../manifest/manifest.h"
 
 enum cli_cmd { CLI_NONE, CLI_VALIDATE, CLI_PLAN, CLI_APPLY, CLI_RUN, CLI_ROTATE, CLI_STATUS,
-	       CLI_IMPORT, CLI_EXPORT };
+	       CLI_IMPORT, CLI_EXPORT, CLI_STATE };
 
 struct cli_command {
 	const char *name;
@@ -67,6 +67,7 @@ struct cli_opts {
 	int local;
 	int prune, allow_empty, dry_run, force, rebuild, verify_values, with_entries;
 	const char *dir, *kind;
+	const char *to;          /* state migrate --to URL */
 	int64_t interval_ms;
 	const char *listen, *log_format, *log_level;
 	const char *path_roots[MANIFEST_MAX_PATH_ROOTS]; /* --allow-path-root */
@@ -101,6 +102,9 @@ int cli_cmd_rotate(const struct cli_opts *o);
 int cli_cmd_import(const struct cli_opts *o);
 int cli_cmd_export(const struct cli_opts *o);
 int cli_cmd_run(const struct cli_opts *o);
+/* state show | unlock --force | migrate --to URL (state_cmd.c). */
+int cli_cmd_state(const struct cli_opts *o);
+void cli_usage_state(FILE *out);
 
 /* Shared by the commands (commands.c, planfile.c). */
 struct session;
