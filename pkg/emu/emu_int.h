@@ -198,7 +198,7 @@ struct emu {
 };
 
 /* The id token verify reports for the emulator's one token: also its S3
- * access key id (REFERENCE.md 12.1). */
+ * access key id (REFERENCE.md 10.1). */
 #define EMU_TOKEN_ID "c0ffee00c0ffee00c0ffee00c0ffee00"
 
 extern const struct emu_route emu_r2_routes[];

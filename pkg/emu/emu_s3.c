@@ -4,7 +4,7 @@
  * state backend and the AWS SDK tests need: GetObject, HeadObject,
  * PutObject (If-Match, If-None-Match), DeleteObject (If-Match) and
  * ListObjectsV2, with S3's XML error bodies and ETags
- * (cloudflare-api/REFERENCE.md section 12).
+ * (cloudflare-api/REFERENCE.md section 10).
  *
  * Every request must carry an AWS Signature V4 that verifies (region "auto"
  * or "us-east-1", service "s3") with the credentials R2 derives from the
@@ -215,7 +215,7 @@ obj_find(struct emu_bucket *b, const char *key, size_t *at)
 }
 
 /*
- * Conditional headers on a write (REFERENCE.md 12.3): If-Match fails when
+ * Conditional headers on a write (REFERENCE.md 10.3): If-Match fails when
  * the key does not exist or its ETag is not listed; If-None-Match fails
  * when the key exists and "*" or its ETag is listed. 0 when they hold.
  */

@@ -17,9 +17,9 @@
 /*
  * The endpoint: CLOUDFLARE_R2_ENDPOINT when set (cfemu's S3 listener in
  * tests), the embedded emulator's S3 listener with --local, else
- * https://ACCOUNT[.eu|.fedramp].r2.cloudflarestorage.com (REFERENCE.md 12.2).
+ * https://ACCOUNT[.eu|.fedramp].r2.cloudflarestorage.com (REFERENCE.md 10.2).
  * The credentials: R2_ACCESS_KEY_ID / R2_SECRET_ACCESS_KEY when both are
- * set, else derived from the API token as R2 documents (REFERENCE.md 12.1):
+ * set, else derived from the API token as R2 documents (REFERENCE.md 10.1):
  * key id = the token's id (one token verify call), secret = SHA-256 hex of
  * the token value.
  */

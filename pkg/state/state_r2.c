@@ -2,7 +2,7 @@
  * state_r2.c: the r2:// state backend (state_r2.h). Every request is signed
  * by libcurl (CURLOPT_AWS_SIGV4 "aws:amz:auto:s3" with CURLOPT_USERPWD
  * KEY:SECRET); the payload hash goes in x-amz-content-sha256, as S3 wants.
- * The R2 behaviour relied on is in cloudflare-api/REFERENCE.md section 12:
+ * The R2 behaviour relied on is in cloudflare-api/REFERENCE.md section 10:
  * conditional PutObject (If-Match, If-None-Match: *) answering 412
  * PreconditionFailed, ETags, the endpoints and region "auto".
  */
