@@ -71,6 +71,7 @@ flag_of(int c)
 	case OPT_PARALLELISM: return CF_PARALLELISM;
 	case OPT_RATE_LIMIT: return CF_RATE_LIMIT;
 	case OPT_OUT: return CF_OUT;
+	case OPT_TO: return CF_TO;
 	default: return -1;
 	}
 }

@@ -203,7 +203,7 @@ static const char *const flag_names[CF_COUNT] = {
 	[CF_REBUILD] = "rebuild", [CF_VERIFY_VALUES] = "verify-values", [CF_DIR] = "dir",
 	[CF_KIND] = "kind", [CF_WITH_ENTRIES] = "with-entries", [CF_INTERVAL] = "interval",
 	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
-	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out",
+	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out", [CF_TO] = "to",
 };
 
 const char *
@@ -237,6 +237,7 @@ static const struct {
 	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
 	{ CLI_IMPORT, F(CF_FILE) | CLIENT, NULL },
 	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | CLIENT, "yaml" },
+	{ CLI_STATE, F(CF_TO) | F(CF_FORCE), NULL },
 };
 
 static const char *

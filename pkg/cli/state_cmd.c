@@ -16,7 +16,7 @@ void
 cli_usage_state(FILE *out)
 {
 	fprintf(out,
-	        "usage: cfstorage state show [-o text] [--state URL]\n"
+	        "usage: cfstorage state show [--state URL]\n"
 	        "       cfstorage state unlock --force [--state r2://BUCKET/KEY]\n"
 	        "       cfstorage state migrate --to URL [--force] [--state URL]\n"
 	        "\n"
