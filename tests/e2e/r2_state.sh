@@ -149,6 +149,15 @@ expect_rc 0 "migrate r2 -> file"
 cmp "$tmp/f/st.json" "$tmp/f/back.json" || fail "round trip differs"; ok
 obj mig.json >/dev/null; cmp "$tmp/f/st.json" "$tmp/obj" || fail "r2 copy differs"; ok
 
+# --- a state bucket in the eu jurisdiction (cfemu: the signed cf-r2-jurisdiction header)
+[ "$(api POST /r2/buckets -H 'cf-r2-jurisdiction: eu' -d '{"name":"state-eu"}')" = 200 ] || fail "eu bucket"
+cfs_in "$tmp/f" state migrate --state st.json --to 'r2://state-eu/p.json?jurisdiction=eu'
+expect_rc 0 "migrate to an eu state"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$EMU/__emu/s3/eu/state-eu/p.json")" = 200 ] || fail "eu object"; ok
+cfs_in "$tmp/f" state migrate --state st.json --to 'r2://state-eu/p.json'
+expect_rc 1 "the eu bucket is not in the default jurisdiction"
+expect_out "state bucket 'state-eu' does not exist" "NoSuchBucket named"
+
 # --- explicit S3 credentials: wrong ones are refused in S3's words
 R2_ACCESS_KEY_ID=c0ffee00c0ffee00c0ffee00c0ffee00 R2_SECRET_ACCESS_KEY=0000 cfs_in "$tmp/b" plan -f m --state "$S"
 expect_rc 1 "wrong secret"
