@@ -12,6 +12,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
 . tests/lib/common.sh
 ROOT=$PWD
+case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac # run.sh gives an absolute BIN
 emu_start --latency-ms 40
 S3_PORT=$(sed -n 's#^s3 listening on http://127\.0\.0\.1:\([0-9]*\)$#\1#p' "$tmp/emu.out")
 [ -n "$S3_PORT" ] || fail "no s3 listening line"; ok
@@ -26,7 +27,7 @@ mk() { # mk DIR NAME...: a runner's checkout with one R2Bucket manifest per NAME
 	for n in "$@"; do printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: R2Bucket\nmetadata: {name: %s}\nspec: {}\n' "$n" > "$d/m/$n.yaml"; done
 }
 in_dir() { local d=$1; shift; (cd "$d" && "$@"); }
-cfs_in() { local d=$1; shift; rc=0; (cd "$d" && "$ROOT/$BIN/cfstorage" "$@") >"$tmp/cfs.out" 2>&1 || rc=$?; }
+cfs_in() { local d=$1; shift; rc=0; (cd "$d" && "$BIN/cfstorage" "$@") >"$tmp/cfs.out" 2>&1 || rc=$?; }
 
 # --- two runners, fresh checkouts, no local state
 mk "$tmp/a" r2-one r2-two; mk "$tmp/b" r2-one r2-two
@@ -54,8 +55,8 @@ expect_out "^lock: none" "show: no lock"
 mk "$tmp/a" r2-one r2-two c-1 c-2 c-3; mk "$tmp/b" r2-one r2-two c-1 c-2 c-3
 w0=$(emu_stat writes)
 export CFSTORAGE_TEST_R2_LOCK_MS=3000,1000,10000
-(cd "$tmp/a" && exec "$ROOT/$BIN/cfstorage" apply -f m --state "$S") > "$tmp/ca.out" 2>&1 & pa=$!
-(cd "$tmp/b" && exec "$ROOT/$BIN/cfstorage" apply -f m --state "$S") > "$tmp/cb.out" 2>&1 & pb=$!
+(cd "$tmp/a" && exec "$BIN/cfstorage" apply -f m --state "$S") > "$tmp/ca.out" 2>&1 & pa=$!
+(cd "$tmp/b" && exec "$BIN/cfstorage" apply -f m --state "$S") > "$tmp/cb.out" 2>&1 & pb=$!
 wait $pa; ra=$?; wait $pb; rb=$?
 [ "$ra" = 0 ] && [ "$rb" = 0 ] || fail "waiting applies: $ra $rb $(cat "$tmp/ca.out" "$tmp/cb.out")"; ok
 [ "$(( $(emu_stat writes) - w0 ))" = 3 ] || fail "writes: $(( $(emu_stat writes) - w0 )), want 3 creates"; ok
@@ -71,8 +72,8 @@ ok
 # --- two applies together, no wait: exactly one runs, the other names the holder
 mk "$tmp/a" r2-one r2-two c-1 c-2 c-3 d-1 d-2; mk "$tmp/b" r2-one r2-two c-1 c-2 c-3 d-1 d-2
 export CFSTORAGE_TEST_R2_LOCK_MS=3000,1000,0
-(cd "$tmp/a" && exec "$ROOT/$BIN/cfstorage" apply -f m --state "$S") > "$tmp/ca.out" 2>&1 & pa=$!
-(cd "$tmp/b" && exec "$ROOT/$BIN/cfstorage" apply -f m --state "$S") > "$tmp/cb.out" 2>&1 & pb=$!
+(cd "$tmp/a" && exec "$BIN/cfstorage" apply -f m --state "$S") > "$tmp/ca.out" 2>&1 & pa=$!
+(cd "$tmp/b" && exec "$BIN/cfstorage" apply -f m --state "$S") > "$tmp/cb.out" 2>&1 & pb=$!
 wait $pa; ra=$?; wait $pb; rb=$?
 [ "$((ra + rb))" = 1 ] || fail "no-wait applies: $ra $rb"; ok
 grep -h "is locked by another cfstorage (pid [0-9]* on host .* (apply))" "$tmp/ca.out" "$tmp/cb.out" >/dev/null || fail "loser did not name the holder"; ok
@@ -81,7 +82,7 @@ obj prod.json >/dev/null; grep -c '"kind"' "$tmp/obj" | grep -qx 7 || fail "stat
 # --- a writer killed with -9 leaves a lock that expires and is taken over
 mk "$tmp/a" r2-one r2-two c-1 c-2 c-3 d-1 d-2 k-1 k-2 k-3 k-4 k-5 k-6
 export CFSTORAGE_TEST_R2_LOCK_MS=1500,500,8000
-(cd "$tmp/a" && exec "$ROOT/$BIN/cfstorage" apply -f m --state "$S" --parallelism 1) > "$tmp/ck.out" 2>&1 & pk=$!
+(cd "$tmp/a" && exec "$BIN/cfstorage" apply -f m --state "$S" --parallelism 1) > "$tmp/ck.out" 2>&1 & pk=$!
 until_ok 5 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' $EMU/__emu/s3/default/cfstorage-state/prod.json.lock)\" = 200 ]" || fail "no lock seen"
 until_ok 5 bucket_exists k-1 || fail "killed writer made no progress"
 kill -9 $pk; wait $pk 2>/dev/null
@@ -106,7 +107,7 @@ export CFSTORAGE_TEST_R2_LOCK_MS=1500,500,0
 mk "$tmp/d" r2-one r2-two c-1 c-2 c-3 d-1 d-2 k-1 k-2 k-3 k-4 k-5 k-6
 start_d() { # start_d NAME
 	: > "$tmp/$1.out"
-	(cd "$tmp/d" && exec "$ROOT/$BIN/cfstorage" run --state "$S" --listen 127.0.0.1:0 --interval 1s -f m) > "$tmp/$1.out" 2> "$tmp/$1.err" &
+	(cd "$tmp/d" && exec "$BIN/cfstorage" run --state "$S" --listen 127.0.0.1:0 --interval 1s -f m) > "$tmp/$1.out" 2> "$tmp/$1.err" &
 	eval "${1}pid=$!"
 	local port; port=$(listen_port "$tmp/$1.out" "$(eval echo "\$${1}pid")") || fail "$1 did not start: $(tail -3 "$tmp/$1.err")"
 	eval "${1}url=http://127.0.0.1:$port"
