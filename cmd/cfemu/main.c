@@ -3,12 +3,13 @@
  *
  *   cfemu --listen 127.0.0.1:PORT [--data DIR] [--token T] [--account-id A]
  *         [--rate-limit N/SECONDS] [--fault-rate P] [--latency-ms N] [--seed N]
- *         [--listen-any]
+ *         [--listen-any] [--s3-listen 127.0.0.1:PORT]
  *
  * The token comes from --token, else --token-file, else $CFEMU_TOKEN, else
  * "cfemu-token". (cfstorage never takes a token in argv; cfemu is a test
  * tool and the README gives it --token.) Prints
- * "listening on http://HOST:PORT" once it serves, and exits 0 on SIGTERM or
+ * "listening on http://HOST:PORT" once it serves, then
+ * "s3 listening on http://HOST:PORT" for R2's S3 API, and exits 0 on SIGTERM or
  * SIGINT. A bad flag is one line on stderr and exit 1.
  */
 #include <errno.h>
@@ -37,8 +38,11 @@ usage(FILE *f)
 	        "usage: cfemu --listen 127.0.0.1:PORT [--data DIR] [--token T | --token-file F]\n"
 	        "             [--account-id A] [--rate-limit N/SECONDS] [--fault-rate P]\n"
 	        "             [--latency-ms N] [--seed N] [--listen-any] [-v]\n"
+	        "             [--s3-listen 127.0.0.1:PORT]\n"
 	        "Serves the subset of the Cloudflare v4 API cfstorage uses. Without --data\n"
 	        "the data lives in memory only. --listen 127.0.0.1:0 picks a free port.\n"
+	        "R2's S3 API (SigV4: key id = the token's id, secret = SHA-256 hex of the\n"
+	        "token) is served on --s3-listen (default 127.0.0.1:0).\n"
 	        "Test-only routes under /__emu/: stats, reset, clock, faults,\n"
 	        "r2/BUCKET/objects, secret-values.\n"
 	        "Defaults: token '%s' (use --token-file to choose one), account id\n"
@@ -89,6 +93,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-any", no_argument, NULL, 'A' },
+		{ "s3-listen", required_argument, NULL, 'S' },
 		{ "data", required_argument, NULL, 'd' },
 		{ "token", required_argument, NULL, 't' },
 		{ "token-file", required_argument, NULL, 'T' },
@@ -117,6 +122,7 @@ main(int argc, char **argv)
 		switch (c) {
 		case 'l': cfg.listen_addr = optarg; break;
 		case 'A': cfg.listen_any = 1; break;
+		case 'S': cfg.s3_listen_addr = optarg; break;
 		case 'd': cfg.data_dir = optarg; break;
 		case 't':
 			free(token);
@@ -195,6 +201,9 @@ main(int argc, char **argv)
 		int hostlen = colon ? (int)(colon - cfg.listen_addr) : 0;
 
 		printf("listening on http://%.*s:%u\n", hostlen, cfg.listen_addr, emu_port(emu));
+		colon = cfg.s3_listen_addr ? strrchr(cfg.s3_listen_addr, ':') : NULL;
+		printf("s3 listening on http://%.*s:%u\n", colon ? (int)(colon - cfg.s3_listen_addr) : 9,
+		       colon ? cfg.s3_listen_addr : "127.0.0.1", emu_s3_port(emu));
 		fflush(stdout);
 	}
 	while (sigwait(&set, &sig) != 0)

@@ -35,7 +35,7 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
        OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
-       OPT_ALLOW_PATH_ROOT, OPT_OUT };
+       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO };
 
 
 /* The flag a getopt code stands for, -1 for none (version, token, errors). */
@@ -71,6 +71,7 @@ flag_of(int c)
 	case OPT_PARALLELISM: return CF_PARALLELISM;
 	case OPT_RATE_LIMIT: return CF_RATE_LIMIT;
 	case OPT_OUT: return CF_OUT;
+	case OPT_TO: return CF_TO;
 	default: return -1;
 	}
 }
@@ -110,6 +111,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "allow-path-root", required_argument, NULL, OPT_ALLOW_PATH_ROOT },
 		{ "out", required_argument, NULL, OPT_OUT },
+		{ "to", required_argument, NULL, OPT_TO },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -152,6 +154,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_VERIFY_VALUES: o->verify_values = 1; break;
 		case OPT_DIR: o->dir = optarg; break;
 		case OPT_KIND: o->kind = optarg; break;
+		case OPT_TO: o->to = optarg; break;
 		case OPT_WITH_ENTRIES: o->with_entries = 1; break;
 		case OPT_INTERVAL:
 			if ((o->interval_ms = cli_parse_duration(optarg)) < 100)
@@ -275,6 +278,7 @@ main(int argc, char **argv)
 	case CLI_ROTATE: return cli_cmd_rotate(&o);
 	case CLI_IMPORT: return cli_cmd_import(&o);
 	case CLI_EXPORT: return cli_cmd_export(&o);
+	case CLI_STATE: return cli_cmd_state(&o);
 	}
 	abort(); /* every command is handled above */
 }

@@ -15,6 +15,7 @@ const struct cli_command cli_commands[] = {
 	{ "status", CLI_STATUS, "inventory, conditions, secret versions, next rotation" },
 	{ "import", CLI_IMPORT, "adopt an existing resource into the inventory" },
 	{ "export", CLI_EXPORT, "write manifests (adopt: true) for what the account holds" },
+	{ "state", CLI_STATE, "show, unlock --force or migrate --to URL the state" },
 	{ NULL, CLI_NONE, NULL },
 };
 
@@ -34,7 +35,8 @@ cli_usage(FILE *out)
 	fprintf(out,
 	        "\n"
 	        "Global flags:\n"
-	        "  --state PATH           state file (default .cfstorage/state.json)\n"
+	        "  --state PATH           state file (default .cfstorage/state.json), etcd://...\n"
+	        "                         or r2://BUCKET/KEY (README: State)\n"
 	        "  --account-id ID        Cloudflare account (or CLOUDFLARE_ACCOUNT_ID)\n"
 	        "  --api-token-file FILE  file holding the API token (or CLOUDFLARE_API_TOKEN)\n"
 	        "  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
@@ -139,6 +141,9 @@ cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 	case CLI_VALIDATE:
 		usage_validate(out);
 		return;
+	case CLI_STATE:
+		cli_usage_state(out);
+		return;
 	default:
 		cli_usage(out);
 		return;
@@ -198,7 +203,7 @@ static const char *const flag_names[CF_COUNT] = {
 	[CF_REBUILD] = "rebuild", [CF_VERIFY_VALUES] = "verify-values", [CF_DIR] = "dir",
 	[CF_KIND] = "kind", [CF_WITH_ENTRIES] = "with-entries", [CF_INTERVAL] = "interval",
 	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
-	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out",
+	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out", [CF_TO] = "to",
 };
 
 const char *
@@ -232,6 +237,7 @@ static const struct {
 	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
 	{ CLI_IMPORT, F(CF_FILE) | CLIENT, NULL },
 	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | CLIENT, "yaml" },
+	{ CLI_STATE, F(CF_TO) | F(CF_FORCE), NULL },
 };
 
 static const char *

@@ -13,7 +13,7 @@
 #include "../manifest/manifest.h"
 
 enum cli_cmd { CLI_NONE, CLI_VALIDATE, CLI_PLAN, CLI_APPLY, CLI_RUN, CLI_ROTATE, CLI_STATUS,
-	       CLI_IMPORT, CLI_EXPORT };
+	       CLI_IMPORT, CLI_EXPORT, CLI_STATE };
 
 struct cli_command {
 	const char *name;
@@ -53,7 +53,7 @@ enum cli_flag { CF_FILE, CF_OUTPUT, CF_QUIET, CF_VERBOSE, CF_HELP, CF_STATE, CF_
 	CF_TOKEN_FILE, CF_ENDPOINT, CF_LOCAL, CF_NOW, CF_PRUNE, CF_ALLOW_EMPTY, CF_DRY_RUN,
 	CF_PARALLELISM, CF_RATE_LIMIT, CF_FORCE, CF_REBUILD, CF_VERIFY_VALUES, CF_DIR, CF_KIND,
 	CF_WITH_ENTRIES, CF_INTERVAL, CF_LISTEN, CF_LOG_FORMAT, CF_LOG_LEVEL, CF_ALLOW_PATH_ROOT,
-	CF_OUT, CF_COUNT };
+	CF_OUT, CF_TO, CF_COUNT };
 
 /* The command line, parsed (cmd/cfstorage/main.c). */
 struct cli_opts {
@@ -67,6 +67,7 @@ struct cli_opts {
 	int local;
 	int prune, allow_empty, dry_run, force, rebuild, verify_values, with_entries;
 	const char *dir, *kind;
+	const char *to;          /* state migrate --to URL */
 	int64_t interval_ms;
 	const char *listen, *log_format, *log_level;
 	const char *path_roots[MANIFEST_MAX_PATH_ROOTS]; /* --allow-path-root */
@@ -101,6 +102,9 @@ int cli_cmd_rotate(const struct cli_opts *o);
 int cli_cmd_import(const struct cli_opts *o);
 int cli_cmd_export(const struct cli_opts *o);
 int cli_cmd_run(const struct cli_opts *o);
+/* state show | unlock --force | migrate --to URL (state_cmd.c). */
+int cli_cmd_state(const struct cli_opts *o);
+void cli_usage_state(FILE *out);
 
 /* Shared by the commands (commands.c, planfile.c). */
 struct session;

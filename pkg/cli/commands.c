@@ -19,6 +19,7 @@
 #include "../report/report.h"
 #include "../secret/secret.h"
 #include "../session/session.h"
+#include "../state/state_r2.h"
 #include "cli.h"
 
 /*
@@ -135,6 +136,9 @@ cli_session_open(const struct cli_opts *o, struct session *c, int need_manifests
 	cfg.parallelism = o->parallelism;
 	cfg.rate_n = o->rate_n;
 	cfg.rate_secs = o->rate_secs;
+	for (size_t i = 0; cli_commands[i].name; i++)
+		if (cli_commands[i].cmd == o->cmd)
+			cfg.command = cli_commands[i].name;
 	diags_init(&d);
 	err_clear(&e);
 	rc = session_open(&cfg, c, &d, &e);
@@ -148,6 +152,18 @@ cli_session_open(const struct cli_opts *o, struct session *c, int need_manifests
 	}
 	diags_release(&d);
 	return rc == ERR_OK ? EXIT_OK : (int)rc;
+}
+
+/* The state's own S3 requests (an r2:// state), counted apart from the
+ * footer's API requests: R2's S3 API is not under the v4 API's budget. */
+static void
+report_s3(const struct cli_opts *o, const struct session *c)
+{
+	unsigned long n = state_s3_requests(c->st);
+
+	if (n && !o->json && !o->markdown)
+		printf("%lu R2 S3 request%s for the state (not under the API budget).\n", n,
+		       n == 1 ? "" : "s");
 }
 
 /* The plan options every command shares. */
@@ -279,6 +295,7 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	report_s3(o, &c);
 	if (ro.mode == RECONCILE_PLAN && o->out && (rc = cli_plan_save(o->out, o, &c, &r)) != EXIT_OK)
 		goto out;
 	if (ro.mode == RECONCILE_PLAN)
@@ -371,6 +388,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
+	report_s3(o, &c);
 	if (r.plan.counts[PLAN_REFUSE])
 		rc = EXIT_ERROR;
 	else if (o->dry_run)

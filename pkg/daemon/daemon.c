@@ -18,6 +18,7 @@
 #include "../log/log.h"
 #include "../reconcile/reconcile.h"
 #include "../secret/secret.h"
+#include "../state/state_r2.h"
 #include "daemon_int.h"
 
 enum reason { R_START, R_CHANGE, R_INTERVAL, R_HUP, R_ROTATION, R_BACKOFF, R_RETRY };
@@ -799,6 +800,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 		pthread_mutex_lock(&l.m.lock);
 		l.m.heartbeat = now;
 		l.m.leader = lead;
+		l.m.s3_requests = state_s3_requests(l.st);
 		if (!lead)
 			l.m.ready = 1; /* a standby is ready: it serves probes and waits */
 		pthread_mutex_unlock(&l.m.lock);

@@ -29,6 +29,7 @@ struct metrics {
 	unsigned long drift;
 	int manifests_valid;
 	int leader;              /* this replica writes */
+	unsigned long s3_requests; /* the r2:// state's own, apart from the API's */
 	double last_reconcile;   /* unix seconds */
 	struct series requests[DAEMON_MAX_SERIES];
 	size_t nrequests;

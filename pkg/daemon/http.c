@@ -142,6 +142,9 @@ metrics_render(struct metrics *m)
 	buf_printf(&b, "cfstorage_last_reconcile_timestamp_seconds %.0f\n", m->last_reconcile);
 	family(&b, "cfstorage_leader", "gauge", "1 when this replica is the one that writes.");
 	buf_printf(&b, "cfstorage_leader %d\n", m->leader);
+	family(&b, "cfstorage_state_s3_requests_total", "counter", "R2 S3 API requests of an "
+	       "r2:// state (lock, renewals, reads, writes); not under the API's budget.");
+	buf_printf(&b, "cfstorage_state_s3_requests_total %lu\n", m->s3_requests);
 	pthread_mutex_unlock(&m->lock);
 	return buf_take(&b);
 }

@@ -25,8 +25,6 @@
 #define EMU_CONN_TIMEOUT 120
 /* The prefix real clients put before every route. */
 #define EMU_PREFIX "/client/v4"
-/* The id token-verify reports for the emulator's one token. */
-#define EMU_TOKEN_ID "c0ffee00c0ffee00c0ffee00c0ffee00"
 
 /* ---- small helpers shared by the handlers ---- */
 
@@ -433,6 +431,7 @@ static const struct {
 	{ emu_kv_routes, &emu_kv_nroutes },
 	{ emu_secrets_routes, &emu_secrets_nroutes },
 	{ emu_admin_routes, &emu_admin_nroutes },
+	{ emu_s3_routes, &emu_s3_nroutes },
 };
 
 /* Finds the route for (method, path); NULL when none matches. */
@@ -868,8 +867,8 @@ on_done(void *cls, struct MHD_Connection *c, void **con_cls,
  * Splits "HOST:PORT" or "[V6]:PORT" into a socket address. "localhost"
  * means 127.0.0.1. Refuses a non-loopback host unless any is set.
  */
-static enum errcode
-parse_listen(const char *s, int any, struct sockaddr_storage *ss, char **host,
+enum errcode
+emu_parse_listen(const char *s, int any, struct sockaddr_storage *ss, char **host,
              struct err *err)
 {
 	const char *colon;
@@ -963,7 +962,7 @@ emu_start(const struct emu_config *cfg, struct err *err)
 		        e->account_id);
 		goto fail;
 	}
-	if (parse_listen(cfg->listen_addr ? cfg->listen_addr : "127.0.0.1:0",
+	if (emu_parse_listen(cfg->listen_addr ? cfg->listen_addr : "127.0.0.1:0",
 	                 cfg->listen_any, &ss, &e->listen_host, err) != ERR_OK)
 		goto fail;
 	if (cfg->data_dir != NULL) {
@@ -985,6 +984,11 @@ emu_start(const struct emu_config *cfg, struct err *err)
 	}
 	di = MHD_get_daemon_info(e->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	e->port = di ? di->port : 0;
+	if (emu_s3_start(e, cfg->s3_listen_addr ? cfg->s3_listen_addr : "127.0.0.1:0",
+	                 cfg->listen_any, err) != ERR_OK) {
+		MHD_stop_daemon(e->mhd);
+		goto fail;
+	}
 	log_debug("emulator started", "port=%u", e->port);
 	return e;
 fail:
@@ -1003,6 +1007,7 @@ emu_stop(struct emu *e)
 {
 	if (e == NULL)
 		return;
+	emu_s3_stop(e);
 	if (e->mhd)
 		MHD_stop_daemon(e->mhd);
 	emu_free(e);

@@ -51,6 +51,7 @@ struct emu_config {
 	double fault_rate;       /* 0..1: share of API calls given a random fault */
 	unsigned latency_ms;     /* added to every API call */
 	unsigned long seed;      /* seeds the fault generator */
+	const char *s3_listen_addr; /* R2's S3 API (emu_s3.c); NULL: "127.0.0.1:0" */
 };
 
 struct emu;
@@ -64,6 +65,8 @@ struct emu;
 struct emu *emu_start(const struct emu_config *cfg, struct err *e);
 /* The bound port (useful after asking for port 0). */
 unsigned emu_port(const struct emu *emu);
+/* The S3 listener's bound port. */
+unsigned emu_s3_port(const struct emu *emu);
 /* Stops serving, waits for in-flight requests, frees everything. NULL is fine. */
 void emu_stop(struct emu *emu);
 

@@ -42,6 +42,7 @@ h_stats(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	cJSON_AddNumberToObject(root, "requests", (double)e->requests);
 	cJSON_AddNumberToObject(root, "reads", (double)e->reads);
 	cJSON_AddNumberToObject(root, "writes", (double)e->writes);
+	cJSON_AddNumberToObject(root, "s3_requests", (double)e->s3_requests);
 	routes = cJSON_AddArrayToObject(root, "routes");
 	for (size_t i = 0; i < e->stats.n; i++) {
 		const struct emu_stat *s = e->stats.v[i];
@@ -331,6 +332,7 @@ h_unseed(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		struct emu_object *o = b->objects.v[i];
 
 		free(o->key);
+		free(o->data);
 		free(o);
 	}
 	b->objects.n = 0;

@@ -64,6 +64,7 @@ struct emu_object {
 	char *key;
 	long long size;
 	long long uploaded; /* emulator time */
+	char *data;         /* S3 PutObject's bytes (size of them); NULL when seeded */
 };
 
 struct emu_bucket {
@@ -145,6 +146,8 @@ struct emu_resp {
 	const char *ctype;
 	unsigned retry_after; /* 0: no Retry-After header */
 	int drop;             /* close the connection without answering */
+	char etag[35];        /* S3: the ETag header ("" for none) */
+	long long last_modified; /* S3: Last-Modified (0 for none) */
 };
 
 #define EMU_R_ADMIN 1u   /* a /__emu/ route: loopback only, no token, no stats */
@@ -189,7 +192,14 @@ struct emu {
 	unsigned rate_count;
 	unsigned long long rng;
 	int journal_fd; /* -1: memory only */
+	struct MHD_Daemon *s3_mhd; /* the S3 listener (emu_s3.c) */
+	unsigned s3_port;
+	unsigned long long s3_requests;
 };
+
+/* The id token verify reports for the emulator's one token: also its S3
+ * access key id (REFERENCE.md 10.1). */
+#define EMU_TOKEN_ID "c0ffee00c0ffee00c0ffee00c0ffee00"
 
 extern const struct emu_route emu_r2_routes[];
 extern const size_t emu_r2_nroutes;
@@ -199,6 +209,8 @@ extern const struct emu_route emu_secrets_routes[];
 extern const size_t emu_secrets_nroutes;
 extern const struct emu_route emu_admin_routes[];
 extern const size_t emu_admin_nroutes;
+extern const struct emu_route emu_s3_routes[];
+extern const size_t emu_s3_nroutes;
 extern const struct emu_route emu_acct_routes[];
 extern const size_t emu_acct_nroutes;
 
@@ -231,6 +243,15 @@ int emu_parse_ll(const char *s, long long *out);
  * integer (truncated); -1 when v is no number or out of range, which also
  * keeps a cast of 1e300 (undefined behaviour) from happening. */
 int emu_json_ll(const cJSON *v, long long min, long long max, long long *out);
+
+/* "HOST:PORT" or "[V6]:PORT" to a socket address; loopback unless any (emu.c). */
+struct sockaddr_storage;
+enum errcode emu_parse_listen(const char *s, int any, struct sockaddr_storage *ss, char **host,
+                              struct err *err) WARN_UNUSED_RESULT;
+/* The S3 listener (emu_s3.c): started after the v4 one, stopped before it. */
+enum errcode emu_s3_start(struct emu *e, const char *addr, int any, struct err *err)
+	WARN_UNUSED_RESULT;
+void emu_s3_stop(struct emu *e);
 
 /* Model lifetime (emu_store.c). */
 void emu_model_release(struct emu_model *m);

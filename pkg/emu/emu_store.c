@@ -34,7 +34,7 @@
 #define JOURNAL_MAX (4ull * 1024 * 1024 * 1024)
 /* Headers worth journaling: those the handlers read. Never authorization. */
 static const char *const journaled_headers[] = {
-	"content-type", "cf-r2-jurisdiction", "cf-r2-storage-class",
+	"content-type", "cf-r2-jurisdiction", "cf-r2-storage-class", "if-match", "if-none-match",
 };
 
 /* ---- the model ---- */
@@ -53,6 +53,7 @@ emu_bucket_free(struct emu_bucket *b)
 		struct emu_object *o = b->objects.v[i];
 
 		free(o->key);
+		free(o->data);
 		free(o);
 	}
 	free(b->objects.v);

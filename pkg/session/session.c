@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../mem/mem.h"
+#include "../state/state_r2.h"
 #include "../timefmt/timefmt.h"
 
 void
@@ -161,6 +162,8 @@ session_open(const struct session_config *cfg, struct session *s, struct diags *
 		account = cfg->account_id ? cfg->account_id : getenv("CLOUDFLARE_ACCOUNT_ID");
 		if (cfg->need_api && (rc = find_token(cfg, s, e)) != ERR_OK)
 			return rc;
+		if (!cfg->need_api && state_is_r2(state_path) && find_token(cfg, s, e) != ERR_OK)
+			err_clear(e); /* session_open_r2 says what is missing */
 	}
 	if (cfg->need_api && (account == NULL || strlen(account) != 32 ||
 	                      strspn(account, "0123456789abcdefABCDEF") != 32)) {
@@ -172,9 +175,13 @@ session_open(const struct session_config *cfg, struct session *s, struct diags *
 		             account, cfg->account_id ? "--account-id" : "CLOUDFLARE_ACCOUNT_ID");
 		goto out;
 	}
-	if (!cfg->no_state &&
-	    (rc = state_open(state_path ? state_path : STATE_DEFAULT_PATH,
-	                     cfg->need_api ? cfg->lock : 0, &s->st, e)) != ERR_OK)
+	if (!cfg->no_state && state_is_r2(state_path))
+		rc = session_open_r2(cfg, s, state_path, endpoint, account,
+		                     cfg->need_api ? cfg->lock : 0, e);
+	else if (!cfg->no_state)
+		rc = state_open(state_path ? state_path : STATE_DEFAULT_PATH,
+		                cfg->need_api ? cfg->lock : 0, &s->st, e);
+	if (rc != ERR_OK)
 		goto out;
 	s->endpoint = xstrdup(endpoint);
 	if (cfg->need_api) {

@@ -34,6 +34,7 @@ struct session_config {
 	int local;                    /* --local: the embedded emulator */
 	int need_api;                 /* open the token and the client */
 	unsigned parallelism, rate_n, rate_secs;
+	const char *command;          /* recorded in an r2:// state's lock */
 };
 
 struct session {
@@ -56,5 +57,9 @@ struct session {
 enum errcode session_open(const struct session_config *cfg, struct session *s,
                           struct diags *d, struct err *e) WARN_UNUSED_RESULT;
 void session_release(struct session *s);
+/* An r2:// state: endpoint and S3 credentials, then state_r2_open (session_r2.c). */
+enum errcode session_open_r2(const struct session_config *cfg, struct session *s,
+                             const char *path, const char *endpoint, const char *account,
+                             int lock, struct err *e) WARN_UNUSED_RESULT;
 
 #endif

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "../etcd/etcd.h"
+#include "state_int.h"
+#include "state_r2.h"
 #include "../log/log.h"
 #include "../mem/mem.h"
 #include "../timefmt/timefmt.h"
@@ -521,6 +523,8 @@ state_campaign(struct state *st, struct err *e)
 	char *data = NULL;
 	size_t len = 0;
 
+	if (st->r2)
+		return state_r2_campaign(st, e);
 	if (x == NULL || (x->leader && !atomic_load(&x->lost)))
 		return ERR_OK;
 	stop_keepalive(x);
@@ -573,6 +577,8 @@ state_campaign(struct state *st, struct err *e)
 int
 state_is_leader(const struct state *st)
 {
+	if (st->r2)
+		return state_r2_is_leader(st);
 	if (st->etcd == NULL)
 		return !st->readonly;
 	return st->etcd->leader && !atomic_load(&st->etcd->lost);
@@ -642,6 +648,9 @@ state_open(const char *path, int lock, struct state **out, struct err *e)
 	*out = st;
 	if (strncmp(path, "etcd://", 7) == 0 || strncmp(path, "etcds://", 8) == 0)
 		return open_etcd(st, lock, e);
+	if (state_is_r2(path))
+		return err_set(e, ERR_INVALID, "state '%s' needs R2 credentials: it is opened "
+		               "through a session", path);
 	if (lock) {
 		char *lp = xasprintf("%s.lock", path), info[256], host[128] = "?";
 		ssize_t r;
@@ -836,6 +845,12 @@ state_save(struct state *st, struct err *e)
 
 	if (st->readonly)
 		return err_set(e, ERR_IO, "state '%s' was opened read-only", st->path);
+	if (st->r2) {
+		data = state_int_serialize(st);
+		rc = state_r2_save(st, data, e);
+		free(data);
+		return rc;
+	}
 	if (st->etcd) {
 		enum errcode rc2;
 
@@ -887,6 +902,8 @@ state_close(struct state *st)
 {
 	if (st == NULL)
 		return;
+	if (st->r2)
+		state_r2_close(st);
 	if (st->etcd) {
 		struct state_etcd *x = st->etcd;
 		struct err e;
@@ -953,4 +970,27 @@ state_remove(struct state *st, enum kind k, const char *name)
 	free(x);
 	memmove(&st->v[i], &st->v[i + 1], (st->n - i - 1) * sizeof(*st->v));
 	st->n--;
+}
+
+/* ---- lent to the backends (state_int.h) ---- */
+
+enum errcode
+state_int_parse(struct state *st, const char *data, size_t len, struct err *e)
+{
+	return parse(st, data, len, e);
+}
+
+char *
+state_int_serialize(const struct state *st)
+{
+	char *s = serialize(st), *out = xasprintf("%s\n", s);
+
+	free(s);
+	return out;
+}
+
+void
+state_int_clear(struct state *st)
+{
+	clear_data(st);
 }

@@ -71,12 +71,14 @@ struct sec_ledger {
 #define STATE_ETCD_LEASE_TTL 15
 
 struct state_etcd;
+struct state_r2;
 
 struct state {
 	char *path;
 	int lock_fd;
 	int readonly;            /* opened without the lock (status) */
 	struct state_etcd *etcd; /* etcd:// backend, NULL for a file */
+	struct state_r2 *r2;     /* r2:// backend (state_r2.h), opened by state_r2_open */
 	struct inv_entry **v;    /* stable pointers: entries never move */
 	size_t n;
 	struct sec_ledger **secrets; /* stable pointers */

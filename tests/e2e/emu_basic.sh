@@ -308,7 +308,7 @@ req GET "$A/storage/kv/namespaces/$CNS/keys"; expect 200; is 'len(d["result"])' 
 
 # ---- stats: the shape README's cfemu section documents ----
 status=$(curl -s -o "$tmp/body" -w '%{http_code}' "$U/__emu/stats"); expect 200
-is 'sorted(d.keys())' '["reads", "requests", "routes", "writes"]'
+is 'sorted(d.keys())' '["reads", "requests", "routes", "s3_requests", "writes"]'
 is 'd["requests"] == d["reads"] + d["writes"] and d["requests"] == sum(r["count"] for r in d["routes"])' true
 is 'all(sorted(r.keys()) == ["count","method","route","status"] for r in d["routes"])' true
 is '[r["count"] for r in d["routes"] if r["method"]=="POST" and r["route"]=="/accounts/{account_id}/r2/buckets" and r["status"]==409]' '[1]'

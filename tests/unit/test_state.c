@@ -14,6 +14,7 @@
 
 #include "../../pkg/mem/mem.h"
 #include "../../pkg/state/state.h"
+#include "../../pkg/state/state_r2.h"
 
 struct fx {
 	char dir[64];
@@ -198,6 +199,42 @@ test_bare_and_relative_names(void **state)
 	assert_int_equal(chdir(cwd), 0);
 }
 
+/* r2://BUCKET/KEY[?jurisdiction=J]: split, and refused with the reason. */
+static void
+test_r2_url(void **state)
+{
+	static const char *const bad[] = {
+		"r2://", "r2://ab/k", "r2://Bucket/k", "r2://bucket", "r2://bucket/",
+		"r2://bucket/k?jurisdiction=us-west", "r2://bucket/k?x=1", "r2://b?x/k",
+	};
+	char *b, *k, *j;
+	struct state *st = NULL;
+	struct err e;
+
+	(void)state;
+	err_clear(&e);
+	assert_int_equal(state_r2_parse_url("r2://cfstorage-state/env/prod.json", &b, &k, &j, &e),
+	                 ERR_OK);
+	assert_string_equal(b, "cfstorage-state");
+	assert_string_equal(k, "env/prod.json");
+	assert_string_equal(j, "default");
+	free(b); free(k); free(j);
+	assert_int_equal(state_r2_parse_url("r2://state-eu/p.json?jurisdiction=eu", &b, &k, &j, &e),
+	                 ERR_OK);
+	assert_string_equal(k, "p.json");
+	assert_string_equal(j, "eu");
+	free(b); free(k); free(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err_clear(&e);
+		assert_int_equal(state_r2_parse_url(bad[i], &b, &k, &j, &e), ERR_INVALID);
+		assert_null(b);
+		assert_true(strstr(e.msg, "r2://") != NULL);
+	}
+	/* an r2:// state is never opened as a file, and needs credentials */
+	assert_int_equal(state_open("r2://bucket/k", 1, &st, &e), ERR_INVALID);
+	state_close(st);
+}
+
 /* The etcd endpoint is checked by host, not by prefix (as the API's is). */
 static void
 test_etcd_endpoint_host(void **state)
@@ -229,6 +266,7 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_bare_and_relative_names, setup, teardown),
 		cmocka_unit_test(test_etcd_endpoint_host),
+		cmocka_unit_test(test_r2_url),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
