@@ -57,9 +57,8 @@ put_text(FILE *out, const char *s, size_t n)
 			p++; /* not UTF-8: dropped */
 			continue;
 		}
-		if ((size_t)(end - p) < len) {
-			break;
-		}
+		if ((size_t)(end - p) < len)
+			break; /* cut short: dropped */
 		for (unsigned i = 1; i < len; i++)
 			cp = (cp << 6) | (p[i] & 0x3f);
 		fprintf(out, "\\[u%04X]", cp);
