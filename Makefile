@@ -49,7 +49,7 @@ endef
 $(eval $(call flavour,plain,bin,))
 $(eval $(call flavour,asan,build/asan/bin,$(SAN)))
 
-.PHONY: all deps test test-plain test-asan unit fixtures e2e demo update-golden clean
+.PHONY: all deps test test-plain test-asan unit fixtures e2e demo install update-golden clean
 .SECONDARY:
 
 all: $(plain_BINS)
@@ -75,6 +75,23 @@ test-asan: $(asan_BINS) $(asan_TESTS)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: both binaries, their man pages
+# (each binary writes its own with --man, from the texts of its --help) and the
+# bash and zsh completion. INSTALL_FROM=DIR installs binaries built elsewhere
+# (the tests install build/asan/bin) instead of building bin/.
+PREFIX       ?= /usr/local
+INSTALL_FROM ?= bin
+install: $(if $(filter bin,$(INSTALL_FROM)),$(plain_BINS))
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 755 $(INSTALL_FROM)/cfstorage $(INSTALL_FROM)/cfemu $(DESTDIR)$(PREFIX)/bin/
+	$(INSTALL_FROM)/cfstorage --man > $(DESTDIR)$(PREFIX)/share/man/man1/cfstorage.1
+	$(INSTALL_FROM)/cfemu --man > $(DESTDIR)$(PREFIX)/share/man/man1/cfemu.1
+	chmod 644 $(DESTDIR)$(PREFIX)/share/man/man1/cfstorage.1 $(DESTDIR)$(PREFIX)/share/man/man1/cfemu.1
+	install -m 644 deploy/completion/cfstorage.bash \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/cfstorage
+	install -m 644 deploy/completion/_cfstorage $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_cfstorage
 
 update-golden: $(plain_BINS)
 	@bash tests/fixtures.sh bin --update

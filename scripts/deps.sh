@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libyaml-dev libcurl4-openssl-dev libcjson-dev
       libssl-dev libcmocka-dev libmicrohttpd-dev python3 time curl
-      prometheus etcd-server)
+      prometheus etcd-server man-db groff-base zsh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

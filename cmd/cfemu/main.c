@@ -104,6 +104,7 @@ main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "man", no_argument, NULL, 'M' }, /* hidden: make install writes cfemu.1 */
 		{ NULL, 0, NULL, 0 },
 	};
 	struct emu_config cfg;
@@ -168,6 +169,20 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'M': {
+			char *text = NULL;
+			size_t len = 0;
+			FILE *m = open_memstream(&text, &len);
+
+			if (m == NULL)
+				return 1;
+			usage(m);
+			fclose(m);
+			cli_man_text(stdout, "cfemu", "a local emulator of the Cloudflare API cfstorage uses",
+			             text);
+			free(text);
+			return 0;
+		}
 		default:
 			fprintf(stderr, "cfemu: unknown or incomplete option '%s' (see --help)\n",
 			        argv[optind - 1]);

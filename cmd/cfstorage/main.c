@@ -35,7 +35,7 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
        OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
-       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO };
+       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO, OPT_MAN };
 
 
 /* The flag a getopt code stands for, -1 for none (version, token, errors). */
@@ -112,6 +112,7 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		{ "allow-path-root", required_argument, NULL, OPT_ALLOW_PATH_ROOT },
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "to", required_argument, NULL, OPT_TO },
+		{ "man", no_argument, NULL, OPT_MAN }, /* hidden: make install writes cfstorage.1 */
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, idx;
@@ -199,6 +200,9 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_VERSION:
 			printf("cfstorage %s\n", CFS_VERSION);
 			exit(EXIT_OK);
+		case OPT_MAN:
+			cli_man(stdout);
+			exit(EXIT_OK);
 		case OPT_TOKEN:
 			return cli_fail("a token is never accepted on the command line; use "
 			            "CLOUDFLARE_API_TOKEN or --api-token-file FILE");
@@ -244,6 +248,8 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	api_global_init(); /* before any libcurl use: its allocator cleanses */
 	log_setup(LOG_WARN, LOG_LOGFMT);
+	if (argc > 1 && strcmp(argv[1], "__complete") == 0) /* hidden: the shell completion */
+		return cli_complete(argc - 2, argv + 2, stdout);
 	/* Terraform's spelling, `plan -out FILE`, is getopt's --out */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-out") == 0 || strncmp(argv[i], "-out=", 5) == 0) {

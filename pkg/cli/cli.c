@@ -20,138 +20,140 @@ const struct cli_command cli_commands[] = {
 };
 
 
+const char cli_about[] =
+	"Keeps a Cloudflare account's R2 buckets, Workers KV namespaces and rotating\n"
+	"secrets in the state that YAML manifests declare.\n";
+
+const char cli_global_flags[] =
+	"  --state PATH           state file (default .cfstorage/state.json), etcd://...\n"
+	"                         or r2://BUCKET/KEY (README: State)\n"
+	"  --account-id ID        Cloudflare account (or CLOUDFLARE_ACCOUNT_ID)\n"
+	"  --api-token-file FILE  file holding the API token (or CLOUDFLARE_API_TOKEN)\n"
+	"  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
+	"  --local                use the embedded emulator (state under .cfstorage/local)\n"
+	"  --now RFC3339          evaluate schedules as if it were that time\n"
+	"  --allow-path-root DIR  manifests may also name files under DIR (repeatable);\n"
+	"                         otherwise valueFrom.file stays in its manifest's folder\n"
+	"  -v, --verbose          more detail;  -q, --quiet  less\n"
+	"  -h, --help             help for any command;  --version\n";
+
+const char cli_help_closing[] =
+	"A token is never accepted as a command-line argument.\n"
+	"Run 'cfstorage COMMAND --help' for a command's own flags.\n";
+
 void
 cli_usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: cfstorage COMMAND [flags]\n"
-	        "\n"
-	        "Keeps a Cloudflare account's R2 buckets, Workers KV namespaces and rotating\n"
-	        "secrets in the state that YAML manifests declare.\n"
-	        "\n"
-	        "Commands:\n");
+	fprintf(out, "usage: cfstorage COMMAND [flags]\n\n%s\nCommands:\n", cli_about);
 	for (size_t i = 0; cli_commands[i].name; i++)
 		fprintf(out, "  %-9s %s\n", cli_commands[i].name, cli_commands[i].summary);
-	fprintf(out,
-	        "\n"
-	        "Global flags:\n"
-	        "  --state PATH           state file (default .cfstorage/state.json), etcd://...\n"
-	        "                         or r2://BUCKET/KEY (README: State)\n"
-	        "  --account-id ID        Cloudflare account (or CLOUDFLARE_ACCOUNT_ID)\n"
-	        "  --api-token-file FILE  file holding the API token (or CLOUDFLARE_API_TOKEN)\n"
-	        "  --endpoint URL         API base URL (or CLOUDFLARE_API_BASE_URL)\n"
-	        "  --local                use the embedded emulator (state under .cfstorage/local)\n"
-	        "  --now RFC3339          evaluate schedules as if it were that time\n"
-	        "  --allow-path-root DIR  manifests may also name files under DIR (repeatable);\n"
-	        "                         otherwise valueFrom.file stays in its manifest's folder\n"
-	        "  -v, --verbose          more detail;  -q, --quiet  less\n"
-	        "  -h, --help             help for any command;  --version\n"
-	        "\n"
-	        "A token is never accepted as a command-line argument.\n"
-	        "Run 'cfstorage COMMAND --help' for a command's own flags.\n");
+	fprintf(out, "\nGlobal flags:\n%s\n%s", cli_global_flags, cli_help_closing);
 }
 
-static void
-usage_validate(FILE *out)
-{
-	fprintf(out,
-	        "usage: cfstorage validate -f PATH... [-o text|json] [-q]\n"
-	        "\n"
-	        "Checks manifests without contacting Cloudflare. PATH is a file, a directory\n"
-	        "(every *.yaml and *.yml below it, in sorted order; names starting with '.'\n"
-	        "are skipped) or '-' for standard input. Every mistake in every file is\n"
-	        "reported, sorted by file and position, as file:line:col: message.\n"
-	        "\n"
-	        "  -f, --filename PATH    manifests to read (repeatable)\n"
-	        "  -o, --output FORMAT    text (default) or json: [{file,line,col,message}]\n"
-	        "  -q, --quiet            print nothing when the manifests are valid\n"
-	        "  --allow-path-root DIR  valueFrom.file may also name files under DIR; without\n"
-	        "                         it a file must be inside its manifest's folder (the\n"
-	        "                         current folder for '-'): no absolute path, no '..' out,\n"
-	        "                         no symlink out\n"
-	        "\n"
-	        "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n");
-}
+/* Each command's help: what `cfstorage COMMAND --help` prints and what the man
+ * page (man.c) renders. */
+const struct cli_help cli_helps[] = {
+	{ CLI_VALIDATE,
+	  "usage: cfstorage validate -f PATH... [-o text|json] [-q]\n",
+	  "Checks manifests without contacting Cloudflare. PATH is a file, a directory\n"
+	  "(every *.yaml and *.yml below it, in sorted order; names starting with '.'\n"
+	  "are skipped) or '-' for standard input. Every mistake in every file is\n"
+	  "reported, sorted by file and position, as file:line:col: message.\n"
+	  "\n"
+	  "  -f, --filename PATH    manifests to read (repeatable)\n"
+	  "  -o, --output FORMAT    text (default) or json: [{file,line,col,message}]\n"
+	  "  -q, --quiet            print nothing when the manifests are valid\n"
+	  "  --allow-path-root DIR  valueFrom.file may also name files under DIR; without\n"
+	  "                         it a file must be inside its manifest's folder (the\n"
+	  "                         current folder for '-'): no absolute path, no '..' out,\n"
+	  "                         no symlink out\n"
+	  "\n"
+	  "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n", 0 },
+	{ CLI_PLAN,
+	  "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [--verify-values]\n"
+	  "                      [-out FILE] [-o text|json] [-q]\n",
+	  "Shows what apply would change: + create, ~ update, - delete, = adopt,\n"
+	  "! refused, · forget, ↻ rotate, # no changes (a note). Exit 0 no changes,\n"
+	  "2 changes, 1 error, 3 invalid manifests (nothing is sent).\n"
+	  "-out FILE saves the plan (the manifests' contents, the time, and what each\n"
+	  "action relied on; never a value) for 'cfstorage apply FILE'.\n", 1 },
+	{ CLI_APPLY,
+	  "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
+	  "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
+	  "                       [-o text|json] [-q]\n"
+	  "       cfstorage apply FILE     (a plan saved with plan -out FILE)\n",
+	  "Converges the account. With FILE, applies exactly the saved plan, or\n"
+	  "refuses (exit 1, naming what changed) when the manifests or the account\n"
+	  "changed since it was made. --prune deletes owned resources that left the\n"
+	  "manifests when their deletionPolicy is Delete (never an empty set without\n"
+	  "--allow-empty). --verify-values also reads every declared KV value (one\n"
+	  "request each) instead of trusting the content hash in the key listing.\n"
+	  "Exit 0 converged, 1 an action failed or was refused (or an error), 3 invalid\n"
+	  "manifests (nothing is sent).\n", 1 },
+	{ CLI_RUN,
+	  "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
+	  "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n",
+	  "Reconciles forever: at start, on manifest changes, every --interval\n"
+	  "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
+	  "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
+	  "SIGTERM finishes in-flight requests, saves the state and exits 0.\n", 1 },
+	{ CLI_ROTATE,
+	  "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run]\n",
+	  "Writes a new version of the Secret NAME now and applies its retain policy.\n"
+	  "--force is needed when the current version is less than a day old.\n", 1 },
+	{ CLI_STATUS,
+	  "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n",
+	  "The inventory, conditions and every Secret's versions. With -f it also\n"
+	  "reads the account: the next rotation, and what each Secret's targets hold\n"
+	  "beside the ledger (versions present or missing, pointer, alias, names\n"
+	  "without cfstorage's mark). -v shows destroyed versions too. --rebuild\n"
+	  "-f PATH rebuilds the manifests' secret ledgers from the account (after a\n"
+	  "lost state, or to accept that a retained version was lost).\n", 1 },
+	{ CLI_IMPORT,
+	  "usage: cfstorage import KIND NAME -f PATH...\n",
+	  "Adopts the existing resource that the manifest named NAME describes\n"
+	  "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
+	  "versions are recorded from the account and its pointer is marked as\n"
+	  "cfstorage's; no version is written.\n", 1 },
+	{ CLI_STATE,
+	  "usage: cfstorage state show [--state URL]\n"
+	  "       cfstorage state unlock --force [--state r2://BUCKET/KEY]\n"
+	  "       cfstorage state migrate --to URL [--force] [--state URL]\n",
+	  "show: the inventory and every Secret's ledger (fingerprints, never values),\n"
+	  "and for an r2:// state who holds its lock. Takes no lock.\n"
+	  "unlock --force: deletes an r2:// state's lock object whoever holds it, for\n"
+	  "a holder that is gone (an expired lock is taken over without it).\n"
+	  "migrate --to URL: copies the state to URL (a path, etcd://... or\n"
+	  "r2://BUCKET/KEY) in one atomic write, holding both locks; a target that\n"
+	  "already holds resources is refused without --force. The source is kept.\n"
+	  "\n"
+	  "Exit status: 0 done, 1 error (a held lock, a refused target).\n", 1 },
+	{ CLI_EXPORT,
+	  "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n",
+	  "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
+	  "(with --with-entries, its keys; values that are not short text go to files\n"
+	  "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
+	  "read). Every resource carries adopt: true, so plan shows adopts only.\n"
+	  "Without --dir, YAML goes to standard output.\n", 1 },
+	{ CLI_NONE, NULL, NULL, 0 },
+};
 
-/* The own flags of each command that talks to the API (validate has its own). */
+/* The help of cmd: its usage, what it does and its own flags, then (for
+ * commands that talk to the API) a pointer to the global flags. */
 void
 cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 {
-	switch (cmd) {
-	case CLI_PLAN:
-		fprintf(out, "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [--verify-values]\n"
-		        "                      [-out FILE] [-o text|json] [-q]\n\n"
-		        "Shows what apply would change: + create, ~ update, - delete, = adopt,\n"
-		        "! refused, · forget, ↻ rotate, # no changes (a note). Exit 0 no changes,\n"
-		        "2 changes, 1 error, 3 invalid manifests (nothing is sent).\n"
-		        "-out FILE saves the plan (the manifests' contents, the time, and what each\n"
-		        "action relied on; never a value) for 'cfstorage apply FILE'.\n");
-		break;
-	case CLI_APPLY:
-		fprintf(out, "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
-		        "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
-		        "                       [-o text|json] [-q]\n"
-		        "       cfstorage apply FILE     (a plan saved with plan -out FILE)\n\n"
-		        "Converges the account. With FILE, applies exactly the saved plan, or\n"
-		        "refuses (exit 1, naming what changed) when the manifests or the account\n"
-		        "changed since it was made. --prune deletes owned resources that left the\n"
-		        "manifests when their deletionPolicy is Delete (never an empty set without\n"
-		        "--allow-empty). --verify-values also reads every declared KV value (one\n"
-		        "request each) instead of trusting the content hash in the key listing.\n"
-		        "Exit 0 converged, 1 an action failed or was refused (or an error), 3 invalid\n"
-		        "manifests (nothing is sent).\n");
-		break;
-	case CLI_RUN:
-		fprintf(out, "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
-		        "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n\n"
-		        "Reconciles forever: at start, on manifest changes, every --interval\n"
-		        "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
-		        "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
-		        "SIGTERM finishes in-flight requests, saves the state and exits 0.\n");
-		break;
-	case CLI_ROTATE:
-		fprintf(out, "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run]\n\n"
-		        "Writes a new version of the Secret NAME now and applies its retain policy.\n"
-		        "--force is needed when the current version is less than a day old.\n");
-		break;
-	case CLI_STATUS:
-		fprintf(out, "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n\n"
-		        "The inventory, conditions and every Secret's versions. With -f it also\n"
-		        "reads the account: the next rotation, and what each Secret's targets hold\n"
-		        "beside the ledger (versions present or missing, pointer, alias, names\n"
-		        "without cfstorage's mark). -v shows destroyed versions too. --rebuild\n"
-		        "-f PATH rebuilds the manifests' secret ledgers from the account (after a\n"
-		        "lost state, or to accept that a retained version was lost).\n");
-		break;
-	case CLI_EXPORT:
-		fprintf(out, "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n\n"
-		        "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
-		        "(with --with-entries, its keys; values that are not short text go to files\n"
-		        "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
-		        "read). Every resource carries adopt: true, so plan shows adopts only.\n"
-		        "Without --dir, YAML goes to standard output.\n");
-		break;
-	case CLI_IMPORT:
-		fprintf(out, "usage: cfstorage import KIND NAME -f PATH...\n\n"
-		        "Adopts the existing resource that the manifest named NAME describes\n"
-		        "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
-		        "versions are recorded from the account and its pointer is marked as\n"
-		        "cfstorage's; no version is written.\n");
-		break;
-	case CLI_VALIDATE:
-		usage_validate(out);
-		return;
-	case CLI_STATE:
-		cli_usage_state(out);
-		return;
-	default:
-		cli_usage(out);
+	for (size_t i = 0; cli_helps[i].usage; i++) {
+		if (cli_helps[i].cmd != cmd)
+			continue;
+		fprintf(out, "%s\n%s", cli_helps[i].usage, cli_helps[i].text);
+		if (cli_helps[i].globals_note)
+			fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, "
+			        "--api-token-file,\n--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
 		return;
 	}
-	fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, --api-token-file,\n"
-	        "--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
+	cli_usage(out);
 }
-
 
 int64_t
 cli_parse_duration(const char *s)
@@ -240,6 +242,32 @@ static const struct {
 	{ CLI_STATE, F(CF_TO) | F(CF_FORCE), NULL },
 };
 
+/* The flags that take a value (the others are switches). */
+#define VALUED (F(CF_FILE) | F(CF_OUTPUT) | F(CF_STATE) | F(CF_ACCOUNT) | F(CF_TOKEN_FILE) | \
+                F(CF_ENDPOINT) | F(CF_NOW) | F(CF_PARALLELISM) | F(CF_RATE_LIMIT) | F(CF_DIR) | \
+                F(CF_KIND) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_LOG_FORMAT) | F(CF_LOG_LEVEL) | \
+                F(CF_ALLOW_PATH_ROOT) | F(CF_OUT))
+
+int
+cli_flag_takes_value(enum cli_flag f)
+{
+	return f < CF_COUNT && (VALUED & F(f)) != 0;
+}
+
+uint64_t
+cli_cmd_flags(enum cli_cmd cmd, const char **formats)
+{
+	uint64_t allowed = GLOBAL;
+
+	*formats = NULL;
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (own[i].cmd == cmd) {
+			allowed |= own[i].flags;
+			*formats = own[i].formats;
+		}
+	return allowed;
+}
+
 static const char *
 cmd_name(enum cli_cmd c)
 {
@@ -252,16 +280,11 @@ cmd_name(enum cli_cmd c)
 int
 cli_check_flags(const struct cli_opts *o)
 {
-	uint64_t allowed = GLOBAL;
-	const char *formats = NULL;
+	const char *formats;
+	uint64_t allowed = cli_cmd_flags(o->cmd, &formats);
 
 	if (o->cmd == CLI_NONE)
 		return EXIT_OK;
-	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-		if (own[i].cmd == o->cmd) {
-			allowed |= own[i].flags;
-			formats = own[i].formats;
-		}
 	for (int f = 0; f < CF_COUNT; f++)
 		if ((o->given & F(f)) && !(allowed & F(f)))
 			return cli_fail("'%s' takes no --%s (see cfstorage %s --help)", cmd_name(o->cmd),

@@ -29,6 +29,28 @@ void cli_usage(FILE *out);
 /* cfstorage COMMAND --help: the command's own flags. */
 void cli_usage_cmd(enum cli_cmd cmd, FILE *out);
 
+/* The help texts as data, for --help and the man page (man.c). */
+struct cli_help {
+	enum cli_cmd cmd;
+	const char *usage;       /* "usage: cfstorage CMD ..." lines */
+	const char *text;        /* what it does, its own flags ("  -f, --x  what") */
+	int globals_note;        /* --help ends with a pointer to the global flags */
+};
+/* One per command; ends with a NULL usage. */
+extern const struct cli_help cli_helps[];
+/* What cfstorage does, its global flags, and the closing note of --help. */
+extern const char cli_about[], cli_global_flags[], cli_help_closing[];
+
+/* cfstorage --man: the page cfstorage(1) in roff, from the texts above. */
+void cli_man(FILE *out);
+/* A page NAME(1) in roff from a --help text: its "usage: " lines become the
+ * synopsis, the rest the description (cfemu --man). */
+void cli_man_text(FILE *out, const char *name, const char *what, const char *help);
+/* cfstorage __complete WORD...: the candidates for the last WORD, one a line
+ * (commands, flags, -o formats, kinds, names from the -f manifests); nothing
+ * when the shell should complete file names. Always EXIT_OK. */
+int cli_complete(int argc, char *const argv[], FILE *out);
+
 /* "500ms", "2s", "5m", "1h" (a bare number is seconds) -> milliseconds; -1
  * when malformed. */
 int64_t cli_parse_duration(const char *s);
@@ -83,6 +105,11 @@ struct cli_opts {
 
 /* The long name of a flag ("dry-run"), for messages. */
 const char *cli_flag_name(enum cli_flag f);
+/* 1 when the flag takes a value (-f PATH, --kind KIND). */
+int cli_flag_takes_value(enum cli_flag f);
+/* Every flag cmd takes (1 << enum cli_flag, the global ones included), and
+ * its -o formats, space-separated (NULL: no -o). */
+uint64_t cli_cmd_flags(enum cli_cmd cmd, const char **formats);
 /* Refuses (one line, EXIT_ERROR) a flag or an -o format the command does not
  * take, naming the command's help. EXIT_OK otherwise. */
 int cli_check_flags(const struct cli_opts *o);
@@ -104,7 +131,6 @@ int cli_cmd_export(const struct cli_opts *o);
 int cli_cmd_run(const struct cli_opts *o);
 /* state show | unlock --force | migrate --to URL (state_cmd.c). */
 int cli_cmd_state(const struct cli_opts *o);
-void cli_usage_state(FILE *out);
 
 /* Shared by the commands (commands.c, planfile.c). */
 struct session;

@@ -12,26 +12,6 @@
 #include "../state/state_r2.h"
 #include "cli.h"
 
-void
-cli_usage_state(FILE *out)
-{
-	fprintf(out,
-	        "usage: cfstorage state show [--state URL]\n"
-	        "       cfstorage state unlock --force [--state r2://BUCKET/KEY]\n"
-	        "       cfstorage state migrate --to URL [--force] [--state URL]\n"
-	        "\n"
-	        "show: the inventory and every Secret's ledger (fingerprints, never values),\n"
-	        "and for an r2:// state who holds its lock. Takes no lock.\n"
-	        "unlock --force: deletes an r2:// state's lock object whoever holds it, for\n"
-	        "a holder that is gone (an expired lock is taken over without it).\n"
-	        "migrate --to URL: copies the state to URL (a path, etcd://... or\n"
-	        "r2://BUCKET/KEY) in one atomic write, holding both locks; a target that\n"
-	        "already holds resources is refused without --force. The source is kept.\n"
-	        "\n"
-	        "Exit status: 0 done, 1 error (a held lock, a refused target).\n"
-	        "\nGlobal flags (see cfstorage --help): --state, --account-id, --api-token-file,\n"
-	        "--endpoint, --local.\n");
-}
 
 /* The API endpoint and account as session_open would pick them. */
 static void
