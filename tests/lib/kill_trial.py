@@ -243,6 +243,12 @@ def secret_problems(v, seen, killed, st, notes):
         kw = killed["workers"].get(SCRIPT, {})
         ks = next(iter(killed["secretsStore"].values()), {})
         cut = "2" in (kw.get(k + "_VERSION"), ks.get(k + "_VERSION"))
+        # or the killed run had marked V2 published (write-ahead, before its
+        # first pointer write): then V2 may not be finished either; the final
+        # ledger keeps it as retained and published
+        led0 = ledgers.get(k.lower()) or {}
+        cut = cut or any(x.get("version") == 2 and x.get("published")
+                         for x in led0.get("versions", []))
         if ps == "3" and cut:
             notes.append(f"{k}: V2's pointer phase was cut, now V3")
         elif ps != "2":
