@@ -23,7 +23,9 @@ if bash tests/fixtures.sh "$bindir"; then passed=$((passed+1)); else failed=$((f
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue
   echo "== [$flavour] e2e $(basename "$t")"
+  t0=$SECONDS
   if timeout 600 bash "$t"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("e2e $(basename "$t")"); fi
+  echo "   ($(basename "$t"): $((SECONDS - t0)) s)"
 done
 
 echo "$passed $failed" > "build/$flavour/summary"

@@ -10,6 +10,12 @@
 # Fails on any failed check and on any request or response Prism finds in
 # violation of the schema. Ends with "conformance: N passed, M failed".
 set -u
+# Cloudflare's clients against cfemu, checked once, with the plain build: the
+# sanitizer flavour runs every other suite against cfemu (the suite's budget)
+if [ "${FLAVOUR:-}" = asan ]; then
+  echo "conformance: checked with the plain build (0 passed, 0 failed here)"
+  exit 0
+fi
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/bin}
 SPEC=${CONFORMANCE_SPEC:-$ROOT/docs/cloudflare-api/openapi-storage-subset.json}
