@@ -408,4 +408,150 @@ enum errcode api_worker_secrets(struct api *a, const char *script, struct obs_se
 void lc_rules_free(struct lc_rule *r, size_t n);
 void cors_rules_free(struct cors_rule *r, size_t n);
 
+/* ---- Cloudflare's error codes ----
+ *
+ * The `errors[].code` values cfstorage (or cfemu's answers it must match)
+ * branches on, from REFERENCE §7. Codes are per product: the same number can
+ * mean different things in R2 and KV, so a caller tests the HTTP status (our
+ * errcode) first and the code second. */
+enum api_cf_code {
+	API_CF_RATE_LIMITED = 971,       /* 429: the request budget is spent (with Retry-After) */
+	API_CF_INVALID_TOKEN = 1000,     /* invalid API token: an account token on /user/tokens/verify */
+	API_CF_NO_ROUTE = 7003,          /* 404: no route for the URI (bad path or method) */
+	API_CF_AUTH = 10000,             /* 401/403: authentication error (missing or refused token) */
+	API_CF_R2_BUCKET_EXISTS = 10004, /* 409: R2 create of a bucket that exists (and you own) */
+	API_CF_R2_NO_BUCKET = 10006,     /* 404: R2 no such bucket (also: wrong jurisdiction header) */
+	API_CF_WORKER_NO_SCRIPT = 10007, /* 404: the Worker script does not exist */
+	API_CF_R2_NOT_EMPTY = 10008,     /* 409: R2 delete of a bucket that still holds objects */
+	API_CF_KV_NO_KEY = 10009,        /* 404: KV key not found (R2 uses 10009 otherwise) */
+	API_CF_KV_NO_NAMESPACE = 10013,  /* 404: KV namespace not found */
+	API_CF_KV_TITLE_EXISTS = 10014,  /* 400: KV namespace title already taken */
+	API_CF_R2_NO_CORS = 10059,       /* 404: the bucket has no CORS policy */
+};
+
+/* ---- typed operations: one constructor per Cloudflare call ----
+ *
+ * Every route and request body cfstorage sends is built here and nowhere else.
+ * Each constructor returns a ready call (method, route with every path
+ * segment and query value escaped with api_escape, the cf-r2-jurisdiction
+ * header, the JSON body, and the no_blind_retry / sensitive flags); the caller
+ * runs it with api_call_sync() or api_submit() and reads the result with the
+ * parsers above. Free with api_call_free() unless submitted. A `jurisdiction`
+ * of NULL or "default" sends no header (eu and fedramp buckets are visible
+ * only with it, REFERENCE §3). Borrowed arguments are copied.
+ */
+
+/* Bodies without a secret value or a KV entry are small: names, titles,
+ * comments and scopes (a bucket name is at most 63 bytes, a title 512). */
+#define API_BODY_SMALL_MAX 4096
+/* Bodies that carry a secret value (at most SECRET_VALUE_MAX bytes, escaped
+ * up to 6 bytes a byte) or a Secrets Store comment and scopes. */
+#define API_BODY_SECRET_MAX (64u * 1024)
+
+/* R2 buckets (REFERENCE §3). A create is no_blind_retry: a timed-out create
+ * is looked up before it is re-sent. storage_class "Standard" (the default)
+ * is not sent. */
+struct api_call *api_op_bucket_create(const char *name, const char *jurisdiction,
+                                      const char *location_hint, const char *storage_class);
+struct api_call *api_op_bucket_get(const char *name, const char *jurisdiction);
+/* PATCH with the cf-r2-storage-class header (no body). */
+struct api_call *api_op_bucket_set_class(const char *name, const char *jurisdiction,
+                                         const char *storage_class);
+struct api_call *api_op_bucket_delete(const char *name, const char *jurisdiction);
+/* One page of objects (to tell whether a bucket is empty). */
+struct api_call *api_op_bucket_objects(const char *name, const char *jurisdiction,
+                                       int per_page);
+/* Lifecycle rules: GET, and PUT of the whole rule set (api_lifecycle_json). */
+struct api_call *api_op_lifecycle_get(const char *name, const char *jurisdiction);
+struct api_call *api_op_lifecycle_put(const char *name, const char *jurisdiction,
+                                      const struct lc_rule *rules, size_t n);
+/* CORS policy: GET (404 code API_CF_R2_NO_CORS when none), PUT, DELETE. */
+struct api_call *api_op_cors_get(const char *name, const char *jurisdiction);
+struct api_call *api_op_cors_put(const char *name, const char *jurisdiction,
+                                 const struct cors_rule *rules, size_t n);
+struct api_call *api_op_cors_delete(const char *name, const char *jurisdiction);
+
+/* Which configuration api_bucket_read() fetches. */
+enum api_bucket_part {
+	API_BUCKET_LIFECYCLE,
+	API_BUCKET_CORS,
+};
+/*
+ * Queues the read of one bucket's lifecycle rules or CORS policy (one GET in
+ * b's jurisdiction) and fills b when it completes (during api_wait()):
+ * lifecycle_read with rules, or cors_read with has_cors and cors. A 404 on
+ * the CORS read that is not "no such bucket" means the bucket has no policy
+ * (code API_CF_R2_NO_CORS, REFERENCE §3.2). A failure or an unparseable
+ * answer sets *rc and e, unless *rc already holds an earlier failure. b, rc
+ * and e must stay valid until api_wait() returns. observe and export share it.
+ */
+void api_bucket_read(struct api *a, struct obs_bucket *b, enum api_bucket_part part,
+                     enum errcode *rc, struct err *e);
+
+/* KV namespaces (REFERENCE §4). A create is no_blind_retry; there is no
+ * get-by-title, so a create is confirmed by paging through the list. */
+struct api_call *api_op_kv_create(const char *title);
+struct api_call *api_op_kv_list_page(int page, int per_page);
+struct api_call *api_op_kv_rename(const char *ns_id, const char *title);
+struct api_call *api_op_kv_delete(const char *ns_id);
+/* One value's raw bytes (no envelope on success). */
+struct api_call *api_op_kv_value_get(const char *ns_id, const char *key);
+
+/*
+ * A KV bulk write body, built item by item: api_kv_bulk_init(), then
+ * api_kv_bulk_add() per entry, then api_op_kv_bulk_put() takes the body (or
+ * api_kv_bulk_release() drops it).
+ */
+struct api_kv_bulk {
+	struct buf body;
+	size_t count;            /* items in the body */
+};
+void api_kv_bulk_init(struct api_kv_bulk *b);
+void api_kv_bulk_release(struct api_kv_bulk *b);
+/*
+ * Appends entry en holding val[0..len): its key, the value (base64 when
+ * en->binary), its TTL or expiration, and its metadata with the content hash
+ * added under KV_RESERVED_META_KEY. Returns 0, or -1 (nothing appended) when
+ * b already holds an item and this one would take the body past max_bytes:
+ * it starts the next request.
+ */
+int api_kv_bulk_add(struct api_kv_bulk *b, const struct kv_entry *en, const char *val,
+                    size_t len, size_t max_bytes);
+/* PUT …/bulk with the items of b (b is left empty). */
+struct api_call *api_op_kv_bulk_put(const char *ns_id, struct api_kv_bulk *b);
+/* POST …/bulk/delete of keys[0..n). */
+struct api_call *api_op_kv_bulk_delete(const char *ns_id, char *const *keys, size_t n);
+
+/* Secrets Store (REFERENCE §5): stores, and secrets by store id. Bodies that
+ * hold a value are sized for the worst case up front, so the value is never
+ * copied into a block that realloc frees uncleansed, and are marked
+ * sensitive (cleansed when the call is freed). */
+struct api_call *api_op_store_list(int per_page);
+struct api_call *api_op_store_create(const char *name);
+/* The secrets whose name contains `name` (Cloudflare's search). */
+struct api_call *api_op_store_secrets_search(const char *store_id, const char *name,
+                                             int per_page);
+struct api_call *api_op_store_secrets_page(const char *store_id, int page, int per_page);
+/* POST of one new secret [{name, value, comment, scopes}]; sensitive. */
+struct api_call *api_op_store_secret_create(const char *store_id, const char *name,
+                                            const char *value, size_t vlen,
+                                            const char *comment, char *const *scopes,
+                                            size_t nscopes);
+/* PATCH of an existing secret's value and comment; sensitive. */
+struct api_call *api_op_store_secret_update(const char *store_id, const char *secret_id,
+                                            const char *value, size_t vlen,
+                                            const char *comment);
+struct api_call *api_op_store_secret_delete(const char *store_id, const char *secret_id);
+/* POST …/duplicate: a copy of the secret under `name`, made by the server
+ * (the value is never read). */
+struct api_call *api_op_store_secret_duplicate(const char *store_id, const char *secret_id,
+                                               const char *name, const char *comment,
+                                               char *const *scopes, size_t nscopes);
+
+/* Worker script secrets (REFERENCE §6): PUT creates or replaces one
+ * secret_text binding (sensitive); DELETE removes it. */
+struct api_call *api_op_worker_secret_put(const char *script, const char *name,
+                                          const char *value, size_t vlen);
+struct api_call *api_op_worker_secret_delete(const char *script, const char *name);
+
 #endif

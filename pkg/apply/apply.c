@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "../log/log.h"
 #include "../mem/mem.h"
 #include "../timefmt/timefmt.h"
@@ -270,15 +268,12 @@ on_done(struct api_call *c, void *user)
 	advance(j);
 }
 
-static char *
-bucket_path(const struct plan_action *a, const char *suffix)
+/* The bucket an action works on: as declared, else as the inventory has it. */
+static const char *
+bucket_name(const struct plan_action *a)
 {
-	const char *name = a->want ? a->want->u.bucket.bucket_name
-	                           : a->inv->bucket_name ? a->inv->bucket_name : a->name;
-	char *esc = api_escape(name), *p = xasprintf("/r2/buckets/%s%s", esc, suffix);
-
-	free(esc);
-	return p;
+	return a->want ? a->want->u.bucket.bucket_name
+	               : a->inv->bucket_name ? a->inv->bucket_name : a->name;
 }
 
 static const char *
@@ -299,88 +294,138 @@ ns_id(const struct job *j)
 
 /*
  * The next bulk write of the action's entries: up to APPLY_KV_BULK_MAX items
- * and APPLY_KV_BULK_BYTES of JSON. Each item carries the declared metadata
- * plus the content hash under KV_RESERVED_META_KEY; binary values go base64.
+ * and APPLY_KV_BULK_BYTES of JSON (api_kv_bulk_add adds the content hash to
+ * each item's metadata and sends binary values base64). NULL after recording
+ * a failure to read a value.
  */
 static struct api_call *
 kv_put_chunk(struct job *j)
 {
 	const struct kv_namespace_spec *kv = &j->a->want->u.kv;
-	struct buf body;
-	size_t count = 0;
-	struct api_call *c;
+	struct api_kv_bulk bulk;
 
-	buf_init(&body, (size_t)-1);
-	buf_puts(&body, "[");
-	while (j->put_pos < j->a->nkv_put && count < APPLY_KV_BULK_MAX) {
+	api_kv_bulk_init(&bulk);
+	while (j->put_pos < j->a->nkv_put && bulk.count < APPLY_KV_BULK_MAX) {
 		const struct kv_entry *en = &kv->entries[j->a->kv_put[j->put_pos]];
-		size_t mark = body.len, len;
+		size_t len;
 		char *val;
 		struct err e;
+		int added;
 
 		err_clear(&e);
 		if (manifest_entry_value(en, &val, &len, &e) != ERR_OK) {
-			buf_release(&body);
+			api_kv_bulk_release(&bulk);
 			fail(j, e.msg);
 			return NULL;
 		}
-		buf_puts(&body, count ? ",{\"key\":" : "{\"key\":");
-		buf_json_string(&body, en->key, strlen(en->key));
-		buf_puts(&body, ",\"value\":");
-		if (en->binary) {
-			char *b64 = xmalloc(4 * ((len + 2) / 3) + 1);
-
-			EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)val, (int)len);
-			buf_printf(&body, "\"%s\",\"base64\":true", b64);
-			free(b64);
-		} else {
-			buf_json_string(&body, val, len);
-		}
+		added = api_kv_bulk_add(&bulk, en, val, len, APPLY_KV_BULK_BYTES);
 		free(val);
-		if (en->ttl_seconds)
-			buf_printf(&body, ",\"expiration_ttl\":%lld", (long long)en->ttl_seconds);
-		else if (en->expiration)
-			buf_printf(&body, ",\"expiration\":%lld", (long long)en->expiration);
-		buf_printf(&body, ",\"metadata\":{\"%s\":\"%s\"", KV_RESERVED_META_KEY, en->hash);
-		if (en->metadata_json && strlen(en->metadata_json) > 2)
-			buf_printf(&body, ",%s", en->metadata_json + 1);
-		else
-			buf_puts(&body, "}");
-		buf_puts(&body, "}");
-		if (count > 0 && body.len > APPLY_KV_BULK_BYTES) {
-			body.len = mark; /* this one starts the next request */
-			break;
-		}
-		count++;
+		if (added < 0)
+			break; /* this one starts the next request */
 		j->put_pos++;
 	}
-	buf_puts(&body, "]");
-	c = api_call_new("PUT", "/storage/kv/namespaces/%s/bulk", ns_id(j));
-	c->body_len = body.len;
-	c->body = buf_take(&body);
-	return c;
+	return api_op_kv_bulk_put(ns_id(j), &bulk);
 }
 
+/* The next bulk delete: up to APPLY_KV_BULK_MAX of the action's keys. */
 static struct api_call *
 kv_del_chunk(struct job *j)
 {
-	struct buf body;
-	size_t count = 0;
+	size_t n = j->a->nkv_del - j->del_pos;
 	struct api_call *c;
 
-	buf_init(&body, (size_t)-1);
-	buf_puts(&body, "[");
-	while (j->del_pos < j->a->nkv_del && count < APPLY_KV_BULK_MAX) {
-		const char *k = j->a->kv_del[j->del_pos++];
-
-		buf_puts(&body, count++ ? "," : "");
-		buf_json_string(&body, k, strlen(k));
-	}
-	buf_puts(&body, "]");
-	c = api_call_new("POST", "/storage/kv/namespaces/%s/bulk/delete", ns_id(j));
-	c->body_len = body.len;
-	c->body = buf_take(&body);
+	if (n > APPLY_KV_BULK_MAX)
+		n = APPLY_KV_BULK_MAX;
+	c = api_op_kv_bulk_delete(ns_id(j), j->a->kv_del + j->del_pos, n);
+	j->del_pos += n;
 	return c;
+}
+
+/*
+ * The call that creates the action's resource, or looks it up after a create
+ * that timed out or found the name taken (the check step). A KV namespace has
+ * no get-by-title, so its check pages through the namespace list
+ * (REFERENCE §4).
+ */
+static struct api_call *
+create_call(struct job *j)
+{
+	const struct plan_action *a = j->a;
+
+	if (j->step == ST_CHECK) {
+		if (a->kind == KIND_KVNAMESPACE) {
+			if (j->check_page < 1)
+				j->check_page = 1;
+			return api_op_kv_list_page(j->check_page, API_KV_NS_PAGE);
+		}
+		return api_op_bucket_get(bucket_name(a), bucket_juris(a));
+	}
+	j->create_attempts++;
+	if (a->kind == KIND_R2BUCKET) {
+		const struct r2_bucket_spec *b = &a->want->u.bucket;
+
+		return api_op_bucket_create(b->bucket_name, bucket_juris(a), b->location_hint,
+		                            b->storage_class);
+	}
+	return api_op_kv_create(a->want->u.kv.title);
+}
+
+/*
+ * The call step j->step sends, or NULL when the action has nothing to do in
+ * that step: then j->step has moved on to the next one. Steps run in the
+ * order create → check → storage class → lifecycle → CORS → rename → KV
+ * writes → KV deletes → record, or delete → record.
+ */
+static struct api_call *
+step_call(struct job *j)
+{
+	const struct plan_action *a = j->a;
+
+	switch (j->step) {
+	case ST_CREATE:
+	case ST_CHECK:
+		return create_call(j);
+	case ST_STORAGE_CLASS:
+		if (a->set_storage_class && a->kind == KIND_R2BUCKET)
+			return api_op_bucket_set_class(bucket_name(a), bucket_juris(a),
+			                               a->want->u.bucket.storage_class);
+		j->step = ST_LIFECYCLE;
+		return NULL;
+	case ST_LIFECYCLE:
+		if (a->put_lifecycle)
+			return api_op_lifecycle_put(bucket_name(a), bucket_juris(a), a->lc, a->nlc);
+		j->step = ST_CORS;
+		return NULL;
+	case ST_CORS:
+		if (a->put_cors)
+			return api_op_cors_put(bucket_name(a), bucket_juris(a), a->want->u.bucket.cors,
+			                       a->want->u.bucket.ncors);
+		if (a->delete_cors)
+			return api_op_cors_delete(bucket_name(a), bucket_juris(a));
+		j->step = ST_RENAME;
+		return NULL;
+	case ST_RENAME:
+		if (a->rename)
+			return api_op_kv_rename(a->okv->id, a->want->u.kv.title);
+		j->step = ST_KV_PUT;
+		return NULL;
+	case ST_KV_PUT:
+		if (j->put_pos < a->nkv_put)
+			return kv_put_chunk(j); /* NULL: failed reading a value, recorded */
+		j->step = ST_KV_DEL;
+		return NULL;
+	case ST_KV_DEL:
+		if (j->del_pos < a->nkv_del)
+			return kv_del_chunk(j);
+		j->step = ST_RECORD;
+		return NULL;
+	case ST_DELETE:
+		if (a->kind == KIND_R2BUCKET)
+			return api_op_bucket_delete(bucket_name(a), bucket_juris(a));
+		return api_op_kv_delete(a->okv ? a->okv->id : a->inv->kv_id);
+	default:
+		abort();
+	}
 }
 
 /* Sends the next call of j's state machine, or finishes it. */
@@ -388,147 +433,13 @@ static void
 advance(struct job *j)
 {
 	struct plan_action *a = j->a;
-	struct api_call *c = NULL;
-	char *p;
+	struct api_call *c;
 
 	for (;;) {
 		switch (j->step) {
 		case ST_START:
 			j->step = a->create ? ST_CREATE : a->del ? ST_DELETE : ST_STORAGE_CLASS;
 			continue;
-		case ST_CREATE:
-			j->create_attempts++;
-			if (a->kind == KIND_R2BUCKET) {
-				const struct r2_bucket_spec *b = &a->want->u.bucket;
-				struct buf body;
-
-				buf_init(&body, 4096);
-				buf_puts(&body, "{\"name\":");
-				buf_json_string(&body, b->bucket_name, strlen(b->bucket_name));
-				if (b->location_hint) {
-					buf_puts(&body, ",\"locationHint\":");
-					buf_json_string(&body, b->location_hint, strlen(b->location_hint));
-				}
-				if (strcmp(b->storage_class, "Standard") != 0)
-					buf_printf(&body, ",\"storageClass\":\"%s\"", b->storage_class);
-				buf_puts(&body, "}");
-				c = api_call_new("POST", "/r2/buckets");
-				c->body_len = body.len;
-				c->body = buf_take(&body);
-				if (bucket_juris(a))
-					c->jurisdiction = xstrdup(bucket_juris(a));
-			} else {
-				struct buf body;
-
-				buf_init(&body, 4096);
-				buf_puts(&body, "{\"title\":");
-				buf_json_string(&body, a->want->u.kv.title, strlen(a->want->u.kv.title));
-				buf_puts(&body, "}");
-				c = api_call_new("POST", "/storage/kv/namespaces");
-				c->body_len = body.len;
-				c->body = buf_take(&body);
-			}
-			c->no_blind_retry = 1;
-			break;
-		case ST_CHECK:
-			if (a->kind == KIND_KVNAMESPACE) {
-				if (j->check_page < 1)
-					j->check_page = 1;
-				c = api_call_new("GET", "/storage/kv/namespaces?page=%d&per_page=%d",
-				                 j->check_page, API_KV_NS_PAGE);
-				break;
-			}
-			p = bucket_path(a, "");
-			c = api_call_new("GET", "%s", p);
-			free(p);
-			if (bucket_juris(a))
-				c->jurisdiction = xstrdup(bucket_juris(a));
-			break;
-		case ST_STORAGE_CLASS:
-			if (!a->set_storage_class || a->kind != KIND_R2BUCKET) {
-				j->step = ST_LIFECYCLE;
-				continue;
-			}
-			p = bucket_path(a, "");
-			c = api_call_new("PATCH", "%s", p);
-			free(p);
-			c->storage_class = xstrdup(a->want->u.bucket.storage_class);
-			if (bucket_juris(a))
-				c->jurisdiction = xstrdup(bucket_juris(a));
-			break;
-		case ST_LIFECYCLE:
-			if (!a->put_lifecycle) {
-				j->step = ST_CORS;
-				continue;
-			}
-			p = bucket_path(a, "/lifecycle");
-			c = api_call_new("PUT", "%s", p);
-			free(p);
-			c->body = api_lifecycle_json(a->lc, a->nlc);
-			c->body_len = strlen(c->body);
-			if (bucket_juris(a))
-				c->jurisdiction = xstrdup(bucket_juris(a));
-			break;
-		case ST_CORS:
-			if (!a->put_cors && !a->delete_cors) {
-				j->step = ST_RENAME;
-				continue;
-			}
-			p = bucket_path(a, "/cors");
-			if (a->put_cors) {
-				c = api_call_new("PUT", "%s", p);
-				c->body = api_cors_json(a->want->u.bucket.cors, a->want->u.bucket.ncors);
-				c->body_len = strlen(c->body);
-			} else {
-				c = api_call_new("DELETE", "%s", p);
-			}
-			free(p);
-			if (bucket_juris(a))
-				c->jurisdiction = xstrdup(bucket_juris(a));
-			break;
-		case ST_KV_PUT:
-			if (j->put_pos >= a->nkv_put) {
-				j->step = ST_KV_DEL;
-				continue;
-			}
-			if ((c = kv_put_chunk(j)) == NULL)
-				continue; /* failed reading a value: recorded */
-			break;
-		case ST_KV_DEL:
-			if (j->del_pos >= a->nkv_del) {
-				j->step = ST_RECORD;
-				continue;
-			}
-			c = kv_del_chunk(j);
-			break;
-		case ST_RENAME:
-			if (!a->rename) {
-				j->step = ST_KV_PUT;
-				continue;
-			} else {
-				struct buf body;
-
-				buf_init(&body, 4096);
-				buf_puts(&body, "{\"title\":");
-				buf_json_string(&body, a->want->u.kv.title, strlen(a->want->u.kv.title));
-				buf_puts(&body, "}");
-				c = api_call_new("PUT", "/storage/kv/namespaces/%s", a->okv->id);
-				c->body_len = body.len;
-				c->body = buf_take(&body);
-			}
-			break;
-		case ST_DELETE:
-			if (a->kind == KIND_R2BUCKET) {
-				p = bucket_path(a, "");
-				c = api_call_new("DELETE", "%s", p);
-				free(p);
-				if (bucket_juris(a))
-					c->jurisdiction = xstrdup(bucket_juris(a));
-			} else {
-				c = api_call_new("DELETE", "/storage/kv/namespaces/%s",
-				                 a->okv ? a->okv->id : a->inv->kv_id);
-			}
-			break;
 		case ST_RECORD:
 			record(j);
 			j->ap->res->done[a->op]++;
@@ -542,10 +453,11 @@ advance(struct job *j)
 			free(j);
 			return;
 		default:
-			abort();
+			if ((c = step_call(j)) == NULL)
+				continue;
+			api_submit(j->ap->api, c, on_done, j);
+			return;
 		}
-		api_submit(j->ap->api, c, on_done, j);
-		return;
 	}
 }
 
@@ -553,7 +465,7 @@ void
 apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
           struct apply_result *res)
 {
-	struct applier ap = { a, st, now, res, 0, 0 };
+	struct applier ap = { .api = a, .st = st, .now = now, .res = res };
 
 	memset(res, 0, sizeof(*res));
 	/* write-ahead: every create is recorded as pending before it is sent */
@@ -601,7 +513,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 	for (size_t i = 0; i < p->n && !res->state_error; i++)
 		if (p->v[i].kind == KIND_SECRET)
 			apply_secret(&ap, &p->v[i]);
-	apply_secrets_done();
+	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);
 }

@@ -44,7 +44,5 @@ struct apply_result {
 void apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
                struct apply_result *res);
 void apply_result_release(struct apply_result *r);
-/* Forgets the per-run caches (Secrets Store ids). */
-void apply_secrets_done(void);
 
 #endif

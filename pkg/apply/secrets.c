@@ -23,45 +23,38 @@
 #include "../timefmt/timefmt.h"
 #include "apply_int.h"
 
-/* Secrets Store ids by store name or id, learnt once per run. */
-struct store_cache {
-	char *key, *id;
-};
-
-static struct store_cache *stores;
-static size_t nstores;
-
-static void
-stores_reset(void)
+void
+apply_stores_release(struct applier *ap)
 {
-	for (size_t i = 0; i < nstores; i++) {
-		free(stores[i].key);
-		free(stores[i].id);
+	for (size_t i = 0; i < ap->nstores; i++) {
+		free(ap->stores[i].key);
+		free(ap->stores[i].id);
 	}
-	free(stores);
-	stores = NULL;
-	nstores = 0;
+	free(ap->stores);
+	ap->stores = NULL;
+	ap->nstores = 0;
 }
 
 /*
- * The id of the Secrets Store named (or with the id) `store`. Cloudflare
- * allows one store per account (REFERENCE §5): when the account has none, it
- * is created with that name.
+ * The id of the Secrets Store named (or with the id) `store`, learnt once per
+ * run (borrowed: valid until apply_stores_release). Cloudflare allows one
+ * store per account (REFERENCE §5): when the account has none, it is created
+ * with that name.
  */
 static enum errcode
-store_id(struct api *a, const char *store, char **out, struct err *e)
+store_id(struct applier *ap, const char *store, char **out, struct err *e)
 {
 	struct api_call *c;
 	enum errcode rc;
 	char *id = NULL, *other = NULL;
 
-	for (size_t i = 0; i < nstores; i++)
-		if (strcmp(stores[i].key, store) == 0) {
-			*out = stores[i].id;
+	for (size_t i = 0; i < ap->nstores; i++)
+		if (strcmp(ap->stores[i].key, store) == 0) {
+			*out = ap->stores[i].id;
 			return ERR_OK;
 		}
-	c = api_call_new("GET", "/secrets_store/stores?per_page=100");
-	if ((rc = api_call_sync(a, c)) != ERR_OK) {
+	c = api_op_store_list(API_SS_PAGE);
+	if ((rc = api_call_sync(ap->api, c)) != ERR_OK) {
 		rc = err_set(e, rc, "listing Secrets Stores: %s", c->err.msg);
 		api_call_free(c);
 		return rc;
@@ -71,16 +64,8 @@ store_id(struct api *a, const char *store, char **out, struct err *e)
 	if (rc != ERR_OK)
 		return err_set(e, rc, "listing Secrets Stores: unexpected response");
 	if (id == NULL && other == NULL) {
-		struct buf body;
-
-		buf_init(&body, 4096);
-		buf_puts(&body, "{\"name\":");
-		buf_json_string(&body, store, strlen(store));
-		buf_puts(&body, "}");
-		c = api_call_new("POST", "/secrets_store/stores");
-		c->body_len = body.len;
-		c->body = buf_take(&body);
-		if ((rc = api_call_sync(a, c)) != ERR_OK) {
+		c = api_op_store_create(store);
+		if ((rc = api_call_sync(ap->api, c)) != ERR_OK) {
 			rc = err_set(e, rc, "creating Secrets Store '%s': %s", store, c->err.msg);
 			api_call_free(c);
 			return rc;
@@ -95,91 +80,71 @@ store_id(struct api *a, const char *store, char **out, struct err *e)
 		return rc;
 	}
 	free(other);
-	stores = xrealloc(stores, (nstores + 1) * sizeof(*stores));
-	stores[nstores].key = xstrdup(store);
-	stores[nstores].id = id;
-	nstores++;
+	ap->stores = xrealloc(ap->stores, (ap->nstores + 1) * sizeof(*ap->stores));
+	ap->stores[ap->nstores].key = xstrdup(store);
+	ap->stores[ap->nstores].id = id;
+	ap->nstores++;
 	*out = id;
 	return ERR_OK;
+}
+
+/*
+ * The id of the secret named exactly `name` in store `store_id` into *sid
+ * (NULL when absent), from one search listing; `store` names it in errors.
+ */
+static enum errcode
+find_secret(struct applier *ap, const char *store_id, const char *store, const char *name,
+            char **sid, struct err *e)
+{
+	struct api_call *c = api_op_store_secrets_search(store_id, name, API_SS_PAGE);
+	enum errcode rc;
+
+	*sid = NULL;
+	if ((rc = api_call_sync(ap->api, c)) != ERR_OK)
+		rc = err_set(e, rc, "listing secrets of store '%s': %s", store, c->err.msg);
+	else
+		*sid = api_find_secret(c, name, NULL);
+	api_call_free(c);
+	return rc;
 }
 
 /*
  * Writes NAME = value (with comment) to one target; creates or replaces.
  * With must_be_new, a Secrets Store name that exists already is an error,
  * never overwritten (invariant 1: a version's value never changes; the
- * plan chose a number no target holds, this is the last check).
+ * plan chose a number no target holds, this is the last check). The value
+ * goes only into the request body, which the api cleanses when it frees it.
  */
 static enum errcode
-put_value(struct api *a, const struct secret_target *t, const char *name,
+put_value(struct applier *ap, const struct secret_target *t, const char *name,
           const char *value, size_t vlen, const char *comment, int must_be_new,
           long *status, struct err *e)
 {
 	struct api_call *c;
-	struct buf body;
 	enum errcode rc;
 
-	buf_init(&body, 64 * 1024);
-	/* room for the worst case (every byte escaped as \u00XX) up front, so
-	 * the value is never copied into a block that realloc frees uncleansed */
-	buf_reserve(&body, vlen * 6 + strlen(name) * 6 + strlen(comment) * 6 + 512);
 	if (t->kind == TARGET_WORKER) {
-		buf_puts(&body, "{\"name\":");
-		buf_json_string(&body, name, strlen(name));
-		buf_puts(&body, ",\"type\":\"secret_text\",\"text\":");
-		buf_json_string(&body, value, vlen);
-		buf_puts(&body, "}");
-		c = api_call_new("PUT", "/workers/scripts/%s/secrets", t->script);
+		c = api_op_worker_secret_put(t->script, name, value, vlen);
 	} else {
 		char *sid = NULL, *store;
 
-		if ((rc = store_id(a, t->store, &store, e)) != ERR_OK) {
-			buf_release(&body);
+		if ((rc = store_id(ap, t->store, &store, e)) != ERR_OK)
 			return rc;
-		}
-		c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
-		                 store, name);
-		if ((rc = api_call_sync(a, c)) != ERR_OK) {
-			rc = err_set(e, rc, "listing secrets of store '%s': %s", t->store, c->err.msg);
-			api_call_free(c);
-			buf_release(&body);
+		if ((rc = find_secret(ap, store, t->store, name, &sid, e)) != ERR_OK)
 			return rc;
-		}
-		sid = api_find_secret(c, name, NULL);
-		api_call_free(c);
 		if (sid && must_be_new) {
 			free(sid);
-			buf_release(&body);
 			return err_set(e, ERR_CONFLICT, "%s exists already in Secrets Store '%s': a "
 			               "version is never overwritten", name, t->store);
 		}
-		if (sid) {
-			buf_puts(&body, "{\"value\":");
-			buf_json_string(&body, value, vlen);
-			buf_puts(&body, ",\"comment\":");
-			buf_json_string(&body, comment, strlen(comment));
-			buf_puts(&body, "}");
-			c = api_call_new("PATCH", "/secrets_store/stores/%s/secrets/%s", store, sid);
-			free(sid);
-		} else {
-			buf_puts(&body, "[{\"name\":");
-			buf_json_string(&body, name, strlen(name));
-			buf_puts(&body, ",\"value\":");
-			buf_json_string(&body, value, vlen);
-			buf_puts(&body, ",\"comment\":");
-			buf_json_string(&body, comment, strlen(comment));
-			buf_puts(&body, ",\"scopes\":[");
-			for (size_t i = 0; i < t->nscopes; i++) {
-				buf_puts(&body, i ? "," : "");
-				buf_json_string(&body, t->scopes[i], strlen(t->scopes[i]));
-			}
-			buf_puts(&body, "]}]");
-			c = api_call_new("POST", "/secrets_store/stores/%s/secrets", store);
-		}
+		if (sid)
+			c = api_op_store_secret_update(store, sid, value, vlen, comment);
+		else
+			c = api_op_store_secret_create(store, name, value, vlen, comment, t->scopes,
+			                               t->nscopes);
+		free(sid);
 	}
-	c->sensitive = 1;
-	c->body_len = body.len;
-	c->body = buf_take(&body);
-	rc = api_call_sync(a, c);
+	rc = api_call_sync(ap->api, c);
 	if (status) /* the answer, when every attempt got one; else 0: an attempt may
 	             * have taken effect unheard (a timeout before a retry) */
 		*status = c->unheard == 0 ? c->status : 0;
@@ -193,7 +158,7 @@ put_value(struct api *a, const struct secret_target *t, const char *name,
 
 /* Deletes NAME from the target named by a ledger id ("store:S/N", "script:S/N"). */
 static enum errcode
-delete_value(struct api *a, const char *target_id, const char *name, struct err *e)
+delete_value(struct applier *ap, const char *target_id, const char *name, struct err *e)
 {
 	const char *colon = strchr(target_id, ':'), *slash = strrchr(target_id, '/');
 	char *where;
@@ -204,32 +169,23 @@ delete_value(struct api *a, const char *target_id, const char *name, struct err 
 		return err_set(e, ERR_INVALID, "bad target '%s' in the ledger", target_id);
 	where = xstrndup(colon + 1, (size_t)(slash - colon - 1));
 	if (strncmp(target_id, "script:", 7) == 0) {
-		c = api_call_new("DELETE", "/workers/scripts/%s/secrets/%s", where, name);
+		c = api_op_worker_secret_delete(where, name);
 	} else {
 		char *store, *sid;
 
-		if ((rc = store_id(a, where, &store, e)) != ERR_OK) {
+		if ((rc = store_id(ap, where, &store, e)) != ERR_OK ||
+		    (rc = find_secret(ap, store, where, name, &sid, e)) != ERR_OK) {
 			free(where);
 			return rc;
 		}
-		c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
-		                 store, name);
-		if ((rc = api_call_sync(a, c)) != ERR_OK) {
-			rc = err_set(e, rc, "listing secrets of store '%s': %s", where, c->err.msg);
-			api_call_free(c);
-			free(where);
-			return rc;
-		}
-		sid = api_find_secret(c, name, NULL);
-		api_call_free(c);
 		if (sid == NULL) {
 			free(where);
 			return ERR_OK; /* already gone */
 		}
-		c = api_call_new("DELETE", "/secrets_store/stores/%s/secrets/%s", store, sid);
+		c = api_op_store_secret_delete(store, sid);
 		free(sid);
 	}
-	rc = api_call_sync(a, c);
+	rc = api_call_sync(ap->api, c);
 	if (rc == ERR_NOTFOUND)
 		rc = ERR_OK;
 	else if (rc != ERR_OK)
@@ -272,7 +228,7 @@ destroy_versions(struct applier *ap, struct plan_action *act, struct sec_ledger 
 		err_clear(&e);
 		for (size_t k = 0; k < v->ntargets; k++) {
 			char *name = xasprintf("%s_V%u", name_of(v->targets[k]), v->n);
-			enum errcode rc = delete_value(ap->api, v->targets[k], name, &e);
+			enum errcode rc = delete_value(ap, v->targets[k], name, &e);
 
 			free(name);
 			if (rc != ERR_OK) {
@@ -308,7 +264,7 @@ delete_secret(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 				continue;
 			name = xasprintf("%s_V%u", base, l->v[i].n);
 			err_clear(&e);
-			rc = delete_value(ap->api, l->targets[k], name, &e);
+			rc = delete_value(ap, l->targets[k], name, &e);
 			free(name);
 			if (rc != ERR_OK) {
 				apply_fail(ap, act, e.msg);
@@ -320,7 +276,7 @@ delete_secret(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 			enum errcode rc;
 
 			err_clear(&e);
-			rc = j && !l->alias ? ERR_OK : delete_value(ap->api, l->targets[k], name, &e);
+			rc = j && !l->alias ? ERR_OK : delete_value(ap, l->targets[k], name, &e);
 			free(name);
 			if (rc != ERR_OK) {
 				apply_fail(ap, act, e.msg);
@@ -377,7 +333,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_V%u", t->name, act->version), *id;
-		enum errcode rc = put_value(ap->api, t, name, val->text, val->len, comment, !regen,
+		enum errcode rc = put_value(ap, t, name, val->text, val->len, comment, !regen,
 		                            NULL, &e);
 
 		free(name);
@@ -411,7 +367,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 		const struct secret_target *t = &s->targets[i];
 		char *name = xasprintf("%s_VERSION", t->name);
 		long status = 0;
-		enum errcode rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, &status,
+		enum errcode rc = put_value(ap, t, name, num, strlen(num), comment, 0, &status,
 		                            &e);
 
 		free(name);
@@ -425,7 +381,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 			char *ac = xasprintf("cfstorage secret=%s alias current=%u", act->name,
 			                     act->version);
 
-			rc = put_value(ap->api, t, t->name, val->text, val->len, ac, 0, NULL, &e);
+			rc = put_value(ap, t, t->name, val->text, val->len, ac, 0, NULL, &e);
 			free(ac);
 		}
 		if (rc != ERR_OK) {
@@ -465,20 +421,19 @@ out:
  * exists but is not the current version is deleted first.
  */
 static enum errcode
-copy_alias(struct api *a, const struct secret_target *t, const char *secret, unsigned cur,
+copy_alias(struct applier *ap, const struct secret_target *t, const char *secret, unsigned cur,
            struct err *e)
 {
 	char *store, *vname = xasprintf("%s_V%u", t->name, cur), *vid = NULL, *aid = NULL;
 	char *comment = NULL;
 	struct api_call *c;
-	struct buf body;
 	enum errcode rc;
 
-	if ((rc = store_id(a, t->store, &store, e)) != ERR_OK)
+	if ((rc = store_id(ap, t->store, &store, e)) != ERR_OK)
 		goto out;
-	c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=100",
-	                 store, t->name);
-	if ((rc = api_call_sync(a, c)) != ERR_OK)
+	/* one search for the base name lists both it and <NAME>_V<cur> */
+	c = api_op_store_secrets_search(store, t->name, API_SS_PAGE);
+	if ((rc = api_call_sync(ap->api, c)) != ERR_OK)
 		rc = err_set(e, rc, "listing secrets of store '%s': %s", t->store, c->err.msg);
 	vid = api_find_secret(c, vname, NULL);
 	aid = api_find_secret(c, t->name, NULL);
@@ -490,8 +445,8 @@ copy_alias(struct api *a, const struct secret_target *t, const char *secret, uns
 		goto out;
 	}
 	if (aid) {
-		c = api_call_new("DELETE", "/secrets_store/stores/%s/secrets/%s", store, aid);
-		rc = api_call_sync(a, c);
+		c = api_op_store_secret_delete(store, aid);
+		rc = api_call_sync(ap->api, c);
 		if (rc != ERR_OK && rc != ERR_NOTFOUND) {
 			rc = err_set(e, rc, "deleting the stale alias %s: %s", t->name, c->err.msg);
 			api_call_free(c);
@@ -500,21 +455,8 @@ copy_alias(struct api *a, const struct secret_target *t, const char *secret, uns
 		api_call_free(c);
 	}
 	comment = xasprintf("cfstorage secret=%s alias current=%u", secret, cur);
-	buf_init(&body, 64 * 1024);
-	buf_puts(&body, "{\"name\":");
-	buf_json_string(&body, t->name, strlen(t->name));
-	buf_puts(&body, ",\"comment\":");
-	buf_json_string(&body, comment, strlen(comment));
-	buf_puts(&body, ",\"scopes\":[");
-	for (size_t i = 0; i < t->nscopes; i++) {
-		buf_puts(&body, i ? "," : "");
-		buf_json_string(&body, t->scopes[i], strlen(t->scopes[i]));
-	}
-	buf_puts(&body, "]}");
-	c = api_call_new("POST", "/secrets_store/stores/%s/secrets/%s/duplicate", store, vid);
-	c->body_len = body.len;
-	c->body = buf_take(&body);
-	if ((rc = api_call_sync(a, c)) != ERR_OK)
+	c = api_op_store_secret_duplicate(store, vid, t->name, comment, t->scopes, t->nscopes);
+	if ((rc = api_call_sync(ap->api, c)) != ERR_OK)
 		rc = err_set(e, rc, "copying %s to the alias %s: %s", vname, t->name, c->err.msg);
 	api_call_free(c);
 out:
@@ -543,7 +485,7 @@ repair_targets(struct applier *ap, struct plan_action *act, struct sec_ledger *l
 
 		snprintf(num, sizeof(num), "%u", cur->n);
 		err_clear(&e);
-		rc = put_value(ap->api, t, name, num, strlen(num), comment, 0, NULL, &e);
+		rc = put_value(ap, t, name, num, strlen(num), comment, 0, NULL, &e);
 		free(name);
 		free(comment);
 		if (rc != ERR_OK) {
@@ -553,7 +495,7 @@ repair_targets(struct applier *ap, struct plan_action *act, struct sec_ledger *l
 	}
 	for (size_t i = 0; i < act->nfix_alias; i++) {
 		err_clear(&e);
-		if (copy_alias(ap->api, &s->targets[act->fix_alias[i]], act->name, cur->n, &e) != ERR_OK) {
+		if (copy_alias(ap, &s->targets[act->fix_alias[i]], act->name, cur->n, &e) != ERR_OK) {
 			apply_fail(ap, act, e.msg);
 			return -1;
 		}
@@ -599,10 +541,4 @@ apply_secret(struct applier *ap, struct plan_action *act)
 	if (act->op != PLAN_NOOP)
 		ap->res->done[act->op]++;
 	apply_save(ap, 1);
-}
-
-void
-apply_secrets_done(void)
-{
-	stores_reset();
 }

@@ -480,69 +480,6 @@ struct xctx {
 	int data_made;
 };
 
-static void
-fail_once(struct xctx *x, enum errcode code, const char *fmt, const char *a1, const char *a2)
-{
-	if (x->rc == ERR_OK)
-		x->rc = err_set(x->e, code, fmt, a1, a2);
-}
-
-struct bucket_read {
-	struct xctx *x;
-	struct obs_bucket *b;
-	int cors;
-};
-
-static void
-on_bucket_read(struct api_call *c, void *user)
-{
-	struct bucket_read *r = user;
-	struct obs_bucket *b = r->b;
-
-	if (r->cors && c->rc == ERR_NOTFOUND && c->cf_code != 10006) {
-		b->cors_read = 1; /* 404 code 10059: no CORS policy (REFERENCE §3.2) */
-	} else if (c->rc != ERR_OK) {
-		if (r->x->rc == ERR_OK)
-			r->x->rc = err_set(r->x->e, c->rc, "reading %s of bucket '%s': %s",
-			                   r->cors ? "CORS" : "lifecycle", b->name, c->err.msg);
-	} else if (!r->cors) {
-		if (api_parse_lifecycle(c, &b->rules, &b->nrules) == 0)
-			b->lifecycle_read = 1;
-		else
-			fail_once(r->x, ERR_PERMANENT, "bucket '%s': unexpected %s response",
-			          b->name, "lifecycle");
-	} else {
-		int has = api_parse_cors(c, &b->cors, &b->ncors);
-
-		if (has < 0) {
-			fail_once(r->x, ERR_PERMANENT, "bucket '%s': unexpected %s response", b->name,
-			          "CORS");
-		} else {
-			b->cors_read = 1;
-			b->has_cors = has;
-		}
-	}
-	free(r);
-}
-
-static void
-queue_bucket_read(struct xctx *x, struct obs_bucket *b, int cors)
-{
-	struct bucket_read *r = xcalloc(1, sizeof(*r));
-	char *name = api_escape(b->name);
-	struct api_call *c = api_call_new("GET", "/r2/buckets/%s/%s", name,
-	                                  cors ? "cors" : "lifecycle");
-
-	free(name);
-	r->x = x;
-	r->b = b;
-	r->cors = cors;
-	/* eu and fedramp buckets are only visible with the jurisdiction header */
-	if (strcmp(b->jurisdiction, "default") != 0)
-		c->jurisdiction = xstrdup(b->jurisdiction);
-	api_submit(x->a, c, on_bucket_read, r);
-}
-
 /* Every bucket of every jurisdiction, with lifecycle and CORS read in
  * parallel. */
 static enum errcode
@@ -556,8 +493,8 @@ read_buckets(struct xctx *x, struct obs_bucket **v, size_t *n)
 			return rc;
 	}
 	for (size_t i = 0; i < *n; i++) {
-		queue_bucket_read(x, &(*v)[i], 0);
-		queue_bucket_read(x, &(*v)[i], 1);
+		api_bucket_read(x->a, &(*v)[i], API_BUCKET_LIFECYCLE, &x->rc, x->e);
+		api_bucket_read(x->a, &(*v)[i], API_BUCKET_CORS, &x->rc, x->e);
 	}
 	api_wait(x->a);
 	return x->rc;
@@ -743,8 +680,6 @@ read_kvs(struct xctx *x, struct strset *used, struct xkv **out, size_t *nout)
 		for (size_t j = 0; j < k->kv.nkeys; j++) {
 			struct xentry *en = &k->entries[j];
 			struct value_read *r;
-			char *esc;
-			struct api_call *c;
 
 			en->k = &k->kv.keys[j];
 			if ((en->skip = key_problem(en->k->name)) != NULL)
@@ -754,10 +689,7 @@ read_kvs(struct xctx *x, struct strset *used, struct xkv **out, size_t *nout)
 			r->x = x;
 			r->en = en;
 			r->ns_title = k->kv.title;
-			esc = api_escape(en->k->name);
-			c = api_call_new("GET", "/storage/kv/namespaces/%s/values/%s", k->kv.id, esc);
-			free(esc);
-			api_submit(x->a, c, on_value, r);
+			api_submit(x->a, api_op_kv_value_get(k->kv.id, en->k->name), on_value, r);
 		}
 		api_wait(x->a);
 		if ((rc = x->rc) != ERR_OK)
@@ -775,8 +707,7 @@ out:
 static enum errcode
 read_secrets(struct xctx *x, struct store_names **out, size_t *nout)
 {
-	struct api_call *c = api_call_new("GET", "/secrets_store/stores?per_page=%d",
-	                                  EXPORT_SECRETS_PAGE);
+	struct api_call *c = api_op_store_list(EXPORT_SECRETS_PAGE);
 	char **stores = NULL;
 	size_t nstores = 0;
 	enum errcode rc;
@@ -804,9 +735,7 @@ read_secrets(struct xctx *x, struct store_names **out, size_t *nout)
 		}
 		free(other);
 		for (int page = 1; page <= EXPORT_MAX_SECRET_PAGES; page++) {
-			struct api_call *p = api_call_new("GET", "/secrets_store/stores/%s/secrets?"
-			                                  "page=%d&per_page=%d", id, page,
-			                                  EXPORT_SECRETS_PAGE);
+			struct api_call *p = api_op_store_secrets_page(id, page, EXPORT_SECRETS_PAGE);
 			char **names = NULL;
 			size_t got;
 
@@ -1145,168 +1074,226 @@ bucket_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* What export read from the account, names given: the input of the rendering. */
+struct xread {
+	struct obs_bucket *buckets;
+	struct xbucket *xb;          /* one per bucket, in the same (sorted) order */
+	size_t nbuckets;
+	struct xkv *kvs;
+	size_t nkvs;
+	struct store_names *stores;
+	size_t nstores;
+	struct strset used;          /* metadata.name values taken */
+};
+
+static void
+xread_release(struct xread *r)
+{
+	for (size_t i = 0; i < r->nbuckets; i++) {
+		obs_bucket_release(&r->buckets[i]);
+		if (r->xb)
+			free(r->xb[i].name);
+	}
+	free(r->buckets);
+	free(r->xb);
+	for (size_t i = 0; i < r->nkvs; i++) {
+		for (size_t j = 0; j < r->kvs[i].nentries; j++) {
+			free(r->kvs[i].entries[j].file_name);
+			free(r->kvs[i].entries[j].value);
+		}
+		free(r->kvs[i].entries);
+		free(r->kvs[i].name);
+		obs_kv_release(&r->kvs[i].kv);
+	}
+	free(r->kvs);
+	for (size_t i = 0; i < r->nstores; i++) {
+		for (size_t j = 0; j < r->stores[i].n; j++)
+			free(r->stores[i].names[j]);
+		free(r->stores[i].names);
+		free(r->stores[i].store);
+	}
+	free(r->stores);
+	strset_release(&r->used);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Options that do not go together: ERR_INVALID with the reason. */
+static enum errcode
+check_opts(const struct export_opts *o, struct err *e)
+{
+	if (o->kind < 0 || o->kind > KIND_SECRET)
+		return err_set(e, ERR_INVALID, "unknown kind %d", o->kind);
+	if (o->with_entries && o->out_dir == NULL)
+		return err_set(e, ERR_INVALID, "exporting entries needs an output directory: values "
+		               "that are not short text are written to files beside the YAML");
+	if (o->out_dir == NULL && o->out == NULL)
+		return err_set(e, ERR_INVALID, "no output directory and no output stream");
+	return ERR_OK;
+}
+
+/*
+ * Reads the kinds o asks for into r: buckets (sorted by jurisdiction, then
+ * name, each given a unique metadata.name), namespaces (sorted by title, with
+ * entries when asked) and Secrets Store names. Stops at the first failure.
+ */
+static enum errcode
+read_account(struct xctx *x, struct xread *r)
+{
+	const struct export_opts *o = x->o;
+	enum errcode rc;
+
+	if (o->kind == 0 || o->kind == KIND_R2BUCKET) {
+		if ((rc = read_buckets(x, &r->buckets, &r->nbuckets)) != ERR_OK)
+			return rc;
+		if (r->nbuckets > 1)
+			qsort(r->buckets, r->nbuckets, sizeof(*r->buckets), bucket_cmp);
+		r->xb = xcalloc(r->nbuckets + 1, sizeof(*r->xb));
+		for (size_t i = 0; i < r->nbuckets; i++) {
+			char *label = dns_label(r->buckets[i].name, "bucket");
+
+			r->xb[i].b = &r->buckets[i];
+			r->xb[i].name = claim_unique(&r->used, label, MANIFEST_NAME_MAX);
+			free(label);
+		}
+	}
+	if ((o->kind == 0 || o->kind == KIND_KVNAMESPACE) &&
+	    (rc = read_kvs(x, &r->used, &r->kvs, &r->nkvs)) != ERR_OK)
+		return rc;
+	if ((o->kind == 0 || o->kind == KIND_SECRET) &&
+	    (rc = read_secrets(x, &r->stores, &r->nstores)) != ERR_OK)
+		return rc;
+	log_debug("export read", "buckets=%zu namespaces=%zu stores=%zu", r->nbuckets, r->nkvs,
+	          r->nstores);
+	return ERR_OK;
+}
+
+/* Without an output directory: one stream, the buckets' and namespaces'
+ * documents separated by `---`, the secret names as closing comments. */
+static enum errcode
+write_stream(const struct export_opts *o, const char *account, const struct buf *bb,
+             const struct buf *bk, const struct buf *bs, struct err *e)
+{
+	enum errcode rc = ERR_OK;
+	struct buf all;
+	int docs = 0;
+
+	buf_init(&all, RENDER_MAX);
+	put_file_header(&all, "Manifests", account);
+	if (bb->len) {
+		(void)buf_append(&all, bb->data, bb->len);
+		docs = 1;
+	}
+	if (bk->len) {
+		if (docs)
+			(void)buf_puts(&all, "---\n");
+		(void)buf_append(&all, bk->data, bk->len);
+	}
+	/* comments only: after the last document, not a document of their own */
+	if (bs->len)
+		(void)buf_append(&all, bs->data, bs->len);
+	if (fwrite(all.data, 1, all.len, o->out) != all.len || fflush(o->out) != 0)
+		rc = err_set(e, ERR_IO, "cannot write the manifests: %s", strerror(errno));
+	buf_release(&all);
+	return rc;
+}
+
+/* One file (header, an optional note, then the rendered documents) in o->out_dir. */
+static enum errcode
+write_kind(const struct export_opts *o, const char *file, const char *what,
+           const char *account, const char *note, const struct buf *docs, size_t count,
+           const char *kind, struct err *e)
+{
+	struct buf f;
+	enum errcode rc;
+
+	buf_init(&f, RENDER_MAX);
+	put_file_header(&f, what, account);
+	if (note)
+		(void)buf_puts(&f, note);
+	(void)buf_append(&f, docs->data, docs->len);
+	rc = write_out(o, file, &f, count, kind, e);
+	buf_release(&f);
+	return rc;
+}
+
+/* With an output directory: one file per kind asked for. */
+static enum errcode
+write_files(const struct export_opts *o, const char *account, const struct xread *r,
+            const struct buf *bb, const struct buf *bk, const struct buf *bs, struct err *e)
+{
+	enum errcode rc = ERR_OK;
+
+	if (o->kind == 0 || o->kind == KIND_R2BUCKET) {
+		rc = write_kind(o, EXPORT_FILE_BUCKETS, "R2 buckets", account,
+		                r->nbuckets ? NULL : "# The account has no R2 buckets.\n", bb,
+		                r->nbuckets, "R2Bucket", e);
+		if (rc != ERR_OK)
+			return rc;
+	}
+	if (o->kind == 0 || o->kind == KIND_KVNAMESPACE) {
+		char *note = xasprintf("%s%s", o->with_entries ? "# Values that are not short text "
+		                       "are in " EXPORT_DATA_DIR "/, beside this file.\n" : "",
+		                       r->nkvs ? "" : "# The account has no KV namespaces.\n");
+
+		rc = write_kind(o, EXPORT_FILE_KV, "KV namespaces", account, note, bk, r->nkvs,
+		                "KVNamespace", e);
+		free(note);
+		if (rc != ERR_OK)
+			return rc;
+	}
+	if (o->kind == 0 || o->kind == KIND_SECRET) {
+		size_t total = 0;
+
+		for (size_t i = 0; i < r->nstores; i++)
+			total += r->stores[i].n;
+		rc = write_kind(o, EXPORT_FILE_SECRETS, "Secret names", account, NULL, bs, total,
+		                "secret names (comments)", e);
+	}
+	return rc;
+}
+
+/*
+ * Checks the options, reads everything asked for, renders each kind into its
+ * own buffer and only then writes: to the stream, or one file per kind.
+ */
 enum errcode
 export_run(struct api *a, const struct export_opts *o, struct err *e)
 {
 	struct xctx x = { .a = a, .o = o, .e = e };
-	struct strset used = { 0 };
-	struct obs_bucket *buckets = NULL;
-	struct xbucket *xb = NULL;
-	struct xkv *kvs = NULL;
-	struct store_names *stores = NULL;
-	size_t nbuckets = 0, nkvs = 0, nstores = 0;
-	int want_b = o->kind == 0 || o->kind == KIND_R2BUCKET;
-	int want_k = o->kind == 0 || o->kind == KIND_KVNAMESPACE;
-	int want_s = o->kind == 0 || o->kind == KIND_SECRET;
+	struct xread r = { 0 };
 	struct buf bb, bk, bs;
-	enum errcode rc = ERR_OK;
+	enum errcode rc;
 
 	buf_init(&bb, RENDER_MAX);
 	buf_init(&bk, RENDER_MAX);
 	buf_init(&bs, RENDER_MAX);
-	if (o->kind < 0 || o->kind > KIND_SECRET) {
-		rc = err_set(e, ERR_INVALID, "unknown kind %d", o->kind);
+	if ((rc = check_opts(o, e)) != ERR_OK)
 		goto out;
-	}
-	if (o->with_entries && o->out_dir == NULL) {
-		rc = err_set(e, ERR_INVALID, "exporting entries needs an output directory: values "
-		             "that are not short text are written to files beside the YAML");
-		goto out;
-	}
-	if (o->out_dir == NULL && o->out == NULL) {
-		rc = err_set(e, ERR_INVALID, "no output directory and no output stream");
-		goto out;
-	}
 	if (o->out_dir) {
 		if ((rc = make_dir(o->out_dir, e)) != ERR_OK)
 			goto out;
 		x.data_dir = xasprintf("%s/%s", o->out_dir, EXPORT_DATA_DIR);
 	}
-
-	if (want_b) {
-		if ((rc = read_buckets(&x, &buckets, &nbuckets)) != ERR_OK)
-			goto out;
-		if (nbuckets > 1)
-			qsort(buckets, nbuckets, sizeof(*buckets), bucket_cmp);
-		xb = xcalloc(nbuckets + 1, sizeof(*xb));
-		for (size_t i = 0; i < nbuckets; i++) {
-			char *label = dns_label(buckets[i].name, "bucket");
-
-			xb[i].b = &buckets[i];
-			xb[i].name = claim_unique(&used, label, MANIFEST_NAME_MAX);
-			free(label);
-		}
-	}
-	if (want_k && (rc = read_kvs(&x, &used, &kvs, &nkvs)) != ERR_OK)
+	if ((rc = read_account(&x, &r)) != ERR_OK)
 		goto out;
-	if (want_s && (rc = read_secrets(&x, &stores, &nstores)) != ERR_OK)
-		goto out;
-	log_debug("export read", "buckets=%zu namespaces=%zu stores=%zu", nbuckets, nkvs,
-	          nstores);
-
-	for (size_t i = 0; i < nbuckets; i++) {
+	for (size_t i = 0; i < r.nbuckets; i++) {
 		if (i)
 			(void)buf_puts(&bb, "---\n");
-		put_bucket(&bb, &xb[i]);
+		put_bucket(&bb, &r.xb[i]);
 	}
-	for (size_t i = 0; i < nkvs; i++) {
+	for (size_t i = 0; i < r.nkvs; i++) {
 		if (i)
 			(void)buf_puts(&bk, "---\n");
-		put_kv(&bk, &kvs[i], o->with_entries);
+		put_kv(&bk, &r.kvs[i], o->with_entries);
 	}
-	if (want_s)
-		put_secrets(&bs, stores, nstores);
-
-	if (o->out_dir == NULL) {
-		struct buf all;
-		int docs = 0;
-
-		buf_init(&all, RENDER_MAX);
-		put_file_header(&all, "Manifests", api_account(a));
-		if (bb.len) {
-			(void)buf_append(&all, bb.data, bb.len);
-			docs = 1;
-		}
-		if (bk.len) {
-			if (docs)
-				(void)buf_puts(&all, "---\n");
-			(void)buf_append(&all, bk.data, bk.len);
-		}
-		/* comments only: after the last document, not a document of their own */
-		if (bs.len)
-			(void)buf_append(&all, bs.data, bs.len);
-		if (fwrite(all.data, 1, all.len, o->out) != all.len || fflush(o->out) != 0)
-			rc = err_set(e, ERR_IO, "cannot write the manifests: %s", strerror(errno));
-		buf_release(&all);
-		goto out;
-	}
-	if (want_b) {
-		struct buf f;
-
-		buf_init(&f, RENDER_MAX);
-		put_file_header(&f, "R2 buckets", api_account(a));
-		if (nbuckets == 0)
-			(void)buf_puts(&f, "# The account has no R2 buckets.\n");
-		(void)buf_append(&f, bb.data, bb.len);
-		rc = write_out(o, EXPORT_FILE_BUCKETS, &f, nbuckets, "R2Bucket", e);
-		buf_release(&f);
-		if (rc != ERR_OK)
-			goto out;
-	}
-	if (want_k) {
-		struct buf f;
-
-		buf_init(&f, RENDER_MAX);
-		put_file_header(&f, "KV namespaces", api_account(a));
-		if (o->with_entries)
-			(void)buf_puts(&f, "# Values that are not short text are in " EXPORT_DATA_DIR
-			               "/, beside this file.\n");
-		if (nkvs == 0)
-			(void)buf_puts(&f, "# The account has no KV namespaces.\n");
-		(void)buf_append(&f, bk.data, bk.len);
-		rc = write_out(o, EXPORT_FILE_KV, &f, nkvs, "KVNamespace", e);
-		buf_release(&f);
-		if (rc != ERR_OK)
-			goto out;
-	}
-	if (want_s) {
-		struct buf f;
-		size_t total = 0;
-
-		for (size_t i = 0; i < nstores; i++)
-			total += stores[i].n;
-		buf_init(&f, RENDER_MAX);
-		put_file_header(&f, "Secret names", api_account(a));
-		(void)buf_append(&f, bs.data, bs.len);
-		rc = write_out(o, EXPORT_FILE_SECRETS, &f, total, "secret names (comments)", e);
-		buf_release(&f);
-	}
+	if (o->kind == 0 || o->kind == KIND_SECRET)
+		put_secrets(&bs, r.stores, r.nstores);
+	if (o->out_dir == NULL)
+		rc = write_stream(o, api_account(a), &bb, &bk, &bs, e);
+	else
+		rc = write_files(o, api_account(a), &r, &bb, &bk, &bs, e);
 out:
-	for (size_t i = 0; i < nbuckets; i++) {
-		obs_bucket_release(&buckets[i]);
-		if (xb)
-			free(xb[i].name);
-	}
-	free(buckets);
-	free(xb);
-	for (size_t i = 0; i < nkvs; i++) {
-		for (size_t j = 0; j < kvs[i].nentries; j++) {
-			free(kvs[i].entries[j].file_name);
-			free(kvs[i].entries[j].value);
-		}
-		free(kvs[i].entries);
-		free(kvs[i].name);
-		obs_kv_release(&kvs[i].kv);
-	}
-	free(kvs);
-	for (size_t i = 0; i < nstores; i++) {
-		for (size_t j = 0; j < stores[i].n; j++)
-			free(stores[i].names[j]);
-		free(stores[i].names);
-		free(stores[i].store);
-	}
-	free(stores);
-	strset_release(&used);
+	xread_release(&r);
 	free(x.data_dir);
 	buf_release(&bb);
 	buf_release(&bk);

@@ -84,44 +84,24 @@ namespace_of(const struct resource *r, const struct state *st, struct snapshot *
 	return (struct obs_kv *)snapshot_kv_title(snap, r->u.kv.title);
 }
 
-struct read_ctx {
+struct objects_read {
 	struct obs_bucket *b;
-	int what; /* 0 lifecycle, 1 cors, 2 objects */
 	enum errcode *rc;
 	struct err *e;
 };
 
+/* One page of a bucket's objects: how many (OBSERVE_OBJECT_PAGE meaning "at
+ * least that many"), or -1 when the answer is not a list. */
 static void
-on_read(struct api_call *c, void *user)
+on_objects(struct api_call *c, void *user)
 {
-	struct read_ctx *r = user;
+	struct objects_read *r = user;
 	struct obs_bucket *b = r->b;
 
-	if (r->what == 1 && c->rc == ERR_NOTFOUND && c->cf_code != 10006) {
-		b->cors_read = 1; /* no CORS configuration (code 10059) */
-		b->has_cors = 0;
-	} else if (c->rc != ERR_OK) {
+	if (c->rc != ERR_OK) {
 		if (*r->rc == ERR_OK)
-			*r->rc = err_set(r->e, c->rc, "reading %s of bucket '%s': %s",
-			                 r->what == 0 ? "lifecycle" : r->what == 1 ? "CORS" : "objects",
+			*r->rc = err_set(r->e, c->rc, "reading %s of bucket '%s': %s", "objects",
 			                 b->name, c->err.msg);
-	} else if (r->what == 0) {
-		if (api_parse_lifecycle(c, &b->rules, &b->nrules) == 0)
-			b->lifecycle_read = 1;
-		else if (*r->rc == ERR_OK)
-			*r->rc = err_set(r->e, ERR_PERMANENT, "bucket '%s': unexpected lifecycle "
-			                 "response", b->name);
-	} else if (r->what == 1) {
-		int has = api_parse_cors(c, &b->cors, &b->ncors);
-
-		if (has < 0) {
-			if (*r->rc == ERR_OK)
-				*r->rc = err_set(r->e, ERR_PERMANENT, "bucket '%s': unexpected CORS "
-				                 "response", b->name);
-		} else {
-			b->cors_read = 1;
-			b->has_cors = has;
-		}
 	} else {
 		int more;
 		long n = api_parse_object_count(c, &more);
@@ -131,28 +111,17 @@ on_read(struct api_call *c, void *user)
 	free(r);
 }
 
+/* Queues the object count of b (a bucket that may be pruned: is it empty?). */
 static void
-queue_read(struct api *a, struct obs_bucket *b, int what, enum errcode *rc, struct err *e)
+queue_objects(struct api *a, struct obs_bucket *b, enum errcode *rc, struct err *e)
 {
-	struct read_ctx *r = xcalloc(1, sizeof(*r));
-	struct api_call *c;
-	char *name = api_escape(b->name);
+	struct objects_read *r = xcalloc(1, sizeof(*r));
 
 	r->b = b;
-	r->what = what;
 	r->rc = rc;
 	r->e = e;
-	if (what == 0)
-		c = api_call_new("GET", "/r2/buckets/%s/lifecycle", name);
-	else if (what == 1)
-		c = api_call_new("GET", "/r2/buckets/%s/cors", name);
-	else
-		c = api_call_new("GET", "/r2/buckets/%s/objects?per_page=%d", name,
-		                 OBSERVE_OBJECT_PAGE);
-	free(name);
-	if (strcmp(b->jurisdiction, "default") != 0)
-		c->jurisdiction = xstrdup(b->jurisdiction);
-	api_submit(a, c, on_read, r);
+	api_submit(a, api_op_bucket_objects(b->name, b->jurisdiction, OBSERVE_OBJECT_PAGE),
+	           on_objects, r);
 }
 
 /* Lists one store or script (t) into the snapshot. A script that does not
@@ -283,9 +252,9 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 			           b->jurisdiction) == 0)
 				x = st->v[k];
 		if ((r && r->u.bucket.has_lifecycle) || (x && x->managed_lifecycle))
-			queue_read(a, b, 0, &rc, e);
+			api_bucket_read(a, b, API_BUCKET_LIFECYCLE, &rc, e);
 		if ((r && r->u.bucket.has_cors) || (x && x->managed_cors))
-			queue_read(a, b, 1, &rc, e);
+			api_bucket_read(a, b, API_BUCKET_CORS, &rc, e);
 		if (prune && x && r == NULL && x->policy == DELETION_DELETE) {
 			int still_wanted = 0;
 
@@ -294,7 +263,7 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 				    strcmp(want->items[k].name, x->name) == 0)
 					still_wanted = 1;
 			if (!still_wanted)
-				queue_read(a, b, 2, &rc, e);
+				queue_objects(a, b, &rc, e);
 		}
 	}
 	api_wait(a);
