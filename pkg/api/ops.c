@@ -5,37 +5,17 @@
  * job machine and observe and export choose their own concurrency.
  *
  * Every path segment and query value a caller passes is escaped with
- * api_escape (bucket names, titles' ids, keys, store and secret ids, script
- * and secret names), so no name can add a segment or a query parameter.
+ * api_escape (bucket names, namespace ids, keys, store and secret ids,
+ * script and secret names), so no name can add a segment or a query
+ * parameter; a "." or ".." segment is still refused unsent by api_path_ok.
  */
 #include "api.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
-
-/* A call for METHOD on a route whose segments the caller escaped. */
-static struct api_call *
-call(const char *method, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static struct api_call *
-call(const char *method, const char *fmt, ...)
-{
-	struct api_call *c;
-	struct buf path;
-	va_list ap;
-
-	buf_init(&path, (size_t)-1);
-	va_start(ap, fmt);
-	(void)buf_vprintf(&path, fmt, ap);
-	va_end(ap);
-	c = api_call_new(method, "%s", path.data ? path.data : "");
-	buf_release(&path);
-	return c;
-}
 
 /* Hands the JSON in b to c as its body. */
 static void
@@ -62,7 +42,7 @@ bucket_call(const char *method, const char *name, const char *jurisdiction,
             const char *suffix)
 {
 	char *esc = api_escape(name);
-	struct api_call *c = call(method, "/r2/buckets/%s%s", esc, suffix);
+	struct api_call *c = api_call_new(method, "/r2/buckets/%s%s", esc, suffix);
 
 	free(esc);
 	set_jurisdiction(c, jurisdiction);
@@ -73,7 +53,7 @@ struct api_call *
 api_op_bucket_create(const char *name, const char *jurisdiction, const char *location_hint,
                      const char *storage_class)
 {
-	struct api_call *c = call("POST", "/r2/buckets");
+	struct api_call *c = api_call_new("POST", "/r2/buckets");
 	struct buf body;
 
 	buf_init(&body, API_BODY_SMALL_MAX);
@@ -119,7 +99,7 @@ struct api_call *
 api_op_bucket_objects(const char *name, const char *jurisdiction, int per_page)
 {
 	char *esc = api_escape(name);
-	struct api_call *c = call("GET", "/r2/buckets/%s/objects?per_page=%d", esc, per_page);
+	struct api_call *c = api_call_new("GET", "/r2/buckets/%s/objects?per_page=%d", esc, per_page);
 
 	free(esc);
 	set_jurisdiction(c, jurisdiction);
@@ -247,7 +227,7 @@ static struct api_call *
 ns_call(const char *method, const char *ns_id, const char *suffix)
 {
 	char *esc = api_escape(ns_id);
-	struct api_call *c = call(method, "/storage/kv/namespaces/%s%s", esc, suffix);
+	struct api_call *c = api_call_new(method, "/storage/kv/namespaces/%s%s", esc, suffix);
 
 	free(esc);
 	return c;
@@ -256,7 +236,7 @@ ns_call(const char *method, const char *ns_id, const char *suffix)
 struct api_call *
 api_op_kv_create(const char *title)
 {
-	struct api_call *c = call("POST", "/storage/kv/namespaces");
+	struct api_call *c = api_call_new("POST", "/storage/kv/namespaces");
 
 	title_body(c, title);
 	c->no_blind_retry = 1;
@@ -266,7 +246,7 @@ api_op_kv_create(const char *title)
 struct api_call *
 api_op_kv_list_page(int page, int per_page)
 {
-	return call("GET", "/storage/kv/namespaces?page=%d&per_page=%d", page, per_page);
+	return api_call_new("GET", "/storage/kv/namespaces?page=%d&per_page=%d", page, per_page);
 }
 
 struct api_call *
@@ -288,7 +268,7 @@ struct api_call *
 api_op_kv_value_get(const char *ns_id, const char *key)
 {
 	char *id = api_escape(ns_id), *k = api_escape(key);
-	struct api_call *c = call("GET", "/storage/kv/namespaces/%s/values/%s", id, k);
+	struct api_call *c = api_call_new("GET", "/storage/kv/namespaces/%s/values/%s", id, k);
 
 	free(id);
 	free(k);
@@ -425,7 +405,7 @@ secret_call(const char *method, const char *store_id, const char *secret_id,
             const char *suffix)
 {
 	char *st = api_escape(store_id), *sid = secret_id ? api_escape(secret_id) : NULL;
-	struct api_call *c = call(method, "/secrets_store/stores/%s/secrets%s%s%s", st,
+	struct api_call *c = api_call_new(method, "/secrets_store/stores/%s/secrets%s%s%s", st,
 	                          sid ? "/" : "", sid ? sid : "", suffix);
 
 	free(st);
@@ -436,13 +416,13 @@ secret_call(const char *method, const char *store_id, const char *secret_id,
 struct api_call *
 api_op_store_list(int per_page)
 {
-	return call("GET", "/secrets_store/stores?per_page=%d", per_page);
+	return api_call_new("GET", "/secrets_store/stores?per_page=%d", per_page);
 }
 
 struct api_call *
 api_op_store_create(const char *name)
 {
-	struct api_call *c = call("POST", "/secrets_store/stores");
+	struct api_call *c = api_call_new("POST", "/secrets_store/stores");
 	struct buf body;
 
 	buf_init(&body, API_BODY_SMALL_MAX);
@@ -457,7 +437,7 @@ struct api_call *
 api_op_store_secrets_search(const char *store_id, const char *name, int per_page)
 {
 	char *st = api_escape(store_id), *q = api_escape(name);
-	struct api_call *c = call("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=%d",
+	struct api_call *c = api_call_new("GET", "/secrets_store/stores/%s/secrets?search=%s&per_page=%d",
 	                          st, q, per_page);
 
 	free(st);
@@ -469,7 +449,7 @@ struct api_call *
 api_op_store_secrets_page(const char *store_id, int page, int per_page)
 {
 	char *st = api_escape(store_id);
-	struct api_call *c = call("GET", "/secrets_store/stores/%s/secrets?page=%d&per_page=%d",
+	struct api_call *c = api_call_new("GET", "/secrets_store/stores/%s/secrets?page=%d&per_page=%d",
 	                          st, page, per_page);
 
 	free(st);
@@ -548,7 +528,7 @@ api_op_worker_secret_put(const char *script, const char *name, const char *value
                          size_t vlen)
 {
 	char *s = api_escape(script);
-	struct api_call *c = call("PUT", "/workers/scripts/%s/secrets", s);
+	struct api_call *c = api_call_new("PUT", "/workers/scripts/%s/secrets", s);
 	struct buf body;
 
 	free(s);
@@ -567,7 +547,7 @@ struct api_call *
 api_op_worker_secret_delete(const char *script, const char *name)
 {
 	char *s = api_escape(script), *n = api_escape(name);
-	struct api_call *c = call("DELETE", "/workers/scripts/%s/secrets/%s", s, n);
+	struct api_call *c = api_call_new("DELETE", "/workers/scripts/%s/secrets/%s", s, n);
 
 	free(s);
 	free(n);
