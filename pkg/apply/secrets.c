@@ -290,6 +290,35 @@ delete_secret(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 	apply_save(ap, 1);
 }
 
+/*
+ * Phase 3, once every target points at V<N>: N becomes current, the old
+ * current previous, the old previous retained (and a half-published version
+ * of an earlier run retained, never reused); saved at once.
+ */
+static void
+make_current(struct applier *ap, const struct plan_action *act, struct sec_ledger *l)
+{
+	struct sec_version *v;
+
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i].status == V_PREVIOUS)
+			l->v[i].status = V_RETAINED;
+		else if (l->v[i].status == V_CURRENT)
+			l->v[i].status = V_PREVIOUS;
+		else if (l->v[i].status == V_PENDING && l->v[i].n != act->version)
+			l->v[i].status = V_RETAINED; /* a half-published version: kept, never reused */
+	}
+	v = ledger_find(l, act->version);
+	v->status = V_CURRENT;
+	v->published = 0;
+	v->current_at = ap->now;
+	l->alias = act->want->u.secret.alias;
+	ap->dirty = 1;
+	apply_save(ap, 1);
+	log_info("secret version current", "name=%s version=%u fingerprint=%s", act->name,
+	         act->version, v->fp);
+}
+
 /* Phases 1-3 for one Secret; returns 0 when N became current. */
 static int
 rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
@@ -391,23 +420,7 @@ rotate(struct applier *ap, struct plan_action *act, struct sec_ledger *l)
 		}
 	}
 	free(comment);
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->v[i].status == V_PREVIOUS)
-			l->v[i].status = V_RETAINED;
-		else if (l->v[i].status == V_CURRENT)
-			l->v[i].status = V_PREVIOUS;
-		else if (l->v[i].status == V_PENDING && l->v[i].n != act->version)
-			l->v[i].status = V_RETAINED; /* a half-published version: kept, never reused */
-	}
-	v = ledger_find(l, act->version);
-	v->status = V_CURRENT;
-	v->published = 0;
-	v->current_at = ap->now;
-	l->alias = s->alias;
-	ap->dirty = 1;
-	apply_save(ap, 1);
-	log_info("secret version current", "name=%s version=%u fingerprint=%s", act->name,
-	         act->version, v->fp);
+	make_current(ap, act, l);
 	ok = 1;
 	(void)base;
 out:
