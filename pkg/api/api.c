@@ -857,7 +857,7 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 	case 401: case 403: c->rc = ERR_AUTH; break;
 	case 404: c->rc = ERR_NOTFOUND; break;
 	case 409: c->rc = ERR_CONFLICT; break;
-	case 400: c->rc = code == 10014 ? ERR_CONFLICT : ERR_INVALID; break;
+	case 400: c->rc = code == API_CF_KV_TITLE_EXISTS ? ERR_CONFLICT : ERR_INVALID; break;
 	default: c->rc = ERR_PERMANENT; break;
 	}
 	c->err.code = c->rc;
@@ -922,13 +922,102 @@ abandon_inflight(struct api *a)
 	}
 }
 
+/* Starts the queued calls that are due, in queue order, while there is a free
+ * slot and budget; lowers *next to when the next one can. 1 when the request
+ * budget made one wait. */
+static int
+start_due(struct api *a, int64_t now, int64_t *next)
+{
+	int wait_budget = 0;
+
+	/* start what may start, in queue order */
+	for (size_t i = 0; i < a->nqueue && a->running < a->parallelism;) {
+		struct api_call *c = a->queue[i];
+		int64_t due = c->not_before_ms > a->paused_until ? c->not_before_ms
+		                                                 : a->paused_until;
+		int64_t bw;
+
+		if (due > now) {
+			if (due < *next)
+				*next = due;
+			i++;
+			continue;
+		}
+		if ((bw = budget_wait(a, now)) > 0) {
+			if (now + bw < *next)
+				*next = now + bw;
+			wait_budget = 1;
+			break;
+		}
+		memmove(&a->queue[i], &a->queue[i + 1], (a->nqueue - i - 1) * sizeof(*a->queue));
+		a->nqueue--;
+		if (!api_path_ok(c->path)) {
+			/* a server-supplied id that escaped its checks must not
+			 * become "../" in a request: fail it, send nothing */
+			c->rc = err_set(&c->err, ERR_PERMANENT, "refused to request a path with "
+			                "a '.' or '..' segment or a control character");
+			if (c->done) {
+				c->done(c, c->user);
+				api_call_free(c);
+			}
+			continue;
+		}
+		spend(a, now);
+		start(a, c);
+	}
+	return wait_budget;
+}
+
+/* Takes every finished transfer: retries what classify() says to, and runs
+ * the others' done callbacks. */
+static void
+finish_done(struct api *a)
+{
+	CURLMsg *m;
+	int still;
+
+	curl_multi_perform(a->multi, &still);
+	while ((m = curl_multi_info_read(a->multi, &still)) != NULL) {
+		struct api_call *c;
+		struct inflight *f;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		f = c->priv;
+		curl_multi_remove_handle(a->multi, f->h);
+		untrack(a, c);
+		a->running--;
+		int retry = classify(a, c, m->data.result);
+		curl_slist_free_all(f->hdrs);
+		if (a->nidle < a->parallelism)
+			a->idle[a->nidle++] = f->h;
+		else
+			curl_easy_cleanup(f->h);
+		free(f);
+		c->priv = NULL;
+		if (retry) {
+			log_debug("api retry", "method=%s path=\"%s\" status=%ld", c->method,
+			          c->path, c->status);
+			api_submit(a, c, c->done, c->user);
+			continue;
+		}
+		if (c->rc != ERR_OK)
+			log_debug("api failure", "method=%s path=\"%s\" status=%ld", c->method,
+			          c->path, c->status);
+		if (c->done) {
+			c->done(c, c->user);
+			api_call_free(c);
+		}
+	}
+}
+
 void
 api_wait(struct api *a)
 {
 	while (a->nqueue > 0 || a->running > 0) {
 		int64_t now = mono_ms(), next = now + 1000;
-		int still, wait_budget = 0;
-		CURLMsg *m;
+		int wait_budget;
 
 		/* shutting down: nothing new starts; what runs gets a grace period */
 		if (a->cancel && (a->nqueue > 0 || a->running > 0)) {
@@ -953,77 +1042,10 @@ api_wait(struct api *a)
 			}
 			continue;
 		}
-		/* start what may start, in queue order */
-		for (size_t i = 0; i < a->nqueue && a->running < a->parallelism;) {
-			struct api_call *c = a->queue[i];
-			int64_t due = c->not_before_ms > a->paused_until ? c->not_before_ms
-			                                                 : a->paused_until;
-			int64_t bw;
-
-			if (due > now) {
-				if (due < next)
-					next = due;
-				i++;
-				continue;
-			}
-			if ((bw = budget_wait(a, now)) > 0) {
-				if (now + bw < next)
-					next = now + bw;
-				wait_budget = 1;
-				break;
-			}
-			memmove(&a->queue[i], &a->queue[i + 1], (a->nqueue - i - 1) * sizeof(*a->queue));
-			a->nqueue--;
-			if (!api_path_ok(c->path)) {
-				/* a server-supplied id that escaped its checks must not
-				 * become "../" in a request: fail it, send nothing */
-				c->rc = err_set(&c->err, ERR_PERMANENT, "refused to request a path with "
-				                "a '.' or '..' segment or a control character");
-				if (c->done) {
-					c->done(c, c->user);
-					api_call_free(c);
-				}
-				continue;
-			}
-			spend(a, now);
-			start(a, c);
-		}
+		wait_budget = start_due(a, now, &next);
 		if (wait_budget)
 			a->stats.rate_waits++;
-		curl_multi_perform(a->multi, &still);
-		while ((m = curl_multi_info_read(a->multi, &still)) != NULL) {
-			struct api_call *c;
-			struct inflight *f;
-
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-			f = c->priv;
-			curl_multi_remove_handle(a->multi, f->h);
-			untrack(a, c);
-			a->running--;
-			int retry = classify(a, c, m->data.result);
-			curl_slist_free_all(f->hdrs);
-			if (a->nidle < a->parallelism)
-				a->idle[a->nidle++] = f->h;
-			else
-				curl_easy_cleanup(f->h);
-			free(f);
-			c->priv = NULL;
-			if (retry) {
-				log_debug("api retry", "method=%s path=\"%s\" status=%ld", c->method,
-				          c->path, c->status);
-				api_submit(a, c, c->done, c->user);
-				continue;
-			}
-			if (c->rc != ERR_OK)
-				log_debug("api failure", "method=%s path=\"%s\" status=%ld", c->method,
-				          c->path, c->status);
-			if (c->done) {
-				c->done(c, c->user);
-				api_call_free(c);
-			}
-		}
+		finish_done(a);
 		if (a->nqueue > 0 && a->running < a->parallelism) {
 			/* callbacks may have queued calls that can start now: never idle
 			 * with a free slot and a due call */

@@ -10,8 +10,6 @@
 
 #include "api.h"
 
-/* Cloudflare's error code for a Worker script that does not exist. */
-#define CF_SCRIPT_NOT_FOUND 10007
 
 /* The `result` of a response (api_json_parse: bounded, no "\u0000"); why
  * the body is unusable in `why` when *root is NULL. */
@@ -167,7 +165,7 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 	*v = NULL;
 	*n = 0;
 	rc = api_call_sync(a, c);
-	if (rc == ERR_NOTFOUND && (c->cf_code == CF_SCRIPT_NOT_FOUND || c->cf_code == 0))
+	if (rc == ERR_NOTFOUND && (c->cf_code == API_CF_WORKER_NO_SCRIPT || c->cf_code == 0))
 		rc = err_set(e, ERR_NOTFOUND, "Worker script '%s' does not exist", script);
 	else if (rc != ERR_OK)
 		rc = err_set(e, rc, "listing secrets of Worker '%s': %s", script, c->err.msg);

@@ -322,10 +322,9 @@ api_verify_token(struct api *a, struct err *e)
 
 	if (rc != ERR_OK) {
 		if (c->status == 401 || c->status == 403)
-			rc = err_set(e, ERR_PERMANENT, "the API token was refused (HTTP %ld%s%s); "
+			rc = err_set(e, ERR_AUTH, "the API token was refused (HTTP %ld, code %d); "
 			             "check CLOUDFLARE_API_TOKEN or --api-token-file and the account id",
-			             c->status, c->cf_code ? ", code " : "",
-			             c->cf_code ? (c->cf_code == 10000 ? "10000" : "set") : "");
+			             c->status, c->cf_code);
 		else
 			rc = err_set(e, rc, "cannot reach the API: %s", c->err.msg);
 	}
