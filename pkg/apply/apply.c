@@ -268,28 +268,40 @@ on_done(struct api_call *c, void *user)
 	advance(j);
 }
 
+/* The inventory's entry of a job's resource (actions name it by kind and
+ * name; the write-ahead may just have added it), or NULL. */
+static const struct inv_entry *
+inv_of(const struct job *j)
+{
+	return state_find(j->ap->st, j->a->kind, j->a->name);
+}
+
 /* The bucket an action works on: as declared, else as the inventory has it. */
 static const char *
-bucket_name(const struct plan_action *a)
+bucket_name(const struct job *j)
 {
-	return a->want ? a->want->u.bucket.bucket_name
-	               : a->inv->bucket_name ? a->inv->bucket_name : a->name;
+	const struct inv_entry *x = inv_of(j);
+
+	return j->a->want ? j->a->want->u.bucket.bucket_name
+	                  : x && x->bucket_name ? x->bucket_name : j->a->name;
 }
 
 static const char *
-bucket_juris(const struct plan_action *a)
+bucket_juris(const struct job *j)
 {
-	const char *j = a->want ? a->want->u.bucket.jurisdiction
-	                        : a->inv->jurisdiction ? a->inv->jurisdiction : "default";
+	const struct inv_entry *x = inv_of(j);
+	const char *jur = j->a->want ? j->a->want->u.bucket.jurisdiction
+	                             : x && x->jurisdiction ? x->jurisdiction : "default";
 
-	return strcmp(j, "default") == 0 ? NULL : j;
+	return strcmp(jur, "default") == 0 ? NULL : jur;
 }
 
 static const char *
 ns_id(const struct job *j)
 {
-	return j->kv_id ? j->kv_id : j->a->okv ? j->a->okv->id : j->a->inv ? j->a->inv->kv_id
-	                                                                    : NULL;
+	const struct inv_entry *x = inv_of(j);
+
+	return j->kv_id ? j->kv_id : j->a->okv ? j->a->okv->id : x ? x->kv_id : NULL;
 }
 
 /*
@@ -358,13 +370,13 @@ create_call(struct job *j)
 				j->check_page = 1;
 			return api_op_kv_list_page(j->check_page, API_KV_NS_PAGE);
 		}
-		return api_op_bucket_get(bucket_name(a), bucket_juris(a));
+		return api_op_bucket_get(bucket_name(j), bucket_juris(j));
 	}
 	j->create_attempts++;
 	if (a->kind == KIND_R2BUCKET) {
 		const struct r2_bucket_spec *b = &a->want->u.bucket;
 
-		return api_op_bucket_create(b->bucket_name, bucket_juris(a), b->location_hint,
+		return api_op_bucket_create(b->bucket_name, bucket_juris(j), b->location_hint,
 		                            b->storage_class);
 	}
 	return api_op_kv_create(a->want->u.kv.title);
@@ -387,21 +399,21 @@ step_call(struct job *j)
 		return create_call(j);
 	case ST_STORAGE_CLASS:
 		if (a->set_storage_class && a->kind == KIND_R2BUCKET)
-			return api_op_bucket_set_class(bucket_name(a), bucket_juris(a),
+			return api_op_bucket_set_class(bucket_name(j), bucket_juris(j),
 			                               a->want->u.bucket.storage_class);
 		j->step = ST_LIFECYCLE;
 		return NULL;
 	case ST_LIFECYCLE:
 		if (a->put_lifecycle)
-			return api_op_lifecycle_put(bucket_name(a), bucket_juris(a), a->lc, a->nlc);
+			return api_op_lifecycle_put(bucket_name(j), bucket_juris(j), a->lc, a->nlc);
 		j->step = ST_CORS;
 		return NULL;
 	case ST_CORS:
 		if (a->put_cors)
-			return api_op_cors_put(bucket_name(a), bucket_juris(a), a->want->u.bucket.cors,
+			return api_op_cors_put(bucket_name(j), bucket_juris(j), a->want->u.bucket.cors,
 			                       a->want->u.bucket.ncors);
 		if (a->delete_cors)
-			return api_op_cors_delete(bucket_name(a), bucket_juris(a));
+			return api_op_cors_delete(bucket_name(j), bucket_juris(j));
 		j->step = ST_RENAME;
 		return NULL;
 	case ST_RENAME:
@@ -421,8 +433,8 @@ step_call(struct job *j)
 		return NULL;
 	case ST_DELETE:
 		if (a->kind == KIND_R2BUCKET)
-			return api_op_bucket_delete(bucket_name(a), bucket_juris(a));
-		return api_op_kv_delete(a->okv ? a->okv->id : a->inv->kv_id);
+			return api_op_bucket_delete(bucket_name(j), bucket_juris(j));
+		return api_op_kv_delete(ns_id(j));
 	default:
 		abort();
 	}
@@ -490,7 +502,6 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 			inv_set(&e->kv_id, NULL);
 			e->pending = 1;
 		}
-		x->inv = e;
 		ap.dirty = 1;
 	}
 	apply_save(&ap, 1);

@@ -471,15 +471,14 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 
 static void
 plan_bucket(struct plan *p, const struct resource *r, const struct snapshot *snap,
-            struct state *st)
+            const struct state *st)
 {
 	const struct r2_bucket_spec *b = &r->u.bucket;
-	struct inv_entry *inv = state_find(st, KIND_R2BUCKET, r->name);
+	const struct inv_entry *inv = state_find(st, KIND_R2BUCKET, r->name);
 	const struct obs_bucket *ob;
 	struct plan_action *a = plan_add_action(p, PLAN_NOOP, KIND_R2BUCKET, r->name);
 
 	a->want = r;
-	a->inv = inv;
 	a->what = bucket_what(b->bucket_name, b->jurisdiction);
 	plan_spec_hash(r, a->spec_hash);
 	if (inv && !inv->pending) {
@@ -661,11 +660,11 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 }
 
 static void plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap,
-                       struct state *st);
+                       const struct state *st);
 
 static void
 plan_kv(struct plan *p, const struct resource *r, const struct snapshot *snap,
-        struct state *st, int64_t now)
+        const struct state *st, int64_t now)
 {
 	struct plan_action *a;
 
@@ -680,15 +679,14 @@ plan_kv(struct plan *p, const struct resource *r, const struct snapshot *snap,
 
 static void
 plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap,
-           struct state *st)
+           const struct state *st)
 {
 	const struct kv_namespace_spec *kv = &r->u.kv;
-	struct inv_entry *inv = state_find(st, KIND_KVNAMESPACE, r->name);
+	const struct inv_entry *inv = state_find(st, KIND_KVNAMESPACE, r->name);
 	const struct obs_kv *ok = NULL, *taken;
 	struct plan_action *a = plan_add_action(p, PLAN_NOOP, KIND_KVNAMESPACE, r->name);
 
 	a->want = r;
-	a->inv = inv;
 	a->what = xasprintf("namespace '%s'", kv->title);
 	plan_spec_hash(r, a->spec_hash);
 	if (inv && inv->kv_id)
@@ -758,12 +756,11 @@ wanted(const struct manifest_set *want, const struct inv_entry *x)
  * objects. The plan shows it either way.
  */
 static void
-plan_orphan(struct plan *p, struct inv_entry *x, const struct snapshot *snap,
+plan_orphan(struct plan *p, const struct inv_entry *x, const struct snapshot *snap,
             const struct manifest_set *want, const struct plan_opts *o)
 {
 	struct plan_action *a = plan_add_action(p, PLAN_NOOP, x->kind, x->name);
 
-	a->inv = x;
 	if (x->kind == KIND_R2BUCKET) {
 		a->what = bucket_what(x->bucket_name ? x->bucket_name : x->name, x->jurisdiction);
 		a->ob = snapshot_bucket(snap, x->jurisdiction ? x->jurisdiction : "default",
@@ -864,9 +861,10 @@ hold(struct plan_action *a, const struct plan_opts *o)
 		}
 }
 
-void
+enum errcode
 plan_compute(const struct manifest_set *want, const struct snapshot *snap,
-             struct state *st, const struct plan_opts *o, struct plan *out)
+             const struct state *st, const struct plan_opts *o, struct plan *out,
+             struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < want->n; i++) {
@@ -893,6 +891,10 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 		hold(&out->v[i], o);
 		out->counts[out->v[i].op]++;
 	}
+	if (o->only && out->n == 0)
+		return err_set(e, ERR_NOTFOUND, "no %s named '%.64s' in the manifests",
+		               kind_name(o->only_kind), o->only);
+	return ERR_OK;
 }
 
 void

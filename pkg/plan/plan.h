@@ -46,7 +46,6 @@ struct plan_action {
 	char *name;                     /* metadata.name */
 	char *what;                     /* "bucket 'acme-logs' (eu)", "namespace 'flags'" */
 	const struct resource *want;    /* borrowed; NULL for a resource that left */
-	struct inv_entry *inv;          /* borrowed; NULL when not owned */
 	const struct obs_bucket *ob;    /* borrowed */
 	const struct obs_kv *okv;       /* borrowed */
 	char *reason;                   /* why (refuse, delete, forget, notes) */
@@ -107,8 +106,16 @@ struct plan {
 	size_t counts[PLAN_ROTATE + 1];
 };
 
-void plan_compute(const struct manifest_set *want, const struct snapshot *snap,
-                  struct state *st, const struct plan_opts *o, struct plan *out);
+/*
+ * Plans the account's changes: a function of the manifests, what the account
+ * showed, the state's inventory and ledgers, and the options; it changes none
+ * of them and does no I/O. Actions name their resource by (kind, name).
+ * ERR_NOTFOUND (e set) when opts->only names no resource of the manifests.
+ * Free out with plan_release() in every case.
+ */
+enum errcode plan_compute(const struct manifest_set *want, const struct snapshot *snap,
+                          const struct state *st, const struct plan_opts *o, struct plan *out,
+                          struct err *e) WARN_UNUSED_RESULT;
 void plan_release(struct plan *p);
 /* 1 when applying would change something or something was refused. */
 int plan_has_changes(const struct plan *p);

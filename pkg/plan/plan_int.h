@@ -21,8 +21,8 @@ int plan_cors_diff(struct plan_action *a, const struct cors_rule *want, size_t n
 
 /* Secrets (secret.c). */
 void plan_secret(struct plan *p, const struct resource *r, const struct snapshot *snap,
-                 struct state *st, const struct plan_opts *o);
-void plan_secret_orphan(struct plan *p, struct sec_ledger *l, const struct manifest_set *want,
+                 const struct state *st, const struct plan_opts *o);
+void plan_secret_orphan(struct plan *p, const struct sec_ledger *l, const struct manifest_set *want,
                         const struct plan_opts *o);
 int plan_wanted_secret(const struct manifest_set *want, const char *name);
 

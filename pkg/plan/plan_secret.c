@@ -641,7 +641,7 @@ rotation_lines(struct plan_action *a, const struct secret_spec *s, struct sec_le
 
 void
 plan_secret(struct plan *p, const struct resource *r, const struct snapshot *snap,
-            struct state *st, const struct plan_opts *o)
+            const struct state *st, const struct plan_opts *o)
 {
 	const struct secret_spec *s = &r->u.secret;
 	const struct sec_ledger *old = state_ledger(st, r->name);
@@ -748,7 +748,7 @@ plan_wanted_secret(const struct manifest_set *want, const char *name)
 }
 
 void
-plan_secret_orphan(struct plan *p, struct sec_ledger *l, const struct manifest_set *want,
+plan_secret_orphan(struct plan *p, const struct sec_ledger *l, const struct manifest_set *want,
                    const struct plan_opts *o)
 {
 	struct plan_action *a = plan_add_action(p, PLAN_NOOP, KIND_SECRET, l->name);

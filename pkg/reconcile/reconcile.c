@@ -48,7 +48,8 @@ reconcile_pass(struct api *a, const struct manifest_set *set, struct state *st,
 	    (rc = observe_verify_values(a, set, st, &r->snap, &r->verified, e)) != ERR_OK)
 		goto out;
 	/* plan */
-	plan_compute(set, &r->snap, st, &o->plan, &r->plan);
+	if ((rc = plan_compute(set, &r->snap, st, &o->plan, &r->plan, e)) != ERR_OK)
+		goto out;
 	/* apply, recording each outcome in the state as it happens */
 	if (o->mode == RECONCILE_LEDGERS) {
 		record_ledgers(&r->plan, st);

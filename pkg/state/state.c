@@ -111,7 +111,7 @@ vstatus_name(enum vstatus s)
 }
 
 struct sec_ledger *
-state_ledger(struct state *st, const char *name)
+state_ledger(const struct state *st, const char *name)
 {
 	for (size_t i = 0; i < st->nsecrets; i++)
 		if (strcmp(st->secrets[i]->name, name) == 0)
@@ -897,6 +897,17 @@ out:
 	return rc;
 }
 
+struct state *
+state_new(void)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+
+	st->lock_fd = -1;
+	st->readonly = 1;
+	st->path = xstrdup("(in memory)");
+	return st;
+}
+
 void
 state_close(struct state *st)
 {
@@ -933,7 +944,7 @@ state_close(struct state *st)
 }
 
 struct inv_entry *
-state_find(struct state *st, enum kind k, const char *name)
+state_find(const struct state *st, enum kind k, const char *name)
 {
 	for (size_t i = 0; i < st->n; i++)
 		if (st->v[i]->kind == k && strcmp(st->v[i]->name, name) == 0)

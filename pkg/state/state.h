@@ -107,16 +107,21 @@ enum errcode state_campaign(struct state *st, struct err *e) WARN_UNUSED_RESULT;
 int state_is_leader(const struct state *st);
 /* Writes the whole state atomically. */
 enum errcode state_save(struct state *st, struct err *e) WARN_UNUSED_RESULT;
+/* An empty state in memory (no file, no lock; saving it is refused): a plain
+ * value for plans and tests. Free with state_close(). */
+struct state *state_new(void);
 /* Releases the lock and frees. NULL is fine. */
 void state_close(struct state *st);
 
-struct inv_entry *state_find(struct state *st, enum kind k, const char *name);
+/* The entry or ledger of a name, or NULL (like strchr: the result is the caller's
+ * to change only when it holds the state mutably). */
+struct inv_entry *state_find(const struct state *st, enum kind k, const char *name);
 /* Adds an empty entry for (k, name) or returns the existing one. */
 struct inv_entry *state_upsert(struct state *st, enum kind k, const char *name);
 void state_remove(struct state *st, enum kind k, const char *name);
 void inv_entry_release(struct inv_entry *e);
 
-struct sec_ledger *state_ledger(struct state *st, const char *name);
+struct sec_ledger *state_ledger(const struct state *st, const char *name);
 struct sec_ledger *state_ledger_upsert(struct state *st, const char *name);
 void state_ledger_remove(struct state *st, const char *name);
 /* Stores a copy of l as the ledger of l->name, replacing any. */

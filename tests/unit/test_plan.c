@@ -30,9 +30,7 @@ setup(void **state)
 
 	manifest_set_init(&f->set);
 	diags_init(&f->d);
-	f->st = xcalloc(1, sizeof(*f->st));
-	f->st->lock_fd = -1;
-	f->st->path = xstrdup("unused");
+	f->st = state_new();
 	*state = f;
 	return 0;
 }
@@ -122,7 +120,9 @@ own_bucket(struct fx *f, const char *name, const char *bucket, const char *juris
 static void
 compute(struct fx *f)
 {
-	plan_compute(&f->set, &f->snap, f->st, &f->o, &f->p);
+	struct err e;
+
+	assert_int_equal(plan_compute(&f->set, &f->snap, f->st, &f->o, &f->p, &e), ERR_OK);
 }
 
 static int

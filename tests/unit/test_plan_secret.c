@@ -239,14 +239,13 @@ test_table(void **unused)
 		struct manifest_set set;
 		struct diags d;
 		struct snapshot snap;
-		struct state *st = xcalloc(1, sizeof(*st));
+		struct state *st = state_new();
 		struct plan p;
 		struct plan_opts o;
+		struct err e;
 		char *yaml = xasprintf(spec, "true", c->adopt ? "true" : "false");
 		const struct plan_action *a;
 
-		st->lock_fd = -1;
-		st->path = xstrdup("unused");
 		manifest_set_init(&set);
 		diags_init(&d);
 		manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
@@ -257,7 +256,7 @@ test_table(void **unused)
 		ledger(st, c->ledger);
 		memset(&o, 0, sizeof(o));
 		o.now = NOW;
-		plan_compute(&set, &snap, st, &o, &p);
+		assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
 		assert_int_equal(p.n, 1);
 		a = &p.v[0];
 		if (a->op != c->op)
@@ -293,14 +292,13 @@ test_rotation_past_unmarked(void **unused)
 	struct manifest_set set;
 	struct diags d;
 	struct snapshot snap;
-	struct state *st = xcalloc(1, sizeof(*st));
+	struct state *st = state_new();
 	struct plan p;
 	struct plan_opts o;
+	struct err e;
 	char *yaml = xasprintf(spec, "true", "false");
 
 	(void)unused;
-	st->lock_fd = -1;
-	st->path = xstrdup("unused");
 	manifest_set_init(&set);
 	diags_init(&d);
 	manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
@@ -310,7 +308,7 @@ test_rotation_past_unmarked(void **unused)
 	ledger(st, "3c 2p 1d");
 	memset(&o, 0, sizeof(o));
 	o.now = NOW + 200LL * 86400;
-	plan_compute(&set, &snap, st, &o, &p);
+	assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
 	assert_int_equal(p.v[0].op, PLAN_ROTATE);
 	assert_int_equal(p.v[0].version, 8);
 	plan_release(&p);
@@ -328,14 +326,13 @@ test_unobserved_refused(void **unused)
 	struct manifest_set set;
 	struct diags d;
 	struct snapshot snap;
-	struct state *st = xcalloc(1, sizeof(*st));
+	struct state *st = state_new();
 	struct plan p;
 	struct plan_opts o;
+	struct err e;
 	char *yaml = xasprintf(spec, "false", "false");
 
 	(void)unused;
-	st->lock_fd = -1;
-	st->path = xstrdup("unused");
 	manifest_set_init(&set);
 	diags_init(&d);
 	manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
@@ -343,7 +340,7 @@ test_unobserved_refused(void **unused)
 	listing(&snap, 0, "default", "");
 	memset(&o, 0, sizeof(o));
 	o.now = NOW;
-	plan_compute(&set, &snap, st, &o, &p);
+	assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
 	assert_int_equal(p.v[0].op, PLAN_REFUSE);
 	assert_non_null(strstr(p.v[0].reason, "script:api/K were not read"));
 	plan_release(&p);

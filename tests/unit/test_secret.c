@@ -216,9 +216,7 @@ setup(void **state)
 	diags_init(&f->d);
 	manifest_load_buffer("t.yaml", y, strlen(y), &f->set, &f->d);
 	assert_int_equal(f->d.n, 0);
-	f->st = xcalloc(1, sizeof(*f->st));
-	f->st->lock_fd = -1;
-	f->st->path = xstrdup("unused");
+	f->st = state_new();
 	*state = f;
 	return 0;
 }
@@ -301,6 +299,7 @@ static const struct plan_action *
 run(struct fx *f, int64_t now, const char *rotate, int force)
 {
 	struct plan_opts o;
+	struct err e;
 
 	memset(&o, 0, sizeof(o));
 	o.now = now;
@@ -309,7 +308,7 @@ run(struct fx *f, int64_t now, const char *rotate, int force)
 
 	mirror(f);
 	plan_release(&f->p);
-	plan_compute(&f->set, &f->snap, f->st, &o, &f->p);
+	assert_int_equal(plan_compute(&f->set, &f->snap, f->st, &o, &f->p, &e), ERR_OK);
 	assert_int_equal(f->p.n, 1);
 	return &f->p.v[0];
 }
