@@ -109,6 +109,15 @@ int state_is_leader(const struct state *st);
 enum errcode state_save(struct state *st, struct err *e) WARN_UNUSED_RESULT;
 /* Releases the lock and frees. NULL is fine. */
 void state_close(struct state *st);
+/*
+ * Parses a state document held in memory as if it were the file `name`
+ * (tests, fuzzing): no lock, read-only, the same checks as state_open.
+ * *out is set in every case; free it with state_close().
+ */
+enum errcode state_load_buffer(const char *name, const char *data, size_t len,
+                               struct state **out, struct err *e) WARN_UNUSED_RESULT;
+/* The JSON text state_save writes for st; free with free(). */
+char *state_serialize(const struct state *st);
 
 struct inv_entry *state_find(struct state *st, enum kind k, const char *name);
 /* Adds an empty entry for (k, name) or returns the existing one. */
