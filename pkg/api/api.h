@@ -347,6 +347,20 @@ enum errcode api_kv_keys(struct api *a, struct obs_kv *k, struct err *e) WARN_UN
 enum errcode api_kv_value(struct api *a, const char *ns_id, const char *key, char **val,
                           size_t *len, struct err *e) WARN_UNUSED_RESULT;
 
+/* One page of each listing, read by the same code as the walkers above
+ * (which add their bounds on pages, items and cursors); for tests and
+ * fuzzing. Each appends the page's valid items to *v (*n of them, or to
+ * k->keys with capacity *cap) and returns the page's item count, -1 when the
+ * body is not a listing. A bucket or key page hands its cursor to *next
+ * (NULL when absent; free it); a namespace page sets *last when page `page`
+ * is the last (a short page, or result_info.total_pages). */
+int api_parse_bucket_page(const struct api_call *c, const char *jurisdiction,
+                          struct obs_bucket **v, size_t *n, char **next);
+int api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap,
+                           char **next);
+int api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size_t *n,
+                         int *last);
+
 /* From a KV bulk write/delete result: how many keys were not accepted
  * (unsuccessful_keys), 0 when the result is null or {}. */
 long api_bulk_failures(const struct api_call *c);
