@@ -135,6 +135,13 @@
  * lower a bound, never raise one; nothing but tests/e2e/hostile_api.sh sets it.
  */
 #define API_TEST_LIST_BOUNDS_ENV "CFSTORAGE_TEST_LIST_BOUNDS"
+/* Integers read from an answer must lie in [0, 2^53]: beyond it a JSON
+ * number is no longer exact, and converting it could overflow. */
+#define API_JSON_INT_MAX 9007199254740992LL
+/* Longest lifecycle maxAge read back, in seconds: 1,000 years, far beyond
+ * R2_LIFECYCLE_MAX_DAYS, so a rule anyone wrote fits while its day count
+ * times 86,400 stays in range. */
+#define API_LC_MAX_AGE_S (1000LL * 366 * 86400)
 /* Longest id the server may give us (KV namespaces, Secrets Store stores and
  * secrets: Cloudflare's are 32 hex digits); ids are [0-9A-Za-z_-] only. */
 #define API_ID_MAX 64

@@ -57,6 +57,21 @@ jname(const cJSON *o, const char *k)
 }
 
 /*
+ * A JSON number within [0, max] (fractions truncated) into *out. -1 when v
+ * is not a number or lies outside, infinities and NaN included: converting
+ * such a double to an integer is undefined, and an answer that sends one is
+ * malformed.
+ */
+static int
+jint(const cJSON *v, int64_t max, int64_t *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= (double)max))
+		return -1;
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+/*
  * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the cursor a page
  * gave and says whether to ask for another page. An absent or empty cursor
  * ends the listing; one used before anywhere in the listing fails it
@@ -131,12 +146,14 @@ obs_kv_release(struct obs_kv *k)
 /*
  * The keys of one KV key page (the result array) that have a valid name,
  * appended to k->keys (*cap allocated) with their metadata, cfstorage's
- * content hash (metadata "cfs:h") and expiration.
+ * content hash (metadata "cfs:h") and expiration. -1 when an expiration is
+ * not a time (negative, or beyond API_JSON_INT_MAX): the page is malformed.
  */
-static void
+static int
 key_items(const cJSON *res, struct obs_kv *k, size_t *cap)
 {
 	const cJSON *it;
+	int bad = 0;
 
 	cJSON_ArrayForEach(it, res) {
 		const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "metadata");
@@ -156,8 +173,10 @@ key_items(const cJSON *res, struct obs_kv *k, size_t *cap)
 			if (h)
 				snprintf(x->hash, sizeof(x->hash), "%s", h);
 		}
-		x->expiration = cJSON_IsNumber(ex) ? (int64_t)ex->valuedouble : 0;
+		if (cJSON_IsNumber(ex) && jint(ex, API_JSON_INT_MAX, &x->expiration) != 0)
+			bad = 1;
 	}
+	return bad ? -1 : 0;
 }
 
 int
@@ -174,9 +193,11 @@ api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap, 
 		return -1;
 	}
 	count = cJSON_GetArraySize(res);
-	key_items(res, k, cap);
+	if (key_items(res, k, cap) != 0)
+		count = -1;
 	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-	*next = jdup(info, "cursor");
+	if (count >= 0)
+		*next = jdup(info, "cursor");
 	cJSON_Delete(root);
 	return count;
 }
@@ -227,7 +248,13 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 			api_call_free(c);
 			break;
 		}
-		key_items(res, k, &cap);
+		if (key_items(res, k, &cap) != 0) {
+			rc = err_set(e, ERR_PERMANENT, "listing %s: a key's expiration is not a "
+			             "time", l.what);
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
+		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		/* an empty page may still carry a cursor (expired keys are filtered
 		 * out server-side): only an absent cursor ends the listing */
@@ -667,9 +694,8 @@ get_cond(const cJSON *c, struct lc_cond *out)
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "maxAge");
 		int64_t secs;
 
-		if (!cJSON_IsNumber(m))
+		if (jint(m, API_LC_MAX_AGE_S, &secs) != 0)
 			return -1;
-		secs = (int64_t)m->valuedouble;
 		out->days = secs % 86400 == 0 ? secs / 86400 : -secs;
 	}
 	return 0;
@@ -785,6 +811,7 @@ int
 api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n)
 {
 	cJSON *root, *res, *arr, *it;
+	int bad = 0;
 
 	*rules = NULL;
 	*n = 0;
@@ -811,11 +838,13 @@ api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n)
 		r->origins = get_strs(al, "origins", &r->norigins);
 		r->headers = get_strs(al, "headers", &r->nheaders);
 		r->expose = get_strs(it, "exposeHeaders", &r->nexpose);
-		r->max_age = cJSON_IsNumber(ma) ? (int64_t)ma->valuedouble : -1;
+		r->max_age = -1;
 		(*n)++;
+		if (cJSON_IsNumber(ma) && jint(ma, API_JSON_INT_MAX, &r->max_age) != 0)
+			bad = 1;
 	}
 	cJSON_Delete(root);
-	return 1;
+	return bad ? -1 : 1;
 }
 
 long
