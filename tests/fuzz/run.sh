@@ -68,7 +68,7 @@ libfuzz() {
   if [ $rc -ne 0 ]; then
     echo "FAIL fuzz $target: exit $rc; log $log; crash input(s):"
     ls "$art"/* 2>/dev/null | sed 's/^/  /'
-    grep -E 'ERROR|runtime error|SUMMARY|fuzz_' "$log" | head -n 20
+    grep -E 'runtime error|ERROR: [A-Za-z]*Sanitizer|ERROR: libFuzzer|SUMMARY|^fuzz_[a-z]*: ' "$log" | head -n 8
     echo "  (fix it, then add the input to $here/regressions/$target/)"
     return 1
   fi
