@@ -59,12 +59,12 @@ libfuzz() {
     -artifact_prefix="$art/" "${dict[@]}" "$corpus" "$here/corpus/$target" >"$log" 2>&1
   rc=$?
   last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
   ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
   corp=$(sed -n 's#.* corp: \([0-9]*/[0-9A-Za-z]*\).*#\1#p' <<<"$last")
   secs_run=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log")
-  echo "fuzz $target: ${execs:-?} execs in ${secs_run:-?} s, cov ${cov:-?} ft ${ft:-?}, corpus ${corp:-?}"
+  echo "fuzz $target: ${execs:-?} execs in ${secs_run:-?} s, cov ${cov:-?} ft ${ft:-?}, corpus ${corp:-?}" | tee -a build/fuzz/summary.log
   if [ $rc -ne 0 ]; then
     echo "FAIL fuzz $target: exit $rc; log $log; crash input(s):"
     ls "$art"/* 2>/dev/null | sed 's/^/  /'
