@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libyaml-dev libcurl4-openssl-dev libcjson-dev
       libssl-dev libcmocka-dev libmicrohttpd-dev python3 time curl
-      prometheus etcd-server man-db groff-base zsh)
+      prometheus etcd-server man-db groff-base zsh
+      clang libclang-rt-14-dev) # libFuzzer (libclang_rt.fuzzer) for tests/fuzz
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

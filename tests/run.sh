@@ -3,7 +3,10 @@
 #   tests/run.sh FLAVOUR BINDIR UNITDIR
 # 1. each cmocka binary in UNITDIR (one per module);
 # 2. the manifest fixtures (tests/fixtures.sh), compared with their goldens;
-# 3. every tests/e2e/*.sh, with BIN=BINDIR in the environment.
+# 3. the fuzz targets' regression corpora, replayed with this flavour's
+#    drivers (UNITDIR/../fuzz/replay_*); and, when FUZZ_TEST_SECONDS > 0 (the
+#    asan pass with clang installed), each libFuzzer target for that long;
+# 4. every tests/e2e/*.sh, with BIN=BINDIR in the environment.
 # Prints a closing "N passed, N failed" line and exits non-zero on any failure.
 set -u
 flavour=$1 bindir=$2 unitdir=$3
@@ -19,6 +22,21 @@ done
 
 echo "== [$flavour] manifest fixtures"
 if bash tests/fixtures.sh "$bindir"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("fixtures"); fi
+
+for t in "${unitdir%/tests}"/fuzz/replay_*; do
+  [ -x "$t" ] || continue
+  name=${t##*/replay_}
+  echo "== [$flavour] fuzz regressions $name"
+  if bash tests/fuzz/run.sh replay "$t" "$name"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("fuzz regressions $name"); fi
+done
+if [ "${FUZZ_TEST_SECONDS:-0}" -gt 0 ]; then
+  for t in build/fuzz/bin/fuzz_*; do
+    [ -x "$t" ] || continue
+    name=${t##*/fuzz_}
+    echo "== [$flavour] fuzz $name (${FUZZ_TEST_SECONDS} s)"
+    if bash tests/fuzz/run.sh brief "$FUZZ_TEST_SECONDS" "$name"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("fuzz $name"); fi
+  done
+fi
 
 for t in tests/e2e/*.sh; do
   [ -f "$t" ] || continue

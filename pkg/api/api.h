@@ -135,6 +135,13 @@
  * lower a bound, never raise one; nothing but tests/e2e/hostile_api.sh sets it.
  */
 #define API_TEST_LIST_BOUNDS_ENV "CFSTORAGE_TEST_LIST_BOUNDS"
+/* Integers read from an answer must lie in [0, 2^53]: beyond it a JSON
+ * number is no longer exact, and converting it could overflow. */
+#define API_JSON_INT_MAX 9007199254740992LL
+/* Longest lifecycle maxAge read back, in seconds: 1,000 years, far beyond
+ * R2_LIFECYCLE_MAX_DAYS, so a rule anyone wrote fits while its day count
+ * times 86,400 stays in range. */
+#define API_LC_MAX_AGE_S (1000LL * 366 * 86400)
 /* Longest id the server may give us (KV namespaces, Secrets Store stores and
  * secrets: Cloudflare's are 32 hex digits); ids are [0-9A-Za-z_-] only. */
 #define API_ID_MAX 64
@@ -346,6 +353,20 @@ enum errcode api_kv_keys(struct api *a, struct obs_kv *k, struct err *e) WARN_UN
 /* One value's raw bytes (no envelope on success). Free *val with free(). */
 enum errcode api_kv_value(struct api *a, const char *ns_id, const char *key, char **val,
                           size_t *len, struct err *e) WARN_UNUSED_RESULT;
+
+/* One page of each listing, read by the same code as the walkers above
+ * (which add their bounds on pages, items and cursors); for tests and
+ * fuzzing. Each appends the page's valid items to *v (*n of them, or to
+ * k->keys with capacity *cap) and returns the page's item count, -1 when the
+ * body is not a listing. A bucket or key page hands its cursor to *next
+ * (NULL when absent; free it); a namespace page sets *last when page `page`
+ * is the last (a short page, or result_info.total_pages). */
+int api_parse_bucket_page(const struct api_call *c, const char *jurisdiction,
+                          struct obs_bucket **v, size_t *n, char **next);
+int api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap,
+                           char **next);
+int api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size_t *n,
+                         int *last);
 
 /* From a KV bulk write/delete result: how many keys were not accepted
  * (unsuccessful_keys), 0 when the result is null or {}. */

@@ -57,6 +57,21 @@ jname(const cJSON *o, const char *k)
 }
 
 /*
+ * A JSON number within [0, max] (fractions truncated) into *out. -1 when v
+ * is not a number or lies outside, infinities and NaN included: converting
+ * such a double to an integer is undefined, and an answer that sends one is
+ * malformed.
+ */
+static int
+jint(const cJSON *v, int64_t max, int64_t *out)
+{
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= (double)max))
+		return -1;
+	*out = (int64_t)v->valuedouble;
+	return 0;
+}
+
+/*
  * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the cursor a page
  * gave and says whether to ask for another page. An absent or empty cursor
  * ends the listing; one used before anywhere in the listing fails it
@@ -128,6 +143,65 @@ obs_kv_release(struct obs_kv *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/*
+ * The keys of one KV key page (the result array) that have a valid name,
+ * appended to k->keys (*cap allocated) with their metadata, cfstorage's
+ * content hash (metadata "cfs:h") and expiration. -1 when an expiration is
+ * not a time (negative, or beyond API_JSON_INT_MAX): the page is malformed.
+ */
+static int
+key_items(const cJSON *res, struct obs_kv *k, size_t *cap)
+{
+	const cJSON *it;
+	int bad = 0;
+
+	cJSON_ArrayForEach(it, res) {
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "metadata");
+		const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "expiration");
+		struct obs_key *x;
+
+		if (!jname(it, "name"))
+			continue;
+		grow((void **)&k->keys, k->nkeys, cap, sizeof(*k->keys));
+		x = &k->keys[k->nkeys++];
+		memset(x, 0, sizeof(*x));
+		x->name = jdup(it, "name");
+		if (cJSON_IsObject(md)) {
+			const char *h = jstr(md, KV_RESERVED_META_KEY);
+
+			x->meta_json = cJSON_PrintUnformatted(md);
+			if (h)
+				snprintf(x->hash, sizeof(x->hash), "%s", h);
+		}
+		if (cJSON_IsNumber(ex) && jint(ex, API_JSON_INT_MAX, &x->expiration) != 0)
+			bad = 1;
+	}
+	return bad ? -1 : 0;
+}
+
+int
+api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap, char **next)
+{
+	char why[160];
+	cJSON *root = api_json_parse(c, why, sizeof(why)), *res, *info;
+	int count;
+
+	*next = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!cJSON_IsArray(res)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	count = cJSON_GetArraySize(res);
+	if (key_items(res, k, cap) != 0)
+		count = -1;
+	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+	if (count >= 0)
+		*next = jdup(info, "cursor");
+	cJSON_Delete(root);
+	return count;
+}
+
 enum errcode
 api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 {
@@ -145,7 +219,7 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 	                 "keys of KV namespace '%s'", k->title);
 	while (more && rc == ERR_OK) {
 		struct api_call *c;
-		cJSON *root, *res, *it, *info;
+		cJSON *root, *res, *info;
 		char why[160];
 
 		if (cursor) {
@@ -174,28 +248,12 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 			api_call_free(c);
 			break;
 		}
-		cJSON_ArrayForEach(it, res) {
-			const cJSON *md = cJSON_GetObjectItemCaseSensitive(it, "metadata");
-			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(it, "expiration");
-			struct obs_key *x;
-
-			if (!jname(it, "name"))
-				continue;
-			if (k->nkeys == cap) {
-				cap = cap ? cap * 2 : 256;
-				k->keys = xrealloc(k->keys, cap * sizeof(*k->keys));
-			}
-			x = &k->keys[k->nkeys++];
-			memset(x, 0, sizeof(*x));
-			x->name = jdup(it, "name");
-			if (cJSON_IsObject(md)) {
-				const char *h = jstr(md, KV_RESERVED_META_KEY);
-
-				x->meta_json = cJSON_PrintUnformatted(md);
-				if (h)
-					snprintf(x->hash, sizeof(x->hash), "%s", h);
-			}
-			x->expiration = cJSON_IsNumber(ex) ? (int64_t)ex->valuedouble : 0;
+		if (key_items(res, k, &cap) != 0) {
+			rc = err_set(e, ERR_PERMANENT, "listing %s: a key's expiration is not a "
+			             "time", l.what);
+			cJSON_Delete(root);
+			api_call_free(c);
+			break;
 		}
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		/* an empty page may still carry a cursor (expired keys are filtered
@@ -332,6 +390,47 @@ api_verify_token(struct api *a, struct err *e)
 	return rc;
 }
 
+/* The buckets of one page (result.buckets) that have a valid name, appended
+ * to *v (*n used, *cap allocated), in `jurisdiction` unless one names its own. */
+static void
+bucket_items(const cJSON *list, const char *jurisdiction, struct obs_bucket **v,
+             size_t *n, size_t *cap)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, list) {
+		if (!jname(it, "name"))
+			continue;
+		grow((void **)v, *n, cap, sizeof(**v));
+		memset(&(*v)[*n], 0, sizeof(**v));
+		fill_bucket(it, &(*v)[(*n)++], jurisdiction);
+	}
+}
+
+int
+api_parse_bucket_page(const struct api_call *c, const char *jurisdiction,
+                      struct obs_bucket **v, size_t *n, char **next)
+{
+	char why[160];
+	cJSON *root = api_json_parse(c, why, sizeof(why)), *res, *list, *info;
+	size_t cap = *n; /* *v holds exactly *n: the first append grows it */
+	int count;
+
+	*next = NULL;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	list = cJSON_GetObjectItemCaseSensitive(res, "buckets");
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	count = cJSON_GetArraySize(list);
+	bucket_items(list, jurisdiction, v, n, &cap);
+	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+	*next = jdup(info, "cursor");
+	cJSON_Delete(root);
+	return count;
+}
+
 enum errcode
 api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
                 size_t *n, struct err *e)
@@ -347,7 +446,7 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 	                 "R2 buckets (%s)", jurisdiction);
 	while (more && rc == ERR_OK) {
 		struct api_call *c;
-		cJSON *root, *res, *list, *info, *it;
+		cJSON *root, *res, *list, *info;
 		char why[160];
 
 		if (cursor) {
@@ -377,13 +476,7 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
 			api_call_free(c);
 			break;
 		}
-		cJSON_ArrayForEach(it, list) {
-			if (!jname(it, "name"))
-				continue;
-			grow((void **)&got, ngot, &cap, sizeof(*got));
-			memset(&got[ngot], 0, sizeof(*got));
-			fill_bucket(it, &got[ngot++], jurisdiction);
-		}
+		bucket_items(list, jurisdiction, &got, &ngot, &cap);
 		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
 		/* an empty page ends the listing whatever its cursor says */
 		if (cJSON_GetArraySize(list) > 0)
@@ -413,6 +506,50 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
  * total_pages or count and keeps sending full pages is stopped by the
  * listing's page and item bounds.
  */
+/* The namespaces of one page (the result array) that have a valid id and
+ * title, appended to *v (*n used, *cap allocated). Returns 1 when page
+ * `page` is the last: a short page, or result_info.total_pages says so. */
+static int
+ns_items(const cJSON *res, const cJSON *root, int page, struct obs_kv **v, size_t *n,
+         size_t *cap)
+{
+	const cJSON *it, *info, *tp;
+
+	cJSON_ArrayForEach(it, res) {
+		if (!jid(it, "id") || !jname(it, "title"))
+			continue;
+		grow((void **)v, *n, cap, sizeof(**v));
+		memset(&(*v)[*n], 0, sizeof(**v));
+		(*v)[*n].id = jdup(it, "id");
+		(*v)[(*n)++].title = jdup(it, "title");
+	}
+	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
+	tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
+	return cJSON_GetArraySize(res) < API_KV_NS_PAGE ||
+	       (cJSON_IsNumber(tp) && page >= tp->valuedouble);
+}
+
+int
+api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size_t *n,
+                     int *last)
+{
+	char why[160];
+	cJSON *root = api_json_parse(c, why, sizeof(why)), *res;
+	size_t cap = *n; /* *v holds exactly *n: the first append grows it */
+	int count;
+
+	*last = 0;
+	res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (!cJSON_IsArray(res)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	count = cJSON_GetArraySize(res);
+	*last = ns_items(res, root, page, v, n, &cap);
+	cJSON_Delete(root);
+	return count;
+}
+
 enum errcode
 api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 {
@@ -426,9 +563,9 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 	for (int page = 1; rc == ERR_OK; page++) {
 		struct api_call *c = api_listing_call("/storage/kv/namespaces?page=%d&per_page=%d",
 		                                      page, API_KV_NS_PAGE);
-		cJSON *root, *res, *info, *it, *tp;
+		cJSON *root, *res;
 		char why[160];
-		int count, last;
+		int last;
 
 		if (api_call_sync(a, c) != ERR_OK) {
 			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
@@ -446,18 +583,7 @@ api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 			api_call_free(c);
 			break;
 		}
-		count = cJSON_GetArraySize(res);
-		cJSON_ArrayForEach(it, res) {
-			if (!jid(it, "id") || !jname(it, "title"))
-				continue;
-			grow((void **)&got, ngot, &cap, sizeof(*got));
-			memset(&got[ngot], 0, sizeof(*got));
-			got[ngot].id = jdup(it, "id");
-			got[ngot++].title = jdup(it, "title");
-		}
-		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-		tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
-		last = count < API_KV_NS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
+		last = ns_items(res, root, page, &got, &ngot, &cap);
 		cJSON_Delete(root);
 		api_call_free(c);
 		if (last)
@@ -567,9 +693,8 @@ get_cond(const cJSON *c, struct lc_cond *out)
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "maxAge");
 		int64_t secs;
 
-		if (!cJSON_IsNumber(m))
+		if (jint(m, API_LC_MAX_AGE_S, &secs) != 0)
 			return -1;
-		secs = (int64_t)m->valuedouble;
 		out->days = secs % 86400 == 0 ? secs / 86400 : -secs;
 	}
 	return 0;
@@ -685,6 +810,7 @@ int
 api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n)
 {
 	cJSON *root, *res, *arr, *it;
+	int bad = 0;
 
 	*rules = NULL;
 	*n = 0;
@@ -711,11 +837,13 @@ api_parse_cors(const struct api_call *c, struct cors_rule **rules, size_t *n)
 		r->origins = get_strs(al, "origins", &r->norigins);
 		r->headers = get_strs(al, "headers", &r->nheaders);
 		r->expose = get_strs(it, "exposeHeaders", &r->nexpose);
-		r->max_age = cJSON_IsNumber(ma) ? (int64_t)ma->valuedouble : -1;
+		r->max_age = -1;
 		(*n)++;
+		if (cJSON_IsNumber(ma) && jint(ma, API_JSON_INT_MAX, &r->max_age) != 0)
+			bad = 1;
 	}
 	cJSON_Delete(root);
-	return 1;
+	return bad ? -1 : 1;
 }
 
 long

@@ -678,6 +678,29 @@ out:
 	pthread_mutex_unlock(&e->mu);
 }
 
+/*
+ * Starts a request for METHOD on the decoded URL path: the "/client/v4"
+ * prefix is optional (see emu.h) and trailing slashes are dropped, so
+ * "/accounts/x/" routes as "/accounts/x".
+ */
+void
+emu_req_init(struct emu_req *rq, const char *method, const char *url)
+{
+	const char *path = url;
+	size_t n;
+
+	memset(rq, 0, sizeof(*rq));
+	if (strncmp(path, EMU_PREFIX, strlen(EMU_PREFIX)) == 0 &&
+	    (path[strlen(EMU_PREFIX)] == '/' || path[strlen(EMU_PREFIX)] == '\0'))
+		path += strlen(EMU_PREFIX);
+	rq->method = xstrdup(method);
+	rq->path = xstrdup(*path ? path : "/");
+	n = strlen(rq->path);
+	while (n > 1 && rq->path[n - 1] == '/')
+		rq->path[--n] = '\0';
+	rq->ids = cJSON_CreateArray();
+}
+
 /* Frees everything a request owns (not rq itself). */
 void
 emu_req_release(struct emu_req *rq)
@@ -791,7 +814,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	struct emu_resp rs;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	const char *path = url;
 
 	(void)version;
 	if (cn == NULL) {
@@ -805,22 +827,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
-	if (strncmp(path, EMU_PREFIX, strlen(EMU_PREFIX)) == 0 &&
-	    (path[strlen(EMU_PREFIX)] == '/' || path[strlen(EMU_PREFIX)] == '\0'))
-		path += strlen(EMU_PREFIX);
-	rq.method = xstrdup(method);
-	rq.path = xstrdup(*path ? path : "/");
-	{
-		size_t n = strlen(rq.path);
-
-		while (n > 1 && rq.path[n - 1] == '/')
-			rq.path[--n] = '\0';
-	}
+	emu_req_init(&rq, method, url);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &rq.query);
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &rq.headers);
-	rq.ids = cJSON_CreateArray();
 	if (cn->body.toobig) {
 		emu_fail(&rs, 413, 10000, "request body larger than %u bytes",
 		         EMU_MAX_BODY);

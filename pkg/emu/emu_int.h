@@ -272,6 +272,9 @@ void emu_journal_close(struct emu *e);
 /* Dispatch a request (emu.c); used by the server and by replay. */
 void emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
                   int loopback);
+/* Fills rq (zeroed first) with METHOD and the path of URL; the caller adds
+ * query, headers and body. Release with emu_req_release(). */
+void emu_req_init(struct emu_req *rq, const char *method, const char *url);
 void emu_req_release(struct emu_req *rq);
 /* Drops all data, counters and fault rules (caller holds the lock). */
 void emu_reset_all(struct emu *e);

@@ -293,6 +293,14 @@ get_enum(struct ctx *c, const struct ynode *map, const char *key,
 	return -1;
 }
 
+/* 1 when a sequence item becomes an entry of get_strlist's list: callers
+ * that walk the sequence beside the list skip exactly the items it skips. */
+static int
+strlist_item(const struct ynode *it)
+{
+	return it->kind == YNODE_SCALAR && !ynode_is_null(it) && it->len > 0;
+}
+
 /* A list of non-empty strings. */
 static int
 get_strlist(struct ctx *c, const struct ynode *map, const char *key, char ***out,
@@ -308,7 +316,7 @@ get_strlist(struct ctx *c, const struct ynode *map, const char *key, char ***out
 	for (uint32_t i = 0; i < seq->n; i++) {
 		const struct ynode *it = seq->items[i];
 
-		if (it->kind != YNODE_SCALAR || ynode_is_null(it) || it->len == 0) {
+		if (!strlist_item(it)) {
 			report(c, it, "items of '%s' must be non-empty strings, got %s", key,
 			       ynode_kind_name(it));
 			continue;
@@ -675,7 +683,7 @@ parse_cors(struct ctx *c, const struct ynode *cors, struct r2_bucket_spec *b)
 			for (uint32_t j = 0, k = 0; j < seq->n; j++) {
 				const char *why;
 
-				if (seq->items[j]->kind != YNODE_SCALAR || seq->items[j]->len == 0)
+				if (!strlist_item(seq->items[j]))
 					continue;
 				if ((why = origin_problem(r->origins[k])) != NULL)
 					report(c, seq->items[j], "origin '%s' %s", r->origins[k], why);
@@ -690,7 +698,7 @@ parse_cors(struct ctx *c, const struct ynode *cors, struct r2_bucket_spec *b)
 				int ok = 0;
 				char hint[96];
 
-				if (seq->items[j]->kind != YNODE_SCALAR || seq->items[j]->len == 0)
+				if (!strlist_item(seq->items[j]))
 					continue;
 				for (size_t w = 0; cors_method_words[w]; w++)
 					ok |= strcmp(cors_method_words[w], r->methods[k]) == 0;
@@ -711,7 +719,7 @@ parse_cors(struct ctx *c, const struct ynode *cors, struct r2_bucket_spec *b)
 		if (get_strlist(c, m, "allowedHeaders", &r->headers, &r->nheaders, 0) == 1) {
 			seq = field(m, "allowedHeaders");
 			for (uint32_t j = 0, k = 0; j < seq->n; j++) {
-				if (seq->items[j]->kind != YNODE_SCALAR || seq->items[j]->len == 0)
+				if (!strlist_item(seq->items[j]))
 					continue;
 				if (!header_ok(r->headers[k]))
 					report(c, seq->items[j], "header name '%s' is not a valid HTTP token",
@@ -722,7 +730,7 @@ parse_cors(struct ctx *c, const struct ynode *cors, struct r2_bucket_spec *b)
 		if (get_strlist(c, m, "exposeHeaders", &r->expose, &r->nexpose, 0) == 1) {
 			seq = field(m, "exposeHeaders");
 			for (uint32_t j = 0, k = 0; j < seq->n; j++) {
-				if (seq->items[j]->kind != YNODE_SCALAR || seq->items[j]->len == 0)
+				if (!strlist_item(seq->items[j]))
 					continue;
 				if (!header_ok(r->expose[k]) || strcmp(r->expose[k], "*") == 0)
 					report(c, seq->items[j], "expose header '%s' is not a valid HTTP "
@@ -1096,7 +1104,7 @@ parse_target(struct ctx *c, const struct ynode *m, struct secret_target *t)
 					int ok = 0;
 					char hint[96];
 
-					if (seq->items[j]->kind != YNODE_SCALAR || seq->items[j]->len == 0)
+					if (!strlist_item(seq->items[j]))
 						continue;
 					for (size_t w = 0; scope_words[w]; w++)
 						ok |= strcmp(scope_words[w], t->scopes[k]) == 0;

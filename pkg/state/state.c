@@ -734,6 +734,26 @@ state_open(const char *path, int lock, struct state **out, struct err *e)
 	return rc;
 }
 
+enum errcode
+state_load_buffer(const char *name, const char *data, size_t len, struct state **out,
+                  struct err *e)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+	char *copy = xmalloc(len + 1);
+	enum errcode rc;
+
+	st->path = xstrdup(name);
+	st->lock_fd = -1;
+	st->readonly = 1;
+	*out = st;
+	if (len > 0)
+		memcpy(copy, data, len);
+	copy[len] = '\0'; /* parse() wants the terminator cJSON checks for */
+	rc = parse(st, copy, len, e);
+	free(copy);
+	return rc;
+}
+
 static enum errcode
 write_all(int fd, const char *s, size_t n)
 {
@@ -834,6 +854,12 @@ serialize(const struct state *st)
 	s = cJSON_Print(root);
 	cJSON_Delete(root);
 	return s;
+}
+
+char *
+state_serialize(const struct state *st)
+{
+	return serialize(st);
 }
 
 enum errcode

@@ -112,6 +112,15 @@ enum errcode state_save(struct state *st, struct err *e) WARN_UNUSED_RESULT;
 struct state *state_new(void);
 /* Releases the lock and frees. NULL is fine. */
 void state_close(struct state *st);
+/*
+ * Parses a state document held in memory as if it were the file `name`
+ * (tests, fuzzing): no lock, read-only, the same checks as state_open.
+ * *out is set in every case; free it with state_close().
+ */
+enum errcode state_load_buffer(const char *name, const char *data, size_t len,
+                               struct state **out, struct err *e) WARN_UNUSED_RESULT;
+/* The JSON text state_save writes for st; free with free(). */
+char *state_serialize(const struct state *st);
 
 /* The entry or ledger of a name, or NULL (like strchr: the result is the caller's
  * to change only when it holds the state mutably). */
