@@ -54,7 +54,7 @@ cli_usage(FILE *out)
  * page (man.c) renders. */
 const struct cli_help cli_helps[] = {
 	{ CLI_VALIDATE,
-	  "usage: cfstorage validate -f PATH... [-o text|json] [-q]\n",
+	  "usage: cfstorage validate -f PATH... [-o text|json] [-q] [--allow-empty]\n",
 	  "Checks manifests without contacting Cloudflare. PATH is a file, a directory\n"
 	  "(every *.yaml and *.yml below it, in sorted order; names starting with '.'\n"
 	  "are skipped) or '-' for standard input. Every mistake in every file is\n"
@@ -67,8 +67,10 @@ const struct cli_help cli_helps[] = {
 	  "                         it a file must be inside its manifest's folder (the\n"
 	  "                         current folder for '-'): no absolute path, no '..' out,\n"
 	  "                         no symlink out\n"
+	  "  --allow-empty          a PATH with no manifest is not an error\n"
 	  "\n"
-	  "Exit status: 0 valid, 3 invalid, 1 when a path cannot be read.\n", 0 },
+	  "Exit status: 0 valid, 3 invalid (or no manifest found), 1 when a path cannot\n"
+	  "be read.\n", 0 },
 	{ CLI_PLAN,
 	  "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [--verify-values]\n"
 	  "                      [-out FILE] [-o text|json] [-q]\n",
@@ -129,12 +131,13 @@ const struct cli_help cli_helps[] = {
 	  "\n"
 	  "Exit status: 0 done, 1 error (a held lock, a refused target).\n", 1 },
 	{ CLI_EXPORT,
-	  "usage: cfstorage export [--dir DIR] [--kind KIND] [--with-entries] [-o yaml]\n",
+	  "usage: cfstorage export [--dir DIR [--force]] [--kind KIND] [--with-entries] [-o yaml]\n",
 	  "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
 	  "(with --with-entries, its keys; values that are not short text go to files\n"
 	  "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
 	  "read). Every resource carries adopt: true, so plan shows adopts only.\n"
-	  "Without --dir, YAML goes to standard output.\n", 1 },
+	  "Without --dir, YAML goes to standard output. A file DIR already holds (you\n"
+	  "may have edited it) is refused before any request unless --force.\n", 1 },
 	{ CLI_NONE, NULL, NULL, 0 },
 };
 
@@ -238,7 +241,8 @@ static const struct {
 	  "text json" },
 	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
 	{ CLI_IMPORT, F(CF_FILE) | CLIENT, NULL },
-	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | CLIENT, "yaml" },
+	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | F(CF_FORCE) |
+	              CLIENT, "yaml" },
 	{ CLI_STATE, F(CF_TO) | F(CF_FORCE), NULL },
 };
 

@@ -486,6 +486,7 @@ cli_cmd_export(const struct cli_opts *o)
 		goto out;
 	eo.out_dir = o->dir;
 	eo.with_entries = o->with_entries;
+	eo.force = o->force;
 	eo.out = stdout;
 	err_clear(&e);
 	if (export_run(c.api, &eo, &e) != ERR_OK)

@@ -1253,6 +1253,34 @@ write_files(const struct export_opts *o, const char *account, const struct xread
 }
 
 /*
+ * Without force, refuses (before any request) to replace a file the export
+ * would write, or the data folder: the user may have edited them since the
+ * last export.
+ */
+static enum errcode
+check_targets(const struct export_opts *o, struct err *e)
+{
+	const char *files[] = { EXPORT_FILE_BUCKETS, EXPORT_FILE_KV, EXPORT_FILE_SECRETS,
+	                        EXPORT_DATA_DIR };
+	const int kinds[] = { KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET, KIND_KVNAMESPACE };
+	enum errcode rc = ERR_OK;
+
+	for (size_t i = 0; i < 4 && !o->force && rc == ERR_OK; i++) {
+		char *path;
+		struct stat st;
+
+		if ((o->kind && o->kind != kinds[i]) || (i == 3 && !o->with_entries))
+			continue;
+		path = xasprintf("%s/%s", o->out_dir, files[i]);
+		if (lstat(path, &st) == 0)
+			rc = err_set(e, ERR_CONFLICT, "'%s' exists and may hold your edits; export "
+			             "--force replaces it", path);
+		free(path);
+	}
+	return rc;
+}
+
+/*
  * Checks the options, reads everything asked for, renders each kind into its
  * own buffer and only then writes: to the stream, or one file per kind.
  */
@@ -1270,7 +1298,7 @@ export_run(struct api *a, const struct export_opts *o, struct err *e)
 	if ((rc = check_opts(o, e)) != ERR_OK)
 		goto out;
 	if (o->out_dir) {
-		if ((rc = make_dir(o->out_dir, e)) != ERR_OK)
+		if ((rc = make_dir(o->out_dir, e)) != ERR_OK || (rc = check_targets(o, e)) != ERR_OK)
 			goto out;
 		x.data_dir = xasprintf("%s/%s", o->out_dir, EXPORT_DATA_DIR);
 	}

@@ -49,6 +49,9 @@ struct export_opts {
 	int with_entries;
 	/* 0 for every kind, or KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET. */
 	int kind;
+	/* Replace files (and the data folder) a previous export wrote; without it
+	 * an existing target is refused before any request. */
+	int force;
 	/* The YAML without out_dir; with out_dir one "wrote FILE: N KIND" line
 	 * per file, or nothing when NULL. Borrowed. */
 	FILE *out;

@@ -116,6 +116,17 @@ for f in r2-buckets.yaml kv-namespaces.yaml secrets.yaml; do
 	[ -s "$out/$f" ] || fail "export did not write $f"; ok
 done
 b="$out/r2-buckets.yaml" k="$out/kv-namespaces.yaml" s="$out/secrets.yaml"
+# a second export never replaces files the user may have edited, unless --force
+echo "# my edit" >> "$b"
+r0=$(emu_stat requests)
+cfs export --dir "$out"
+expect_rc 1 "export over existing files refused"
+expect_out "r2-buckets.yaml' exists and may hold your edits; export --force replaces it" "refusal names the file"
+grep -q '^# my edit$' "$b" || fail "the edit was overwritten"; ok
+[ "$(emu_stat requests)" = "$r0" ] || fail "a refused export made requests"; ok
+cfs export --dir "$out" --force
+expect_rc 0 "export --force replaces"
+if grep -q '^# my edit$' "$b"; then fail "--force did not replace"; fi; ok
 if grep -q 'yaml-language-server' "$b" "$k" "$s"; then fail "export wrote a modeline"; fi; ok
 if grep -q 'Default Multipart Abort Rule' "$b"; then fail "export kept Cloudflare's default rule"; fi; ok
 [ "$(grep -c '^kind: R2Bucket$' "$b")" = 4 ] || fail "want 4 R2Buckets"; ok
