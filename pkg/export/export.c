@@ -513,8 +513,8 @@ key_problem(const char *k)
 	if (strcmp(k, ".") == 0 || strcmp(k, "..") == 0)
 		return "is '.' or '..'";
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)k[i] <= 0x20 || k[i] == 0x7f)
-			return "contains whitespace or control characters";
+		if ((unsigned char)k[i] < 0x20 || k[i] == 0x7f)
+			return "contains control characters";
 	return NULL;
 }
 

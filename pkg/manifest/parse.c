@@ -839,8 +839,11 @@ kv_key_problem(const char *k, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)k[i];
 
-		if (ch <= 0x20 || ch == 0x7f)
-			return "must not contain whitespace or control characters";
+		/* Cloudflare takes any bytes but '.' and '..' (REFERENCE §4); spaces are
+		 * fine (quote the key), control characters are refused: they would
+		 * reach terminals and logs */
+		if (ch < 0x20 || ch == 0x7f)
+			return "must not contain control characters (tab, newline, ...)";
 	}
 	return NULL;
 }

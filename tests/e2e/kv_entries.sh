@@ -119,5 +119,23 @@ cfs apply "${st[@]}" -f "$tmp/ttl.yaml"
 expect_rc 0 "prune under a prefix"
 [ "$(api GET "/storage/kv/namespaces/$ns2/values/tmp%2Fold")" = 404 ] || fail "tmp/old not pruned"; ok
 [ "$(api GET "/storage/kv/namespaces/$ns2/values/other%2Fold")" = 200 ] || fail "other/old pruned outside the prefix"; ok
+
+# 8. keys with spaces and other bytes Cloudflare allows, declared by quoting
+cat > "$tmp/odd.yaml" <<'Y'
+apiVersion: cfstorage.dev/v1alpha1
+kind: KVNamespace
+metadata: {name: odd}
+spec:
+  entries:
+    - {key: "a b/c?d#e%f", value: spaced}
+    - {key: "ünïcode key", value: wide}
+Y
+cfs apply --state "$tmp/odd.json" -f "$tmp/odd.yaml"
+expect_rc 0 "keys with spaces applied"
+api GET '/storage/kv/namespaces?per_page=100' >/dev/null
+ns3=$(python3 -c "import json; print(next(n['id'] for n in json.load(open('$tmp/body'))['result'] if n['title']=='odd'))")
+[ "$(api GET "/storage/kv/namespaces/$ns3/values/a%20b%2Fc%3Fd%23e%25f"; cat "$tmp/body")" = "200spaced" ] || fail "spaced key not written"; ok
+cfs plan --state "$tmp/odd.json" -f "$tmp/odd.yaml" --verify-values
+expect_rc 0 "keys with spaces plan clean (values verified)"
 emu_stop
 echo "kv_entries: $checks passed, 0 failed"
