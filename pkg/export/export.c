@@ -162,37 +162,14 @@ dns_label(const char *s, const char *fallback)
 
 /* ---- text checks and quoting ---- */
 
-/* Decodes one UTF-8 sequence at s[0..n) strictly (no overlongs, surrogates or
- * values past U+10FFFF); returns its length and the code point, or 0. */
+/* One strict UTF-8 sequence (pkg/mem's decoder): its length and code point, or 0. */
 static size_t
 utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
 {
-	size_t len;
-	uint32_t v, min;
+	unsigned long c = 0;
+	size_t len = mem_utf8_seq(s, n, &c);
 
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		len = 2; v = s[0] & 0x1f; min = 0x80;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		len = 3; v = s[0] & 0x0f; min = 0x800;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		len = 4; v = s[0] & 0x07; min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
+	*cp = (uint32_t)c;
 	return len;
 }
 

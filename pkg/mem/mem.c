@@ -212,8 +212,8 @@ buf_json_string(struct buf *b, const char *s, size_t n)
  * code point in *cp; 0 when the bytes are not valid UTF-8 (overlong forms,
  * surrogates and code points above U+10FFFF included, as RFC 3629 says).
  */
-static size_t
-utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
+size_t
+mem_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp)
 {
 	size_t len;
 	unsigned long c, min;
@@ -264,7 +264,7 @@ buf_json_text(struct buf *b, const char *s, size_t n)
 
 	for (size_t i = 0; i < n && rc == 0;) {
 		unsigned long c;
-		size_t len = utf8_seq(u + i, n - i, &c);
+		size_t len = mem_utf8_seq(u + i, n - i, &c);
 
 		if (len == 0) {
 			rc = buf_puts(b, "\\ufffd");
@@ -298,7 +298,7 @@ buf_text_escape(struct buf *b, const char *s, size_t n, int quotes)
 
 	for (size_t i = 0; i < n && rc == 0;) {
 		unsigned long c;
-		size_t len = utf8_seq(u + i, n - i, &c);
+		size_t len = mem_utf8_seq(u + i, n - i, &c);
 
 		if (len == 0) {
 			rc = buf_printf(b, "\\x%02x", u[i]);

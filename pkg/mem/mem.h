@@ -44,6 +44,9 @@ char *buf_take(struct buf *b);
 /* Appends s[0..n) as a quoted JSON string (escapes quotes, backslashes,
  * control bytes). */
 int buf_json_string(struct buf *b, const char *s, size_t n);
+/* The length of the valid UTF-8 sequence at s (at most n bytes, n >= 1) and its
+ * code point in *cp; 0 when invalid (overlong, surrogate, above U+10FFFF). */
+size_t mem_utf8_seq(const unsigned char *s, size_t n, unsigned long *cp);
 /*
  * Appends s[0..n) as a quoted JSON string for text from anywhere (a server's
  * error message, a file): UTF-8 is checked (an invalid byte becomes U+FFFD, so

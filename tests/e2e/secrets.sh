@@ -9,8 +9,6 @@ BIN=${BIN:-bin}
 . tests/lib/common.sh
 emu_start
 st=(--state "$tmp/state/state.json")
-day() { python3 -c "import datetime as d; print((d.datetime(2027,1,1,tzinfo=d.timezone.utc)+d.timedelta(days=$1)).strftime('%Y-%m-%dT%H:%M:%SZ'))"; }
-values() { curl -s "$EMU/__emu/secret-values"; }
 # val WHERE NAME: a value from /__emu/secret-values (WHERE: worker or store)
 val() {
 	values | python3 -c "

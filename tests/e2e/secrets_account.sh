@@ -12,8 +12,6 @@ BIN=$(cd "${BIN:-bin}" && pwd)
 # cfs_in DIR ARGS...: cfs run from inside DIR (relative paths, as users run it)
 cfs_in() { local d=$1; shift; rc=0; (cd "$d" && "$BIN/cfstorage" "$@") >"$tmp/cfs.out" 2>&1 || rc=$?; }
 emu_start
-day() { python3 -c "import datetime as d; print((d.datetime(2027,1,1,tzinfo=d.timezone.utc)+d.timedelta(days=$1)).strftime('%Y-%m-%dT%H:%M:%SZ'))"; }
-values() { curl -s "$EMU/__emu/secret-values"; }
 # val WHERE NAME [SCRIPT]: one value from /__emu/secret-values, <absent> when none
 val() {
 	values | python3 -c "

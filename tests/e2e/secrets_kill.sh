@@ -17,7 +17,6 @@ echo "secrets_kill: $TRIALS trials, seed $SEED"
 emu_start --latency-ms 20
 curl -s -o /dev/null -X PUT -H "Authorization: Bearer $TOKEN" -F 'metadata={"main_module":"w.js"};type=application/json' \
 	-F 'w.js=export default {};type=application/javascript+module' "$EMU/client/v4/accounts/$ACCT/workers/scripts/api"
-day() { python3 -c "import datetime as d; print((d.datetime(2027,1,1,tzinfo=d.timezone.utc)+d.timedelta(days=$1)).strftime('%Y-%m-%dT%H:%M:%SZ'))"; }
 cat > "$tmp/k.yaml" <<'Y'
 apiVersion: cfstorage.dev/v1alpha1
 kind: Secret

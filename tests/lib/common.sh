@@ -78,3 +78,8 @@ stop_daemon() {
 }
 # daemon_metric NAME{LABELS}: one sample from the daemon's /metrics.
 daemon_metric() { curl -s "$D/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+
+# day N: 2027-01-01 plus N days, as RFC 3339 (for --now: time is a parameter).
+day() { python3 -c "import datetime as d; print((d.datetime(2027,1,1,tzinfo=d.timezone.utc)+d.timedelta(days=$1)).strftime('%Y-%m-%dT%H:%M:%SZ'))"; }
+# values: every secret value cfemu holds (GET /__emu/secret-values), as JSON.
+values() { curl -s "$EMU/__emu/secret-values"; }
