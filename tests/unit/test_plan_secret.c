@@ -125,7 +125,8 @@ list_add(struct obs_starget *o, const char *word)
 		s->comment = xasprintf("cfstorage secret=k pointer current=%s", eq + 1);
 	else if (!eq && !unmarked)
 		s->comment = xasprintf("cfstorage secret=k version=%s fingerprint=00112233445566%02d "
-		                       "created=2027-01-01T00:00:00Z", name + 3, atoi(name + 3));
+		                       "created=2027-01-01T00:00:00Z", name + 3,
+		                       (int)strtol(name + 3, NULL, 10));
 }
 
 static void
