@@ -752,12 +752,12 @@ emu_reset_all(struct emu *e)
 
 /* ---- libmicrohttpd glue ---- */
 
-struct conn {
-	struct buf body;
-};
-
-static enum MHD_Result
-collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+/*
+ * MHD_get_connection_values callback: appends one header (name lower-cased)
+ * or query argument to the vec in cls.
+ */
+enum MHD_Result
+emu_collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct vec *v = cls;
 	struct emu_kvpair *p = xcalloc(1, sizeof(*p));
@@ -809,7 +809,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
            size_t *upload_size, void **con_cls)
 {
 	struct emu *e = cls;
-	struct conn *cn = *con_cls;
+	struct emu_conn *cn = *con_cls;
 	struct emu_req rq;
 	struct emu_resp rs;
 	struct MHD_Response *resp;
@@ -829,8 +829,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	memset(&rs, 0, sizeof(rs));
 	emu_req_init(&rq, method, url);
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &rq.query);
-	MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &rq.headers);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, emu_collect, &rq.query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, emu_collect, &rq.headers);
 	if (cn->body.toobig) {
 		emu_fail(&rs, 413, 10000, "request body larger than %u bytes",
 		         EMU_MAX_BODY);
@@ -857,11 +857,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return ret;
 }
 
-static void
-on_done(void *cls, struct MHD_Connection *c, void **con_cls,
-        enum MHD_RequestTerminationCode toe)
+/* MHD's request-completed callback: frees the connection's buffered body. */
+void
+emu_conn_done(void *cls, struct MHD_Connection *c, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
 {
-	struct conn *cn = *con_cls;
+	struct emu_conn *cn = *con_cls;
 
 	(void)cls;
 	(void)c;
@@ -984,7 +985,7 @@ emu_start(const struct emu_config *cfg, struct err *err)
 		flags |= MHD_USE_IPv6;
 	e->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, e,
 	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                          MHD_OPTION_NOTIFY_COMPLETED, on_done, e,
+	                          MHD_OPTION_NOTIFY_COMPLETED, emu_conn_done, e,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)EMU_CONN_TIMEOUT,
 	                          MHD_OPTION_END);
 	if (e->mhd == NULL) {

@@ -12,7 +12,9 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <microhttpd.h>
 
+#include "../mem/mem.h"
 #include "emu.h"
 
 /* Route parameters captured from one path ("{bucket_name}" ...). */
@@ -280,5 +282,16 @@ void emu_req_release(struct emu_req *rq);
 void emu_reset_all(struct emu *e);
 /* The bytes-decode helpers used by KV bulk writes (emu_store.c). */
 char *emu_base64_decode(const char *in, size_t *outlen);
+
+/* libmicrohttpd glue shared by the v4 listener (emu.c) and the S3 one
+ * (emu_s3.c): a connection's buffered request body, the header/query
+ * collector, and the callback that frees the connection. */
+struct emu_conn {
+	struct buf body;
+};
+enum MHD_Result emu_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                            const char *value);
+void emu_conn_done(void *cls, struct MHD_Connection *c, void **con_cls,
+                   enum MHD_RequestTerminationCode toe);
 
 #endif

@@ -626,26 +626,6 @@ sigv4_verify(const struct s3_in *in, const char *akid, const char *secret, long 
 
 /* ---- the listener ---- */
 
-struct s3_conn {
-	struct buf body;
-};
-
-static enum MHD_Result
-collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	struct vec *v = cls;
-	struct emu_kvpair *p = xcalloc(1, sizeof(*p));
-
-	p->k = xstrdup(key);
-	p->v = xstrdup(value ? value : "");
-	if (kind == MHD_HEADER_KIND)
-		for (char *c = p->k; *c; c++)
-			if (*c >= 'A' && *c <= 'Z')
-				*c = (char)(*c - 'A' + 'a');
-	emu_vec_push(v, p);
-	return MHD_YES;
-}
-
 /* "eu" / "fedramp" from cf-r2-jurisdiction or a Host label; else "default". */
 static const char *
 jurisdiction_of(const struct vec *headers)
@@ -680,7 +660,7 @@ on_s3(void *cls, struct MHD_Connection *c, const char *url, const char *method,
       const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct emu *e = cls;
-	struct s3_conn *cn = *con_cls;
+	struct emu_conn *cn = *con_cls;
 	struct emu_req rq;
 	struct emu_resp rs;
 	struct MHD_Response *resp;
@@ -702,8 +682,8 @@ on_s3(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	}
 	memset(&rq, 0, sizeof(rq));
 	memset(&rs, 0, sizeof(rs));
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, &rq.query);
-	MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &rq.headers);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, emu_collect, &rq.query);
+	MHD_get_connection_values(c, MHD_HEADER_KIND, emu_collect, &rq.headers);
 	rq.ids = cJSON_CreateArray();
 	rq.method = xstrdup(method);
 	rq.body_len = cn->body.len;
@@ -757,22 +737,6 @@ on_s3(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	return ret;
 }
 
-static void
-on_s3_done(void *cls, struct MHD_Connection *c, void **con_cls,
-           enum MHD_RequestTerminationCode toe)
-{
-	struct s3_conn *cn = *con_cls;
-
-	(void)cls;
-	(void)c;
-	(void)toe;
-	if (cn == NULL)
-		return;
-	buf_release(&cn->body);
-	free(cn);
-	*con_cls = NULL;
-}
-
 enum errcode
 emu_s3_start(struct emu *e, const char *addr, int any, struct err *err)
 {
@@ -789,7 +753,7 @@ emu_s3_start(struct emu *e, const char *addr, int any, struct err *err)
 		flags |= MHD_USE_IPv6;
 	e->s3_mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_s3, e,
 	                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	                             MHD_OPTION_NOTIFY_COMPLETED, on_s3_done, e,
+	                             MHD_OPTION_NOTIFY_COMPLETED, emu_conn_done, e,
 	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)S3_CONN_TIMEOUT,
 	                             MHD_OPTION_END);
 	if (e->s3_mhd == NULL)
