@@ -231,39 +231,67 @@ check_invariants(const struct tcase *c, const struct plan_action *a,
 		fail_msg("%s: pointer would move back to %u", c->what, a->version);
 }
 
+/* One plan of the Secret k: its manifest (alias, adopt), what each target
+ * lists (worker NULL: the script was not listed), the ledger, and the time. */
+struct one {
+	struct manifest_set set;
+	struct diags d;
+	struct snapshot snap;
+	struct state *st;
+	struct plan p;
+	char *yaml;
+};
+
+static const struct plan_action *
+plan_one(struct one *f, int alias, int adopt, const char *store, const char *worker,
+         const char *ledger_text, int64_t now)
+{
+	struct plan_opts o;
+	struct err e;
+
+	memset(f, 0, sizeof(*f));
+	f->st = state_new();
+	f->yaml = xasprintf(spec, alias ? "true" : "false", adopt ? "true" : "false");
+	manifest_set_init(&f->set);
+	diags_init(&f->d);
+	manifest_load_buffer("t.yaml", f->yaml, strlen(f->yaml), &f->set, &f->d);
+	assert_int_equal(f->d.n, 0);
+	listing(&f->snap, 0, "default", store);
+	if (worker)
+		listing(&f->snap, 1, "api", worker);
+	ledger(f->st, ledger_text);
+	memset(&o, 0, sizeof(o));
+	o.now = now;
+	assert_int_equal(plan_compute(&f->set, &f->snap, f->st, &o, &f->p, &e), ERR_OK);
+	assert_int_equal(f->p.n, 1);
+	return &f->p.v[0];
+}
+
+static void
+one_release(struct one *f)
+{
+	plan_release(&f->p);
+	snapshot_release(&f->snap);
+	state_close(f->st);
+	manifest_set_free(&f->set);
+	diags_release(&f->d);
+	free(f->yaml);
+}
+
 static void
 test_table(void **unused)
 {
 	(void)unused;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct tcase *c = &cases[i];
-		struct manifest_set set;
-		struct diags d;
-		struct snapshot snap;
-		struct state *st = state_new();
-		struct plan p;
-		struct plan_opts o;
-		struct err e;
-		char *yaml = xasprintf(spec, "true", c->adopt ? "true" : "false");
-		const struct plan_action *a;
+		struct one f;
+		const struct plan_action *a = plan_one(&f, 1, c->adopt, c->store, c->worker,
+		                                       c->ledger, NOW);
 
-		manifest_set_init(&set);
-		diags_init(&d);
-		manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
-		assert_int_equal(d.n, 0);
-		memset(&snap, 0, sizeof(snap));
-		listing(&snap, 0, "default", c->store);
-		listing(&snap, 1, "api", c->worker);
-		ledger(st, c->ledger);
-		memset(&o, 0, sizeof(o));
-		o.now = NOW;
-		assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
-		assert_int_equal(p.n, 1);
-		a = &p.v[0];
 		if (a->op != c->op)
 			fail_msg("%s: op %s, want %s (%s)", c->what, plan_op_name(a->op),
 			         plan_op_name(c->op), a->reason ? a->reason : "");
-		check_invariants(c, a, state_ledger(st, "k"), &snap);
+		check_invariants(c, a, state_ledger(f.st, "k"), &f.snap);
 		if ((c->op == PLAN_CREATE || c->op == PLAN_ROTATE) && a->version != c->version)
 			fail_msg("%s: version %u, want %u", c->what, a->version, c->version);
 		if ((int)a->nfix_ptr != c->nfix_ptr || (int)a->nfix_alias != c->nfix_alias)
@@ -277,12 +305,7 @@ test_table(void **unused)
 				         c->cur_after);
 		}
 		assert_int_equal(a->lost, c->lost);
-		plan_release(&p);
-		snapshot_release(&snap);
-		state_close(st);
-		manifest_set_free(&set);
-		diags_release(&d);
-		free(yaml);
+		one_release(&f);
 	}
 }
 
@@ -290,66 +313,29 @@ test_table(void **unused)
 static void
 test_rotation_past_unmarked(void **unused)
 {
-	struct manifest_set set;
-	struct diags d;
-	struct snapshot snap;
-	struct state *st = state_new();
-	struct plan p;
-	struct plan_opts o;
-	struct err e;
-	char *yaml = xasprintf(spec, "true", "false");
+	struct one f;
+	const struct plan_action *a;
 
 	(void)unused;
-	manifest_set_init(&set);
-	diags_init(&d);
-	manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
-	memset(&snap, 0, sizeof(snap));
-	listing(&snap, 0, "default", "K_V2 K_V3 K_V7! K_VERSION=3 K");
-	listing(&snap, 1, "api", "K_V2 K_V3 K_VERSION K");
-	ledger(st, "3c 2p 1d");
-	memset(&o, 0, sizeof(o));
-	o.now = NOW + 200LL * 86400;
-	assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
-	assert_int_equal(p.v[0].op, PLAN_ROTATE);
-	assert_int_equal(p.v[0].version, 8);
-	plan_release(&p);
-	snapshot_release(&snap);
-	state_close(st);
-	manifest_set_free(&set);
-	diags_release(&d);
-	free(yaml);
+	a = plan_one(&f, 1, 0, "K_V2 K_V3 K_V7! K_VERSION=3 K", "K_V2 K_V3 K_VERSION K",
+	             "3c 2p 1d", NOW + 200LL * 86400);
+	assert_int_equal(a->op, PLAN_ROTATE);
+	assert_int_equal(a->version, 8);
+	one_release(&f);
 }
 
 /* A target that was not listed is refused, never planned from the ledger. */
 static void
 test_unobserved_refused(void **unused)
 {
-	struct manifest_set set;
-	struct diags d;
-	struct snapshot snap;
-	struct state *st = state_new();
-	struct plan p;
-	struct plan_opts o;
-	struct err e;
-	char *yaml = xasprintf(spec, "false", "false");
+	struct one f;
+	const struct plan_action *a;
 
 	(void)unused;
-	manifest_set_init(&set);
-	diags_init(&d);
-	manifest_load_buffer("t.yaml", yaml, strlen(yaml), &set, &d);
-	memset(&snap, 0, sizeof(snap));
-	listing(&snap, 0, "default", "");
-	memset(&o, 0, sizeof(o));
-	o.now = NOW;
-	assert_int_equal(plan_compute(&set, &snap, st, &o, &p, &e), ERR_OK);
-	assert_int_equal(p.v[0].op, PLAN_REFUSE);
-	assert_non_null(strstr(p.v[0].reason, "script:api/K were not read"));
-	plan_release(&p);
-	snapshot_release(&snap);
-	state_close(st);
-	manifest_set_free(&set);
-	diags_release(&d);
-	free(yaml);
+	a = plan_one(&f, 0, 0, "", NULL, NULL, NOW);
+	assert_int_equal(a->op, PLAN_REFUSE);
+	assert_non_null(strstr(a->reason, "script:api/K were not read"));
+	one_release(&f);
 }
 
 int
