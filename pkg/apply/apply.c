@@ -513,17 +513,18 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 
 		if (x->op == PLAN_NOOP && !x->record)
 			continue;
-		if (x->op == PLAN_REFUSE || x->kind == KIND_SECRET)
+		if (x->op == PLAN_REFUSE)
 			continue;
+		if (x->kind == KIND_SECRET) {
+			apply_secret(&ap, x); /* a job of its own (secrets.c) */
+			continue;
+		}
 		j = xcalloc(1, sizeof(*j));
 		j->ap = &ap;
 		j->a = x;
 		advance(j);
 	}
 	api_wait(a);
-	for (size_t i = 0; i < p->n && !res->state_error; i++)
-		if (p->v[i].kind == KIND_SECRET)
-			apply_secret(&ap, &p->v[i]);
 	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);

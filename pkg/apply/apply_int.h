@@ -4,9 +4,14 @@
 
 #include "apply.h"
 
-/* A Secrets Store id, by the store name (or id) the manifests use. */
+struct secret_job;
+
+/* A Secrets Store id, by the store name (or id) the manifests use. While the
+ * run's one lookup of it is in flight, id is NULL and the Secret jobs that
+ * need it wait in `waiters`. */
 struct store_cache {
 	char *key, *id;
+	struct secret_job *waiters;
 };
 
 /* One apply run: what every action's job shares. */
@@ -26,7 +31,8 @@ void apply_fail(struct applier *ap, const struct plan_action *a, const char *msg
 /* Saves the state when dirty: always with force, else at most every
  * APPLY_SAVE_INTERVAL_MS. */
 void apply_save(struct applier *ap, int force);
-/* Runs one Secret action to completion (synchronous calls). */
+/* Starts one Secret action's job: its steps are calls run by api_wait()
+ * alongside every other job of the run; its outcome is recorded as it ends. */
 void apply_secret(struct applier *ap, struct plan_action *a);
 /* Forgets the Secrets Store ids the run learnt. */
 void apply_stores_release(struct applier *ap);
