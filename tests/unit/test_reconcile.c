@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include "../../pkg/emu/emu.h"
 #include "../../pkg/mem/mem.h"
@@ -36,8 +38,20 @@ struct fx {
 	char dir[64], path[96];
 };
 
+/* Two Secrets on one Secrets Store, with alias: their rotations run as jobs
+ * of the same apply machine. */
+static const char *const two_secrets =
+	HDR "kind: Secret\nmetadata: {name: a}\nspec:\n  generate: {bytes: 16}\n  alias: true\n"
+	"  targets:\n    - secretsStore: {store: default, name: A}\n---\n"
+	HDR "kind: Secret\nmetadata: {name: b}\nspec:\n  generate: {bytes: 16}\n  alias: true\n"
+	"  targets:\n    - secretsStore: {store: default, name: B}\n";
+
+/* Latency of every emulated call in the two-Secrets tests: long enough that
+ * calls of both Secrets are in flight together, short enough for a unit test. */
+#define TWO_LATENCY_MS 10
+
 static int
-setup(void **state)
+setup_with(void **state, const char *text, unsigned latency_ms)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
 	struct emu_config ec;
@@ -48,6 +62,7 @@ setup(void **state)
 
 	memset(&ec, 0, sizeof(ec));
 	ec.listen_addr = "127.0.0.1:0";
+	ec.latency_ms = latency_ms;
 	err_clear(&e);
 	if ((f->emu = emu_start(&ec, &e)) == NULL)
 		fail_msg("emu_start: %s", e.msg);
@@ -61,7 +76,7 @@ setup(void **state)
 	free(url);
 	manifest_set_init(&f->set);
 	diags_init(&d);
-	manifest_load_buffer("t.yaml", manifests, strlen(manifests), &f->set, &d);
+	manifest_load_buffer("t.yaml", text, strlen(text), &f->set, &d);
 	assert_int_equal(d.n, 0);
 	diags_release(&d);
 	assert_int_equal(manifest_hash_entries(&f->set, &e), ERR_OK);
@@ -71,6 +86,18 @@ setup(void **state)
 	assert_int_equal(state_open(f->path, 1, &f->st, &e), ERR_OK);
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_with(state, manifests, 0);
+}
+
+static int
+setup_two(void **state)
+{
+	return setup_with(state, two_secrets, TWO_LATENCY_MS);
 }
 
 static int
@@ -230,6 +257,180 @@ test_refused_credentials(void **state)
 	free(url);
 }
 
+/* ---- two Secrets: their rotations are jobs of one apply machine ---- */
+
+/* The api's cancel hook, polled while calls wait or run: it watches the state
+ * between calls and, when asked, stops the run as a SIGINT does. */
+struct probe {
+	struct fx *f;
+	int overlap;          /* both Secrets were seen mid-rotation at once */
+	int stop_at_overlap;  /* then stop the run */
+	int stopped;
+};
+
+/* V1 of the Secret is written to a target but not yet current. */
+static int
+mid_rotation(const struct state *st, const char *name)
+{
+	struct sec_ledger *l = state_ledger(st, name);
+	struct sec_version *v = l ? ledger_find(l, 1) : NULL;
+
+	return v && v->status == V_PENDING && v->ntargets >= 1;
+}
+
+static int
+probe(void *user)
+{
+	struct probe *p = user;
+
+	if (mid_rotation(p->f->st, "a") && mid_rotation(p->f->st, "b")) {
+		p->overlap = 1;
+		if (p->stop_at_overlap)
+			p->stopped = 1;
+	}
+	return p->stopped;
+}
+
+static size_t
+collect(char *ptr, size_t size, size_t n, void *user)
+{
+	return buf_append(user, ptr, size * n) == 0 ? size * n : 0;
+}
+
+/* The value of `name` in the emulator's Secrets Store (its test route
+ * GET /__emu/secret-values), or NULL when absent; free with free(). */
+static char *
+emu_value(struct fx *f, const char *name)
+{
+	char *url = xasprintf("http://127.0.0.1:%u/__emu/secret-values", emu_port(f->emu));
+	CURL *h = curl_easy_init();
+	struct buf b;
+	cJSON *root, *store, *v;
+	char *out = NULL;
+
+	buf_init(&b, 1u << 20);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	assert_int_equal(curl_easy_perform(h), CURLE_OK);
+	curl_easy_cleanup(h);
+	free(url);
+	root = cJSON_ParseWithLength(b.data, b.len);
+	assert_non_null(root);
+	store = cJSON_GetObjectItem(root, "secretsStore");
+	store = store ? store->child : NULL; /* the account's one store */
+	v = store ? cJSON_GetObjectItem(store, name) : NULL;
+	if (cJSON_IsString(v))
+		out = xstrdup(v->valuestring);
+	cJSON_Delete(root);
+	buf_release(&b);
+	return out;
+}
+
+/* On the account: NAME_VERSION says `n`, and the alias NAME holds NAME_V<n>. */
+static void
+assert_points_at(struct fx *f, const char *base, unsigned n)
+{
+	char *vname = xasprintf("%s_V%u", base, n), *pname = xasprintf("%s_VERSION", base);
+	char *ptr = emu_value(f, pname), *val = emu_value(f, vname), *alias = emu_value(f, base);
+	char num[16];
+
+	snprintf(num, sizeof(num), "%u", n);
+	assert_non_null(ptr);
+	assert_string_equal(ptr, num);
+	assert_non_null(val);
+	assert_non_null(alias);
+	assert_string_equal(alias, val);
+	free(vname);
+	free(pname);
+	free(ptr);
+	free(val);
+	free(alias);
+}
+
+/* Two Secrets created in one apply: both are seen mid-rotation at once (a
+ * run of one Secret after the other never shows that: the second one's
+ * ledger is made only when the first is current), and both converge. */
+static void
+test_secrets_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct probe p = { .f = f };
+
+	api_set_cancel(f->api, probe, &p);
+	run(f, RECONCILE_APPLY, NULL);
+	assert_true(p.overlap);
+	assert_int_equal(f->r.res.failed, 0);
+	assert_int_equal(f->r.res.done[PLAN_CREATE], 2);
+	assert_int_equal(ledger_current(state_ledger(f->st, "a"))->n, 1);
+	assert_int_equal(ledger_current(state_ledger(f->st, "b"))->n, 1);
+	assert_points_at(f, "A", 1);
+	assert_points_at(f, "B", 1);
+	run(f, RECONCILE_PLAN, NULL);
+	assert_false(plan_has_changes(&f->r.plan));
+	api_set_cancel(f->api, NULL, NULL);
+}
+
+/*
+ * An interrupt while both Secrets are mid-rotation: no new call starts, so
+ * each stops between two steps with what it did recorded; the state says
+ * what the account holds (V1 where the ledger records it, no pointer unless
+ * V1 is marked published), and one more apply converges without writing a
+ * published version again.
+ */
+static void
+test_secrets_interrupted(void **state)
+{
+	struct fx *f = *state;
+	struct probe p = { .f = f, .stop_at_overlap = 1 };
+	static const char *const names[2] = { "a", "b" }, *const bases[2] = { "A", "B" };
+	char *seen[2];
+	int published[2];
+
+	api_set_cancel(f->api, probe, &p);
+	run(f, RECONCILE_APPLY, NULL);
+	assert_true(p.stopped);
+	assert_true(f->r.res.failed >= 1);
+	assert_int_equal(f->r.res.failed + f->r.res.done[PLAN_CREATE], 2);
+	assert_false(f->r.res.state_error);
+	for (int i = 0; i < 2; i++) {
+		struct sec_version *v = ledger_find(state_ledger(f->st, names[i]), 1);
+		char *vname = xasprintf("%s_V1", bases[i]), *pname = xasprintf("%s_VERSION", bases[i]);
+		char *ptr = emu_value(f, pname);
+
+		assert_non_null(v);
+		seen[i] = emu_value(f, vname);
+		/* recorded as written ⇔ written */
+		assert_int_equal(v->ntargets == 1, seen[i] != NULL);
+		published[i] = v->status == V_CURRENT || v->published;
+		if (!published[i])
+			assert_null(ptr); /* no pointer moved before the mark */
+		free(ptr);
+		free(vname);
+		free(pname);
+	}
+	p.stop_at_overlap = 0;
+	p.stopped = 0;
+	run(f, RECONCILE_APPLY, NULL);
+	assert_int_equal(f->r.res.failed, 0);
+	for (int i = 0; i < 2; i++) {
+		const struct sec_version *cur = ledger_current(state_ledger(f->st, names[i]));
+		char *vname = xasprintf("%s_V1", bases[i]), *now;
+
+		assert_non_null(cur);
+		assert_points_at(f, bases[i], cur->n);
+		now = emu_value(f, vname);
+		if (published[i]) /* a version that may be pointed at is never rewritten */
+			assert_string_equal(now, seen[i]);
+		free(now);
+		free(vname);
+		free(seen[i]);
+	}
+	run(f, RECONCILE_PLAN, NULL);
+	assert_false(plan_has_changes(&f->r.plan));
+	api_set_cancel(f->api, NULL, NULL);
+}
+
 int
 main(void)
 {
@@ -241,6 +442,8 @@ main(void)
 		T(test_rebuild_ledgers),
 		T(test_refused_credentials),
 #undef T
+		cmocka_unit_test_setup_teardown(test_secrets_concurrent, setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_interrupted, setup_two, teardown),
 	};
 
 	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
