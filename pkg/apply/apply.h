@@ -1,8 +1,9 @@
 /*
  * apply: executes a plan through the API with bounded concurrency. Each
  * action is a small state machine (create → check → storage class →
- * lifecycle → CORS → record) advanced from API callbacks; one action's
- * failure never stops the others. Creates are written ahead to the state as
+ * lifecycle → CORS → record; for a Secret, its rotation's steps) advanced
+ * from API callbacks, all of them together; one action's failure never stops
+ * the others. Creates are written ahead to the state as
  * pending, so a run killed at any point is completed by the next one instead
  * of leaving an unowned resource behind; outcomes are written as they happen.
  */
