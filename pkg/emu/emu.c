@@ -430,6 +430,7 @@ static const struct {
 	{ emu_r2_routes, &emu_r2_nroutes },
 	{ emu_kv_routes, &emu_kv_nroutes },
 	{ emu_secrets_routes, &emu_secrets_nroutes },
+	{ emu_d1_routes, &emu_d1_nroutes },
 	{ emu_admin_routes, &emu_admin_nroutes },
 	{ emu_s3_routes, &emu_s3_nroutes },
 };
@@ -846,6 +847,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	resp = MHD_create_response_from_buffer(rs.len, rs.body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rs.ctype);
+	if (rs.etag[0] != '\0') /* D1's import upload answers its MD5 */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rs.etag);
 	if (rs.retry_after) {
 		char ra[32];
 
