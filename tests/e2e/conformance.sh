@@ -130,6 +130,7 @@ run_client() {
 
 run_client wrangler timeout 150 bash "$ROOT/tests/conformance/wrangler.sh"
 run_client sdk timeout 90 node "$ROOT/tests/conformance/sdk.mjs"
+run_client d1 timeout 120 bash "$ROOT/tests/conformance/d1_wrangler.sh"
 
 # cfemu must still be up, and stop cleanly (the sanitized build reports
 # memory errors and leaks at exit).
