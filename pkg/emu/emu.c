@@ -634,6 +634,8 @@ emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
 			emu_fail(rs, 404, 7003, "no route");
 		else
 			r->fn(e, rq, rs);
+		if (rq->unlink_after && rs->status / 100 == 2)
+			emu_d1_unlink(rq->unlink_after);
 		goto out;
 	}
 	if (r && (r->flags & EMU_R_ADMIN)) {
@@ -673,6 +675,10 @@ emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
 		if (is_write(rq->method) && rs->status / 100 == 2 &&
 		    !rq->no_journal && emu_journal_append(e, rq) != 0)
 			emu_fail(rs, 500, 10001, "journal write failed");
+		/* only once the delete is durable: a crash before leaves the
+		 * database whole, as the unacknowledged delete never happened */
+		if (rq->unlink_after && rs->status / 100 == 2)
+			emu_d1_unlink(rq->unlink_after);
 	}
 	stat_count(e, rq, r->tmpl, rs->status);
 out:
@@ -723,6 +729,7 @@ emu_req_release(struct emu_req *rq)
 	free(rq->path);
 	free(rq->body);
 	free(rq->journal_body);
+	free(rq->unlink_after);
 	cJSON_Delete(rq->ids);
 	memset(rq, 0, sizeof(*rq));
 }

@@ -92,8 +92,8 @@ emu_d1_free(struct emu_d1 *d)
 	free(d);
 }
 
-static void
-unlink_files(const char *path)
+void
+emu_d1_unlink(const char *path)
 {
 	char *j;
 
@@ -113,7 +113,7 @@ emu_d1_unlink_all(struct emu_model *m)
 
 		sqlite3_close_v2(d->db);
 		d->db = NULL;
-		unlink_files(d->path);
+		emu_d1_unlink(d->path);
 	}
 }
 
@@ -654,7 +654,7 @@ run_item(struct run *r, const struct emu_d1 *d, const cJSON *item, size_t *nstmt
 		params = NULL;
 	}
 	return run_sql(r, d, sql->valuestring, strlen(sql->valuestring), params, nstmts,
-	               EMU_D1_BATCH_MAX);
+	               EMU_D1_STATEMENTS_MAX);
 }
 
 /*
@@ -988,7 +988,8 @@ h_get(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	emu_ok(rs, o);
 }
 
-/* DELETE .../d1/database/{database_id}: the database and its file go. */
+/* DELETE .../d1/database/{database_id}: the database goes, and its file once
+ * the delete is journaled (see emu_dispatch). */
 static void
 h_delete(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 {
@@ -1001,9 +1002,11 @@ h_delete(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 			emu_vec_remove(&e->m.d1s, i);
 			break;
 		}
-	sqlite3_close_v2(d->db);
-	d->db = NULL;
-	unlink_files(d->path);
+	/* the files go after the journal record (emu_dispatch) */
+	if (d->path) {
+		free(rq->unlink_after);
+		rq->unlink_after = xstrdup(d->path);
+	}
 	emu_d1_free(d);
 	emu_ok(rs, NULL);
 }

@@ -40,8 +40,9 @@
 #define EMU_SS_STORES_MAX 1
 #define EMU_SS_SECRETS_MAX 100
 #define EMU_SS_VALUE_MAX 65536
-/* D1 (emu_d1.c; REFERENCE.md section 11). One open SQLite file per database
- * keeps 100 databases well inside the default 1024-descriptor limit. */
+/* D1 (emu_d1.c; REFERENCE.md section 11). One open SQLite file per database:
+ * 100 databases stay well inside the default 1024-descriptor limit (D1's
+ * own quota is 10 on Free, 50,000 on Paid). */
 #define EMU_D1_DBS_MAX 100
 #define EMU_D1_NAME_MAX 64            /* database name length */
 #define EMU_D1_PER_PAGE_DEFAULT 100   /* list page size when none is asked */
@@ -49,11 +50,13 @@
 #define EMU_D1_STMT_MAX 100000        /* D1: bytes in one SQL statement */
 #define EMU_D1_PARAMS_MAX 100         /* D1: bound parameters per query */
 #define EMU_D1_BATCH_MAX 1000         /* D1: queries per batch (invocation) */
+#define EMU_D1_STATEMENTS_MAX 10000   /* statements in one request (cfemu's bound:
+                                       * D1 states none for the HTTP API) */
 #define EMU_D1_VALUE_MAX 2000000      /* D1: bytes in a string, BLOB or row */
 #define EMU_D1_COLUMNS_MAX 100        /* D1: columns per table */
 #define EMU_D1_QUERY_MS 30000         /* D1: longest query, milliseconds */
 #define EMU_D1_DB_BYTES_MAX (500LL * 1024 * 1024) /* D1 Free plan's database size */
-#define EMU_D1_RESULT_MAX (32u * 1024 * 1024)     /* bytes of rows in one answer */
+#define EMU_D1_RESULT_MAX (50u * 1024 * 1024)     /* D1: query result size */
 /* Per-route fault rules kept at once. */
 #define EMU_FAULT_RULES_MAX 256
 /* Most calls one fault rule may fault. */
@@ -166,6 +169,8 @@ struct emu_req {
 	int replay;
 	char *journal_body; /* when set, journaled instead of body */
 	int no_journal;     /* handler asks that this write not be journaled */
+	char *unlink_after; /* files to remove once the write is journaled (D1
+	                     * delete: "PATH" and "PATH-journal"), or NULL */
 };
 
 struct emu_resp {
@@ -298,6 +303,8 @@ void emu_sstore_free(struct emu_sstore *s);
 void emu_d1_free(struct emu_d1 *d);
 /* Removes every D1 database's files (POST /__emu/reset; emu_d1.c). */
 void emu_d1_unlink_all(struct emu_model *m);
+/* Removes one D1 database's files: the SQLite file and its journal. */
+void emu_d1_unlink(const char *path);
 
 /* The journal (emu_store.c). */
 enum errcode emu_journal_open(struct emu *e, struct err *err) WARN_UNUSED_RESULT;
