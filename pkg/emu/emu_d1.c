@@ -426,9 +426,9 @@ bind_params(struct run *r, sqlite3_stmt *st, const cJSON *params, int lone)
 			rc = sqlite3_bind_int(st, i, cJSON_IsTrue(p));
 		else if (cJSON_IsNull(p))
 			rc = sqlite3_bind_null(st, i);
-		else if (p->valuedouble == (double)(long long)p->valuedouble &&
-		         p->valuedouble >= -(double)EMU_JSON_INT_MAX &&
-		         p->valuedouble <= (double)EMU_JSON_INT_MAX)
+		else if (p->valuedouble >= -(double)EMU_JSON_INT_MAX &&
+		         p->valuedouble <= (double)EMU_JSON_INT_MAX && /* before the cast */
+		         p->valuedouble == (double)(long long)p->valuedouble)
 			rc = sqlite3_bind_int64(st, i, (sqlite3_int64)p->valuedouble);
 		else
 			rc = sqlite3_bind_double(st, i, p->valuedouble);
@@ -495,6 +495,20 @@ step_rows(struct run *r, sqlite3_stmt *st, cJSON **out, long long *nrows)
 	return 0;
 }
 
+/* The region a database lives in, upper case as D1 reports it: its hint,
+ * else Western Europe for the EU jurisdiction, else Eastern North America. */
+static void
+region_of(const struct emu_d1 *d, char out[8])
+{
+	const char *r = d->location ? d->location
+	              : d->jurisdiction && strcmp(d->jurisdiction, "eu") == 0 ? "weur" : "enam";
+
+	snprintf(out, 8, "%s", r);
+	for (size_t i = 0; out[i]; i++)
+		if (out[i] >= 'a' && out[i] <= 'z')
+			out[i] = (char)(out[i] - 'a' + 'A');
+}
+
 /* D1's per-statement meta; size_after is filled in once the commit is done. */
 static cJSON *
 meta_json(const struct emu_d1 *d, double ms, long long changes, long long last_id,
@@ -502,12 +516,8 @@ meta_json(const struct emu_d1 *d, double ms, long long changes, long long last_i
 {
 	cJSON *m = cJSON_CreateObject(), *t;
 	char region[8];
-	size_t i;
 
-	snprintf(region, sizeof(region), "%s", d->location ? d->location : "enam");
-	for (i = 0; region[i]; i++)
-		if (region[i] >= 'a' && region[i] <= 'z')
-			region[i] = (char)(region[i] - 'a' + 'A');
+	region_of(d, region);
 	cJSON_AddStringToObject(m, "served_by", "cfemu");
 	cJSON_AddStringToObject(m, "served_by_region", region);
 	cJSON_AddBoolToObject(m, "served_by_primary", 1);
@@ -805,7 +815,7 @@ h_create(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	const cJSON *name, *hint, *jur;
 	const char *mode;
 	struct emu_d1 *d;
-	char *id, uuid[37];
+	char *id, uuid[37], region[8];
 	int bad;
 
 	name = cJSON_GetObjectItemCaseSensitive(body, "name");
@@ -874,14 +884,8 @@ h_create(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 	}
 	emu_vec_push(&e->m.d1s, d);
 	out = d1_json(d);
-	{
-		char region[8];
-
-		snprintf(region, sizeof(region), "%s", d->location ? d->location : "enam");
-		for (size_t i = 0; region[i]; i++)
-			region[i] = (char)(region[i] >= 'a' ? region[i] - 'a' + 'A' : region[i]);
-		cJSON_AddStringToObject(out, "created_in_region", region);
-	}
+	region_of(d, region);
+	cJSON_AddStringToObject(out, "created_in_region", region);
 	emu_ok(rs, out);
 out:
 	cJSON_Delete(body);
@@ -1163,8 +1167,9 @@ h_import(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 		const char *host = e->listen_host ? e->listen_host : "127.0.0.1";
 		char *url, *fn;
 
-		if (!cJSON_IsString(etag) || strlen(etag->valuestring) != 32) {
-			malformed(rs, "etag must be the file's MD5 in hex");
+		if (!cJSON_IsString(etag) || strlen(etag->valuestring) != 32 ||
+		    strspn(etag->valuestring, "0123456789abcdef") != 32) {
+			malformed(rs, "etag must be the file's MD5 in lower-case hex");
 			goto out;
 		}
 		if (strcmp(host, "0.0.0.0") == 0)

@@ -3,8 +3,9 @@
 # is a syntax error leaves nothing of the batch; a multi-statement query is
 # one transaction too; D1's error shapes and limits; databases and rows
 # survive a restart on the same --data; kill -9 in the middle of a large
-# batch leaves it all or nothing (the SQLite rollback journal); a delete
-# survives a restart; /__emu/reset removes the files. Seconds, both flavours.
+# batch leaves it all or nothing (the SQLite rollback journal); a row written
+# into the file behind cfemu's back is served; a delete survives a restart;
+# /__emu/reset removes the files. Seconds, both flavours.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
@@ -113,6 +114,11 @@ n=$(count "$ID" big); echo "d1_emu: after kill -9 mid-batch, table big: $n"
 kill -9 "$emu_pid"; wait "$emu_pid" 2>/dev/null; emu_pid=
 emu_start --data "$data"
 [ "$(count "$ID" items)" = 4 ] || fail "an acknowledged batch was lost to kill -9"; ok
+
+# a row written behind cfemu's back, into the SQLite file itself, is served
+python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("INSERT INTO items(name) VALUES (?)", ("behind",)); c.commit(); c.close()' "$db" ||
+	fail "writing the file behind cfemu's back"
+[ "$(count "$ID" items)" = 5 ] || fail "a row written into the file behind cfemu's back is not served"; ok
 
 # 6. delete: the database and its file go, and stay gone after a restart
 P1=$(api GET "$D1/page1" >/dev/null; js "$tmp/body" 'd["result"]["uuid"]')
