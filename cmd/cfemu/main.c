@@ -46,7 +46,8 @@ usage(FILE *f)
 	        "R2's S3 API (SigV4: key id = the token's id, secret = SHA-256 hex of the\n"
 	        "token) is served on --s3-listen (default 127.0.0.1:0).\n"
 	        "Test-only routes under /__emu/: stats, reset, clock, faults,\n"
-	        "r2/BUCKET/objects, secret-values.\n"
+	        "r2/BUCKET/objects, secret-values, d1/upload (D1 import uploads).\n"
+	        "\n"
 	        "Defaults: token '%s' (use --token-file to choose one), account id\n"
 	        "%s.\n", EMU_DEFAULT_TOKEN, EMU_DEFAULT_ACCOUNT);
 }
