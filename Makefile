@@ -3,7 +3,7 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := yaml-0.1 libcurl libcjson openssl libmicrohttpd
+PKGS      := yaml-0.1 libcurl libcjson openssl libmicrohttpd sqlite3
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE -O2 -g $(WARN) -DCFS_VERSION='"$(VERSION)"' \
                 $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

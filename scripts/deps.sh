@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential pkg-config libyaml-dev libcurl4-openssl-dev libcjson-dev
-      libssl-dev libcmocka-dev libmicrohttpd-dev python3 time curl
+      libssl-dev libcmocka-dev libmicrohttpd-dev libsqlite3-dev python3 time curl
       prometheus etcd-server man-db groff-base zsh
       clang libclang-rt-14-dev) # libFuzzer (libclang_rt.fuzzer) for tests/fuzz
 missing=()

@@ -39,12 +39,15 @@ usage(FILE *f)
 	        "             [--account-id A] [--rate-limit N/SECONDS] [--fault-rate P]\n"
 	        "             [--latency-ms N] [--seed N] [--listen-any] [-v]\n"
 	        "             [--s3-listen 127.0.0.1:PORT]\n"
-	        "Serves the subset of the Cloudflare v4 API cfstorage uses. Without --data\n"
-	        "the data lives in memory only. --listen 127.0.0.1:0 picks a free port.\n"
+	        "Serves the subset of the Cloudflare v4 API cfstorage uses: R2, Workers KV,\n"
+	        "Secrets Store, Worker secrets, and D1 (each database a SQLite file under\n"
+	        "DIR/d1). Without --data the data lives in memory only. --listen\n"
+	        "127.0.0.1:0 picks a free port.\n"
 	        "R2's S3 API (SigV4: key id = the token's id, secret = SHA-256 hex of the\n"
 	        "token) is served on --s3-listen (default 127.0.0.1:0).\n"
 	        "Test-only routes under /__emu/: stats, reset, clock, faults,\n"
-	        "r2/BUCKET/objects, secret-values.\n"
+	        "r2/BUCKET/objects, secret-values, d1/upload (D1 import uploads).\n"
+	        "\n"
 	        "Defaults: token '%s' (use --token-file to choose one), account id\n"
 	        "%s.\n", EMU_DEFAULT_TOKEN, EMU_DEFAULT_ACCOUNT);
 }

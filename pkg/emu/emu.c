@@ -430,6 +430,7 @@ static const struct {
 	{ emu_r2_routes, &emu_r2_nroutes },
 	{ emu_kv_routes, &emu_kv_nroutes },
 	{ emu_secrets_routes, &emu_secrets_nroutes },
+	{ emu_d1_routes, &emu_d1_nroutes },
 	{ emu_admin_routes, &emu_admin_nroutes },
 	{ emu_s3_routes, &emu_s3_nroutes },
 };
@@ -633,6 +634,8 @@ emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
 			emu_fail(rs, 404, 7003, "no route");
 		else
 			r->fn(e, rq, rs);
+		if (rq->unlink_after && rs->status / 100 == 2)
+			emu_d1_unlink(rq->unlink_after);
 		goto out;
 	}
 	if (r && (r->flags & EMU_R_ADMIN)) {
@@ -672,6 +675,10 @@ emu_dispatch(struct emu *e, struct emu_req *rq, struct emu_resp *rs,
 		if (is_write(rq->method) && rs->status / 100 == 2 &&
 		    !rq->no_journal && emu_journal_append(e, rq) != 0)
 			emu_fail(rs, 500, 10001, "journal write failed");
+		/* only once the delete is durable: a crash before leaves the
+		 * database whole, as the unacknowledged delete never happened */
+		if (rq->unlink_after && rs->status / 100 == 2)
+			emu_d1_unlink(rq->unlink_after);
 	}
 	stat_count(e, rq, r->tmpl, rs->status);
 out:
@@ -722,6 +729,7 @@ emu_req_release(struct emu_req *rq)
 	free(rq->path);
 	free(rq->body);
 	free(rq->journal_body);
+	free(rq->unlink_after);
 	cJSON_Delete(rq->ids);
 	memset(rq, 0, sizeof(*rq));
 }
@@ -846,6 +854,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	resp = MHD_create_response_from_buffer(rs.len, rs.body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rs.ctype);
+	if (rs.etag[0] != '\0') /* D1's import upload answers its MD5 */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rs.etag);
 	if (rs.retry_after) {
 		char ra[32];
 

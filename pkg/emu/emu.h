@@ -1,9 +1,10 @@
 /*
  * emu: cfemu, a local emulator of the subset of Cloudflare's v4 API that
  * cfstorage uses (R2 buckets with lifecycle and CORS, Workers KV, Secrets
- * Store, Worker script secrets, token verify, accounts), served by a
- * libmicrohttpd thread so that cmd/cfemu and `cfstorage --local` exercise the
- * same HTTP client path as the real API (README: cfemu).
+ * Store, Worker script secrets, D1 databases on SQLite, token verify,
+ * accounts), served by a libmicrohttpd thread so that cmd/cfemu and
+ * `cfstorage --local` exercise the same HTTP client path as the real API
+ * (README: cfemu).
  *
  * Choices this module makes, where Cloudflare's behaviour is not published
  * (cloudflare-api/REFERENCE.md is the source for everything else):

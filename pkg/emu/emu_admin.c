@@ -64,6 +64,7 @@ h_stats(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 static void
 h_reset(struct emu *e, struct emu_req *rq, struct emu_resp *rs)
 {
+	emu_d1_unlink_all(&e->m);
 	emu_reset_all(e);
 	if (!rq->replay)
 		emu_journal_truncate(e);

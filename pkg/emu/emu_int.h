@@ -40,6 +40,23 @@
 #define EMU_SS_STORES_MAX 1
 #define EMU_SS_SECRETS_MAX 100
 #define EMU_SS_VALUE_MAX 65536
+/* D1 (emu_d1.c; REFERENCE.md section 11). One open SQLite file per database:
+ * 100 databases stay well inside the default 1024-descriptor limit (D1's
+ * own quota is 10 on Free, 50,000 on Paid). */
+#define EMU_D1_DBS_MAX 100
+#define EMU_D1_NAME_MAX 64            /* database name length */
+#define EMU_D1_PER_PAGE_DEFAULT 100   /* list page size when none is asked */
+#define EMU_D1_PER_PAGE_MAX 10000
+#define EMU_D1_STMT_MAX 100000        /* D1: bytes in one SQL statement */
+#define EMU_D1_PARAMS_MAX 100         /* D1: bound parameters per query */
+#define EMU_D1_BATCH_MAX 1000         /* D1: queries per batch (invocation) */
+#define EMU_D1_STATEMENTS_MAX 10000   /* statements in one request (cfemu's bound:
+                                       * D1 states none for the HTTP API) */
+#define EMU_D1_VALUE_MAX 2000000      /* D1: bytes in a string, BLOB or row */
+#define EMU_D1_COLUMNS_MAX 100        /* D1: columns per table */
+#define EMU_D1_QUERY_MS 30000         /* D1: longest query, milliseconds */
+#define EMU_D1_DB_BYTES_MAX (500LL * 1024 * 1024) /* D1 Free plan's database size */
+#define EMU_D1_RESULT_MAX (50u * 1024 * 1024)     /* D1: query result size */
 /* Per-route fault rules kept at once. */
 #define EMU_FAULT_RULES_MAX 256
 /* Most calls one fault rule may fault. */
@@ -113,8 +130,21 @@ struct emu_script {
 	struct vec secrets;
 };
 
+/* A D1 database: its metadata and its open SQLite file (emu_d1.c). */
+struct emu_d1 {
+	char *uuid, *name, *jurisdiction, *location, *created_at, *replication;
+	char *path;         /* the SQLite file; NULL: in memory (no data dir) */
+	void *db;           /* sqlite3 *, kept out of this header */
+	char *upload;       /* the import file uploaded last (wrangler --file) */
+	size_t upload_len;
+	char upload_md5[33];
+	cJSON *last_import; /* what an import poll answers */
+	unsigned long long imports;
+};
+
 struct emu_model {
 	struct vec buckets, tombs, namespaces, stores, scripts;
+	struct vec d1s;     /* struct emu_d1, in creation order */
 	long long clock_offset; /* seconds added to the system clock */
 };
 
@@ -139,6 +169,8 @@ struct emu_req {
 	int replay;
 	char *journal_body; /* when set, journaled instead of body */
 	int no_journal;     /* handler asks that this write not be journaled */
+	char *unlink_after; /* files to remove once the write is journaled (D1
+	                     * delete: "PATH" and "PATH-journal"), or NULL */
 };
 
 struct emu_resp {
@@ -197,6 +229,7 @@ struct emu {
 	struct MHD_Daemon *s3_mhd; /* the S3 listener (emu_s3.c) */
 	unsigned s3_port;
 	unsigned long long s3_requests;
+	unsigned d1_query_ms; /* longest D1 query; 0: EMU_D1_QUERY_MS */
 };
 
 /* The id token verify reports for the emulator's one token: also its S3
@@ -213,6 +246,8 @@ extern const struct emu_route emu_admin_routes[];
 extern const size_t emu_admin_nroutes;
 extern const struct emu_route emu_s3_routes[];
 extern const size_t emu_s3_nroutes;
+extern const struct emu_route emu_d1_routes[];
+extern const size_t emu_d1_nroutes;
 extern const struct emu_route emu_acct_routes[];
 extern const size_t emu_acct_nroutes;
 
@@ -264,6 +299,12 @@ void emu_bucket_free(struct emu_bucket *b);
 void emu_kv_free(struct emu_kv *kv);
 void emu_secret_free(struct emu_secret *s);
 void emu_sstore_free(struct emu_sstore *s);
+/* Closes a D1 database's file and frees it (emu_d1.c); the file stays. */
+void emu_d1_free(struct emu_d1 *d);
+/* Removes every D1 database's files (POST /__emu/reset; emu_d1.c). */
+void emu_d1_unlink_all(struct emu_model *m);
+/* Removes one D1 database's files: the SQLite file and its journal. */
+void emu_d1_unlink(const char *path);
 
 /* The journal (emu_store.c). */
 enum errcode emu_journal_open(struct emu *e, struct err *err) WARN_UNUSED_RESULT;

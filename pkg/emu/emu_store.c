@@ -151,11 +151,14 @@ emu_model_release(struct emu_model *m)
 		emu_sstore_free(m->stores.v[i]);
 	for (size_t i = 0; i < m->scripts.n; i++)
 		script_free(m->scripts.v[i]);
+	for (size_t i = 0; i < m->d1s.n; i++)
+		emu_d1_free(m->d1s.v[i]);
 	free(m->buckets.v);
 	free(m->tombs.v);
 	free(m->namespaces.v);
 	free(m->stores.v);
 	free(m->scripts.v);
+	free(m->d1s.v);
 }
 
 /* A bucket by jurisdiction and name: names are unique per jurisdiction. */

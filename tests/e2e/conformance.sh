@@ -3,6 +3,8 @@
 # Cloudflare's schema (issue 4; docs/cloudflare-api/REFERENCE.md section 9):
 #   cfemu  <-  Prism 5.16 (validating proxy, --errors)  <-  wrangler 4.86.0
 #                                                       <-  cloudflare SDK 7.3.0
+#                                                       <-  wrangler's D1 commands
+#                                                           (tests/conformance/d1_wrangler.sh)
 # The npm tools come from tests/package-lock.json (installed by `make deps`).
 # Env: BIN, the directory holding cfemu (tests/run.sh sets it; default bin/).
 # CONFORMANCE_SPEC overrides the schema (default the project's subset), and
@@ -130,6 +132,7 @@ run_client() {
 
 run_client wrangler timeout 150 bash "$ROOT/tests/conformance/wrangler.sh"
 run_client sdk timeout 90 node "$ROOT/tests/conformance/sdk.mjs"
+run_client d1 timeout 120 bash "$ROOT/tests/conformance/d1_wrangler.sh"
 
 # cfemu must still be up, and stop cleanly (the sanitized build reports
 # memory errors and leaks at exit).

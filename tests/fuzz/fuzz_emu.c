@@ -11,8 +11,9 @@
  * emu_dispatch as on_request builds it (path and query percent-decoded,
  * header names lower-cased), from a loopback client, so the /__emu/ admin
  * routes are reachable too. Ids the emulator generates are random, so the
- * words $NS, $STORE and $SECRET in a path stand for the first KV namespace,
- * Secrets Store and store secret of the model at that moment. Every session
+ * words $NS, $STORE, $SECRET and $D1 in a path stand for the first KV
+ * namespace, Secrets Store, store secret and D1 database of the model at
+ * that moment. Every session
  * starts from an empty emulator. With FUZZ_EMU_TRACE set in the environment
  * each request and its status go to stderr (to check a seed does what it
  * means to).
@@ -28,6 +29,9 @@
 
 /* Requests per input: enough for create, fill, list, delete sequences. */
 #define FUZZ_EMU_MAX_REQUESTS 16
+/* A D1 query's deadline here (cfemu's is D1's 30 s): a recursive query the
+ * fuzzer writes is cut short instead of timing the run out. */
+#define FUZZ_EMU_D1_QUERY_MS 50
 #define SEPARATOR "\n~~~\n"
 
 static struct emu *
@@ -44,6 +48,7 @@ emu_get(void)
 	e->account_id = xstrdup(EMU_DEFAULT_ACCOUNT);
 	e->rate_n = EMU_DEFAULT_RATE_N;
 	e->rate_secs = EMU_DEFAULT_RATE_SECS;
+	e->d1_query_ms = FUZZ_EMU_D1_QUERY_MS;
 	return e;
 }
 
@@ -141,10 +146,12 @@ resolve(struct emu *e, char *path)
 	const struct emu_ns *ns = e->m.namespaces.n ? e->m.namespaces.v[0] : NULL;
 	const struct emu_sstore *ss = e->m.stores.n ? e->m.stores.v[0] : NULL;
 	const struct emu_secret *sec = ss && ss->secrets.n ? ss->secrets.v[0] : NULL;
+	const struct emu_d1 *d1 = e->m.d1s.n ? e->m.d1s.v[0] : NULL;
 
 	path = substitute(path, "$NS", ns ? ns->id : NULL);
 	path = substitute(path, "$STORE", ss ? ss->id : NULL);
 	path = substitute(path, "$SECRET", sec ? sec->id : NULL);
+	path = substitute(path, "$D1", d1 ? d1->uuid : NULL);
 	return path;
 }
 

@@ -1,8 +1,8 @@
 /*
  * test_emu: the emulator in-process on a loopback port 0, talked to with
  * libcurl — routing and auth, R2 cursor paging, KV page and cursor paging,
- * persistence across a restart, the rate limiter, seeded faults, and the
- * refusals of emu_start.
+ * persistence across a restart, D1 batches and persistence, the rate
+ * limiter, seeded faults, and the refusals of emu_start.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +331,116 @@ test_persistence(void **state)
 	cJSON_Delete(j);
 }
 
+/* The uuid of the database a create answered (copied into out). */
+static void
+d1_create(struct fx *f, const char *name, char out[40])
+{
+	char body[128];
+	cJSON *j;
+
+	snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+	assert_int_equal(call_json(f, "POST", ACCT "/d1/database", body, &j), 200);
+	snprintf(out, 40, "%s",
+	         cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"), "uuid")->valuestring);
+	cJSON_Delete(j);
+}
+
+/* rows in table t of database id, via /raw */
+static int
+d1_count(struct fx *f, const char *id)
+{
+	char path[160];
+	cJSON *j;
+	int n;
+
+	snprintf(path, sizeof(path), ACCT "/d1/database/%s/raw", id);
+	assert_int_equal(call_json(f, "POST", path, "{\"sql\":\"SELECT count(*) FROM t\"}", &j), 200);
+	n = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		cJSON_GetArrayItem(cJSON_GetObjectItem(j, "result"), 0), "results"), "rows"), 0), 0)->valueint;
+	cJSON_Delete(j);
+	return n;
+}
+
+/* D1: one result per statement with D1's meta; a batch failing in its second
+ * statement is HTTP 400, code 7500, SQLite's text, and leaves nothing. */
+static void
+test_d1_batch_all_or_nothing(void **state)
+{
+	struct fx *f = *state;
+	char id[40], path[160];
+	const cJSON *res, *meta;
+	cJSON *j;
+
+	d1_create(f, "unit", id);
+	assert_int_equal(strlen(id), 36);
+	snprintf(path, sizeof(path), ACCT "/d1/database/%s/query", id);
+	assert_int_equal(call_json(f, "POST", path,
+	                           "{\"sql\":\"CREATE TABLE t(x TEXT); INSERT INTO t VALUES (?)\","
+	                           "\"params\":[\"a\"]}", &j), 200);
+	res = cJSON_GetObjectItem(j, "result");
+	assert_int_equal(cJSON_GetArraySize(res), 2);
+	meta = cJSON_GetObjectItem(cJSON_GetArrayItem(res, 1), "meta");
+	assert_int_equal(cJSON_GetObjectItem(meta, "changes")->valueint, 1);
+	assert_int_equal(cJSON_GetObjectItem(meta, "last_row_id")->valueint, 1);
+	assert_true(cJSON_GetObjectItem(meta, "size_after")->valueint > 0);
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "POST", path,
+	                           "{\"batch\":[{\"sql\":\"INSERT INTO t VALUES ('b')\"},"
+	                           "{\"sql\":\"INSERT INTO nosuch VALUES (1)\"}]}", &j), 400);
+	assert_int_equal(err_code(j), 7500);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "errors"), 0),
+	                                        "message")->valuestring,
+	                    "no such table: nosuch: SQLITE_ERROR");
+	cJSON_Delete(j);
+	assert_int_equal(d1_count(f, id), 1);
+	/* explicit transactions would break that: refused */
+	assert_int_equal(call_json(f, "POST", path, "{\"sql\":\"COMMIT\"}", &j), 400);
+	assert_int_equal(err_code(j), 7500);
+	cJSON_Delete(j);
+}
+
+/* D1 with a data directory: rows and settings survive a restart; a deleted
+ * database stays deleted. */
+static void
+test_d1_persistence(void **state)
+{
+	struct fx *f = *state;
+	struct emu_config cfg;
+	char id[40], gone[40], path[160];
+	cJSON *j;
+
+	emu_stop(f->emu);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_emu.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.listen_addr = "127.0.0.1:0";
+	cfg.data_dir = f->dir;
+	fx_start(f, &cfg);
+	d1_create(f, "kept", id);
+	d1_create(f, "gone", gone);
+	snprintf(path, sizeof(path), ACCT "/d1/database/%s/query", id);
+	assert_int_equal(call_json(f, "POST", path,
+	                           "{\"sql\":\"CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)\"}", &j), 200);
+	cJSON_Delete(j);
+	snprintf(path, sizeof(path), ACCT "/d1/database/%s", id);
+	assert_int_equal(call_json(f, "PUT", path, "{\"read_replication\":{\"mode\":\"auto\"}}", &j), 200);
+	cJSON_Delete(j);
+	snprintf(path, sizeof(path), ACCT "/d1/database/%s", gone);
+	assert_int_equal(call_json(f, "DELETE", path, NULL, &j), 200);
+	cJSON_Delete(j);
+	emu_stop(f->emu);
+	fx_start(f, &cfg);
+	assert_int_equal(d1_count(f, id), 2);
+	assert_int_equal(call_json(f, "GET", ACCT "/d1/database/kept", NULL, &j), 200);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "result"),
+	                                                             "read_replication"), "mode")->valuestring,
+	                    "auto");
+	cJSON_Delete(j);
+	assert_int_equal(call_json(f, "GET", path, NULL, &j), 404);
+	assert_int_equal(err_code(j), 7404);
+	cJSON_Delete(j);
+}
+
 /* Past rate_n calls in the window: 429, code 971, Retry-After. */
 static void
 test_rate_limit(void **state)
@@ -493,6 +603,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_r2_cursor_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kv_namespace_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_d1_batch_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_d1_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seeded_faults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_numbers_bounded, setup, teardown),
