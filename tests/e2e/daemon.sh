@@ -76,10 +76,10 @@ d1=$(metric cfstorage_drift_corrections_total)
 echo "kind: R2Bucket
 metadata: {name: x}
 spec: {bucketname: y}" > "$m/broken.yaml"
-until_ok 3 grep -q 'manifests invalid; keeping the last good set' "$tmp/d.err" || fail "invalid edit not reported"; ok
+until_ok 10 grep -q 'manifests invalid; keeping the last good set' "$tmp/d.err" || fail "invalid edit not reported"; ok
 [ "$(metric cfstorage_manifests_valid)" = 0 ] || fail "manifests_valid not 0"; ok
 rm "$m/broken.yaml"
-until_ok 3 sh -c "[ \"\$(curl -s $D/metrics | awk '\$1==\"cfstorage_manifests_valid\"{print \$2}')\" = 1 ]" || fail "valid again not seen"; ok
+until_ok 10 sh -c "[ \"\$(curl -s $D/metrics | awk '\$1==\"cfstorage_manifests_valid\"{print \$2}')\" = 1 ]" || fail "valid again not seen"; ok
 
 # 5. one resource keeps failing: it backs off, the others converge
 curl -s -X POST "$EMU/__emu/faults" -d '{"method":"PUT","route":"/accounts/{account_id}/r2/buckets/{bucket_name}/cors","status":400,"count":100000}' >/dev/null
@@ -90,7 +90,7 @@ kind: R2Bucket
 metadata: {name: converges-anyway}
 spec: {}
 Y
-until_ok 3 bucket_exists converges-anyway || fail "others did not converge"; ok
+until_ok 10 bucket_exists converges-anyway || fail "others did not converge"; ok
 until_ok 10 sh -c "grep -c 'resource backing off\" kind=R2Bucket name=web-assets' '$tmp/d.err' | grep -q '^[3-9]'" || fail "no repeated backoff"; ok
 grep 'resource backing off" kind=R2Bucket name=web-assets' "$tmp/d.err" | sed -n 's/.*retry_in_ms=\([0-9]*\).*/\1/p' | head -3 | tr '\n' ' ' > "$tmp/bo"
 [ "$(cat "$tmp/bo")" = "1000 2000 4000 " ] || fail "backoff not doubling: $(cat "$tmp/bo")"; ok
