@@ -2,8 +2,9 @@
  * cfstorage: the command line (README: Commands). Parses flags into a
  * struct cli_opts and hands it to the command (pkg/cli); no logic of its own.
  *
- * Exit codes: 0 ok / no changes, 1 error (bad flag, I/O, API), 2 changes
- * pending or partially applied, 3 invalid manifests.
+ * Exit codes (README: Exit status): 0 ok / no changes, 1 error (bad flag,
+ * I/O, API) or an action that failed or was refused, 2 plan: changes
+ * pending, 3 invalid manifests.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,7 +36,7 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
        OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
-       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO, OPT_MAN };
+       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO, OPT_MAN, OPT_NO_COLOR, OPT_YES };
 
 
 /* The flag a getopt code stands for, -1 for none (version, token, errors). */
@@ -72,6 +73,8 @@ flag_of(int c)
 	case OPT_RATE_LIMIT: return CF_RATE_LIMIT;
 	case OPT_OUT: return CF_OUT;
 	case OPT_TO: return CF_TO;
+	case OPT_NO_COLOR: return CF_NO_COLOR;
+	case OPT_YES: return CF_YES;
 	default: return -1;
 	}
 }
@@ -112,6 +115,8 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		{ "allow-path-root", required_argument, NULL, OPT_ALLOW_PATH_ROOT },
 		{ "out", required_argument, NULL, OPT_OUT },
 		{ "to", required_argument, NULL, OPT_TO },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "yes", no_argument, NULL, OPT_YES },
 		{ "man", no_argument, NULL, OPT_MAN }, /* hidden: make install writes cfstorage.1 */
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,6 +161,8 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_DIR: o->dir = optarg; break;
 		case OPT_KIND: o->kind = optarg; break;
 		case OPT_TO: o->to = optarg; break;
+		case OPT_NO_COLOR: o->no_color = 1; break;
+		case OPT_YES: o->yes = 1; break;
 		case OPT_WITH_ENTRIES: o->with_entries = 1; break;
 		case OPT_INTERVAL:
 			if ((o->interval_ms = cli_parse_duration(optarg)) < 100)

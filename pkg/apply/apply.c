@@ -81,10 +81,19 @@ apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 	log_warn("apply failed", "kind=%s name=%s", kind_name(a->kind), a->name);
 }
 
+/* Tells the caller's on_outcome hook, if any, how an action ended. */
+static void
+tell(struct applier *ap, const struct plan_action *a, const char *failure)
+{
+	if (ap->on_outcome)
+		ap->on_outcome(a, failure, ap->outcome_user);
+}
+
 static void
 fail(struct job *j, const char *msg)
 {
 	apply_fail(j->ap, j->a, msg);
+	tell(j->ap, j->a, msg);
 	j->step = ST_DONE;
 }
 
@@ -457,6 +466,7 @@ advance(struct job *j)
 			j->ap->res->done[a->op]++;
 			log_info("applied", "kind=%s name=%s action=%s", kind_name(a->kind), a->name,
 			         plan_op_name(a->op));
+			tell(j->ap, a, NULL);
 			j->step = ST_DONE;
 			continue;
 		case ST_DONE:
@@ -475,9 +485,10 @@ advance(struct job *j)
 
 void
 apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
-          struct apply_result *res)
+          apply_outcome_fn on_outcome, void *outcome_user, struct apply_result *res)
 {
-	struct applier ap = { .api = a, .st = st, .now = now, .res = res };
+	struct applier ap = { .api = a, .st = st, .now = now, .res = res,
+	                      .on_outcome = on_outcome, .outcome_user = outcome_user };
 
 	memset(res, 0, sizeof(*res));
 	/* write-ahead: every create is recorded as pending before it is sent */

@@ -41,9 +41,18 @@ struct apply_result {
 	struct err state_err;
 };
 
-/* Runs every action of p that has work; `now` stamps the inventory. */
+/*
+ * Told of each action's outcome as it completes, from the thread that runs
+ * apply_run (between API callbacks): failure is NULL when the action is done,
+ * else the message recorded in apply_result (borrowed for the call). For a
+ * live display; it must not call into the api.
+ */
+typedef void (*apply_outcome_fn)(const struct plan_action *a, const char *failure, void *user);
+
+/* Runs every action of p that has work; `now` stamps the inventory.
+ * on_outcome (may be NULL) hears every action's outcome as it happens. */
 void apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
-               struct apply_result *res);
+               apply_outcome_fn on_outcome, void *outcome_user, struct apply_result *res);
 void apply_result_release(struct apply_result *r);
 
 #endif

@@ -24,6 +24,8 @@ struct applier {
 	int dirty;
 	struct store_cache *stores; /* Secrets Store ids learnt this run */
 	size_t nstores;
+	apply_outcome_fn on_outcome; /* may be NULL */
+	void *outcome_user;
 };
 
 /* Records a failed action (message shown to the user) and marks it. */

@@ -34,6 +34,11 @@ const char cli_global_flags[] =
 	"  --now RFC3339          evaluate schedules as if it were that time\n"
 	"  --allow-path-root DIR  manifests may also name files under DIR (repeatable);\n"
 	"                         otherwise valueFrom.file stays in its manifest's folder\n"
+	"  --parallelism N        at most N API requests at once (default 4)\n"
+	"  --rate-limit N/SECS    at most N API requests per SECS seconds (default 1200/300)\n"
+	"  --log-format FORMAT    logfmt (default) or json, for the log lines on stderr\n"
+	"  --log-level LEVEL      debug, info, warn (default; info for run), error, off\n"
+	"  --no-color             no colour on a terminal (or NO_COLOR set, not empty)\n"
 	"  -v, --verbose          more detail;  -q, --quiet  less\n"
 	"  -h, --help             help for any command;  --version\n";
 
@@ -70,7 +75,7 @@ const struct cli_help cli_helps[] = {
 	  "  --allow-empty          a PATH with no manifest is not an error\n"
 	  "\n"
 	  "Exit status: 0 valid, 3 invalid (or no manifest found), 1 when a path cannot\n"
-	  "be read.\n", 0 },
+	  "be read.\n" },
 	{ CLI_PLAN,
 	  "usage: cfstorage plan -f PATH... [--prune] [--allow-empty] [--verify-values]\n"
 	  "                      [-out FILE] [-o text|json] [-q]\n",
@@ -78,9 +83,9 @@ const struct cli_help cli_helps[] = {
 	  "! refused, · forget, ↻ rotate, # no changes (a note). Exit 0 no changes,\n"
 	  "2 changes, 1 error, 3 invalid manifests (nothing is sent).\n"
 	  "-out FILE saves the plan (the manifests' contents, the time, and what each\n"
-	  "action relied on; never a value) for 'cfstorage apply FILE'.\n", 1 },
+	  "action relied on; never a value) for 'cfstorage apply FILE'.\n" },
 	{ CLI_APPLY,
-	  "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty]\n"
+	  "usage: cfstorage apply -f PATH... [--dry-run] [--prune] [--allow-empty] [--yes]\n"
 	  "                       [--parallelism N] [--rate-limit N/SECONDS] [--verify-values]\n"
 	  "                       [-o text|json] [-q]\n"
 	  "       cfstorage apply FILE     (a plan saved with plan -out FILE)\n",
@@ -90,19 +95,26 @@ const struct cli_help cli_helps[] = {
 	  "manifests when their deletionPolicy is Delete (never an empty set without\n"
 	  "--allow-empty). --verify-values also reads every declared KV value (one\n"
 	  "request each) instead of trusting the content hash in the key listing.\n"
-	  "Exit 0 converged, 1 an action failed or was refused (or an error), 3 invalid\n"
-	  "manifests (nothing is sent).\n", 1 },
+	  "On a terminal each action is printed as it completes, with a progress\n"
+	  "line on stderr, and a plan that deletes asks first: only 'yes' goes on.\n"
+	  "Not on a terminal (a pipe, CI) it never asks.\n"
+	  "\n"
+	  "  --yes                  delete without asking, on a terminal too\n"
+	  "\n"
+	  "Exit 0 converged, 1 an action failed or was refused, the deletion was\n"
+	  "declined (or an error), 3 invalid manifests (nothing is sent).\n" },
 	{ CLI_RUN,
 	  "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
-	  "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n",
+	  "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n"
+	  "                     [--allow-empty]\n",
 	  "Reconciles forever: at start, on manifest changes, every --interval\n"
 	  "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
 	  "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
-	  "SIGTERM finishes in-flight requests, saves the state and exits 0.\n", 1 },
+	  "SIGTERM finishes in-flight requests, saves the state and exits 0.\n" },
 	{ CLI_ROTATE,
-	  "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run]\n",
+	  "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run] [-o text|json]\n",
 	  "Writes a new version of the Secret NAME now and applies its retain policy.\n"
-	  "--force is needed when the current version is less than a day old.\n", 1 },
+	  "--force is needed when the current version is less than a day old.\n" },
 	{ CLI_STATUS,
 	  "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n",
 	  "The inventory, conditions and every Secret's versions. With -f it also\n"
@@ -110,13 +122,13 @@ const struct cli_help cli_helps[] = {
 	  "beside the ledger (versions present or missing, pointer, alias, names\n"
 	  "without cfstorage's mark). -v shows destroyed versions too. --rebuild\n"
 	  "-f PATH rebuilds the manifests' secret ledgers from the account (after a\n"
-	  "lost state, or to accept that a retained version was lost).\n", 1 },
+	  "lost state, or to accept that a retained version was lost).\n" },
 	{ CLI_IMPORT,
 	  "usage: cfstorage import KIND NAME -f PATH...\n",
 	  "Adopts the existing resource that the manifest named NAME describes\n"
 	  "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
 	  "versions are recorded from the account and its pointer is marked as\n"
-	  "cfstorage's; no version is written.\n", 1 },
+	  "cfstorage's; no version is written.\n" },
 	{ CLI_STATE,
 	  "usage: cfstorage state show [--state URL]\n"
 	  "       cfstorage state unlock --force [--state r2://BUCKET/KEY]\n"
@@ -129,7 +141,7 @@ const struct cli_help cli_helps[] = {
 	  "r2://BUCKET/KEY) in one atomic write, holding both locks; a target that\n"
 	  "already holds resources is refused without --force. The source is kept.\n"
 	  "\n"
-	  "Exit status: 0 done, 1 error (a held lock, a refused target).\n", 1 },
+	  "Exit status: 0 done, 1 error (a held lock, a refused target).\n" },
 	{ CLI_EXPORT,
 	  "usage: cfstorage export [--dir DIR [--force]] [--kind KIND] [--with-entries] [-o yaml]\n",
 	  "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
@@ -137,22 +149,93 @@ const struct cli_help cli_helps[] = {
 	  "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
 	  "read). Every resource carries adopt: true, so plan shows adopts only.\n"
 	  "Without --dir, YAML goes to standard output. A file DIR already holds (you\n"
-	  "may have edited it) is refused before any request unless --force.\n", 1 },
-	{ CLI_NONE, NULL, NULL, 0 },
+	  "may have edited it) is refused before any request unless --force.\n" },
+	{ CLI_NONE, NULL, NULL },
 };
 
+/* The short spelling of a flag in the help texts, or NULL. */
+static const char *
+short_of(enum cli_flag f)
+{
+	switch (f) {
+	case CF_FILE: return "-f";
+	case CF_OUTPUT: return "-o";
+	case CF_QUIET: return "-q";
+	case CF_VERBOSE: return "-v";
+	case CF_HELP: return "-h";
+	case CF_OUT: return "-out";
+	default: return NULL;
+	}
+}
+
+/* Does text name the flag w ("--prune", "-f") as a whole word? */
+static int
+names_word(const char *text, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = strstr(text, w); p; p = strstr(p + 1, w)) {
+		char before = p == text ? ' ' : p[-1], after = p[n];
+
+		if ((before == ' ' || before == '[' || before == '(' || before == '\n') &&
+		    !(after == '-' || (after >= 'a' && after <= 'z')))
+			return 1;
+	}
+	return 0;
+}
+
+/* Does cmd's help (usage and text) name flag f, in either spelling? */
+static int
+help_names(const struct cli_help *h, enum cli_flag f)
+{
+	char w[48];
+
+	snprintf(w, sizeof(w), "--%s", cli_flag_name(f));
+	if (names_word(h->usage, w) || names_word(h->text, w))
+		return 1;
+	return short_of(f) && (names_word(h->usage, short_of(f)) || names_word(h->text, short_of(f)));
+}
+
 /* The help of cmd: its usage, what it does and its own flags, then (for
- * commands that talk to the API) a pointer to the global flags. */
+ * commands that talk to the API) every other flag it takes, which the
+ * global flags of cfstorage --help explain: --help lists every flag the
+ * command accepts (cli_cmd_flags). */
 void
 cli_usage_cmd(enum cli_cmd cmd, FILE *out)
 {
+	const char *formats;
+	uint64_t takes = cli_cmd_flags(cmd, &formats);
+
 	for (size_t i = 0; cli_helps[i].usage; i++) {
-		if (cli_helps[i].cmd != cmd)
+		const struct cli_help *h = &cli_helps[i];
+		size_t col = 0, k = 0;
+
+		if (h->cmd != cmd)
 			continue;
-		fprintf(out, "%s\n%s", cli_helps[i].usage, cli_helps[i].text);
-		if (cli_helps[i].globals_note)
-			fprintf(out, "\nGlobal flags (see cfstorage --help): --state, --account-id, "
-			        "--api-token-file,\n--endpoint, --local, --now, --allow-path-root, -v, -q.\n");
+		fprintf(out, "%s\n%s", h->usage, h->text);
+		for (int f = 0; f < CF_COUNT; f++) {
+			const char *sh = short_of((enum cli_flag)f);
+			char w[48];
+			size_t n;
+
+			if (!(takes & (1ull << f)) || help_names(h, (enum cli_flag)f))
+				continue;
+			n = (size_t)snprintf(w, sizeof(w), "%s%s%s", k++ ? ", " : "", sh ? "" : "--",
+			                     sh ? sh : cli_flag_name((enum cli_flag)f));
+			if (k == 1) {
+				fputs("\nGlobal flags (see cfstorage --help): ", out);
+				col = 37;
+			} else if (col + n > 78) {
+				fputs(",\n", out);
+				memmove(w, w + 2, n - 1); /* the line starts with the flag */
+				n -= 2;
+				col = 0;
+			}
+			fputs(w, out);
+			col += n;
+		}
+		if (k)
+			fputs(".\n", out);
 		return;
 	}
 	cli_usage(out);
@@ -209,6 +292,7 @@ static const char *const flag_names[CF_COUNT] = {
 	[CF_KIND] = "kind", [CF_WITH_ENTRIES] = "with-entries", [CF_INTERVAL] = "interval",
 	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
 	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out", [CF_TO] = "to",
+	[CF_NO_COLOR] = "no-color", [CF_YES] = "yes",
 };
 
 const char *
@@ -221,7 +305,7 @@ cli_flag_name(enum cli_flag f)
 /* Flags every command takes (README: Global flags). */
 #define GLOBAL (F(CF_HELP) | F(CF_VERBOSE) | F(CF_QUIET) | F(CF_STATE) | F(CF_ACCOUNT) | \
                 F(CF_TOKEN_FILE) | F(CF_ENDPOINT) | F(CF_LOCAL) | F(CF_NOW) | \
-                F(CF_ALLOW_PATH_ROOT) | F(CF_LOG_FORMAT) | F(CF_LOG_LEVEL))
+                F(CF_ALLOW_PATH_ROOT) | F(CF_LOG_FORMAT) | F(CF_LOG_LEVEL) | F(CF_NO_COLOR))
 #define CLIENT (F(CF_PARALLELISM) | F(CF_RATE_LIMIT))
 
 /* What each command takes beyond the global flags, and its -o formats. */
@@ -234,7 +318,7 @@ static const struct {
 	{ CLI_PLAN, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
 	            F(CF_VERIFY_VALUES) | F(CF_OUT) | CLIENT, "text json markdown" },
 	{ CLI_APPLY, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) | F(CF_DRY_RUN) |
-	             F(CF_VERIFY_VALUES) | CLIENT, "text json markdown" },
+	             F(CF_VERIFY_VALUES) | F(CF_YES) | CLIENT, "text json markdown" },
 	{ CLI_RUN, F(CF_FILE) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
 	           CLIENT, NULL },
 	{ CLI_ROTATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_FORCE) | F(CF_DRY_RUN) | CLIENT,

@@ -34,7 +34,6 @@ struct cli_help {
 	enum cli_cmd cmd;
 	const char *usage;       /* "usage: cfstorage CMD ..." lines */
 	const char *text;        /* what it does, its own flags ("  -f, --x  what") */
-	int globals_note;        /* --help ends with a pointer to the global flags */
 };
 /* One per command; ends with a NULL usage. */
 extern const struct cli_help cli_helps[];
@@ -75,7 +74,7 @@ enum cli_flag { CF_FILE, CF_OUTPUT, CF_QUIET, CF_VERBOSE, CF_HELP, CF_STATE, CF_
 	CF_TOKEN_FILE, CF_ENDPOINT, CF_LOCAL, CF_NOW, CF_PRUNE, CF_ALLOW_EMPTY, CF_DRY_RUN,
 	CF_PARALLELISM, CF_RATE_LIMIT, CF_FORCE, CF_REBUILD, CF_VERIFY_VALUES, CF_DIR, CF_KIND,
 	CF_WITH_ENTRIES, CF_INTERVAL, CF_LISTEN, CF_LOG_FORMAT, CF_LOG_LEVEL, CF_ALLOW_PATH_ROOT,
-	CF_OUT, CF_TO, CF_COUNT };
+	CF_OUT, CF_TO, CF_NO_COLOR, CF_YES, CF_COUNT };
 
 /* The command line, parsed (cmd/cfstorage/main.c). */
 struct cli_opts {
@@ -88,6 +87,8 @@ struct cli_opts {
 	const char *state, *account_id, *token_file, *endpoint, *now;
 	int local;
 	int prune, allow_empty, dry_run, force, rebuild, verify_values, with_entries;
+	int no_color;            /* --no-color (NO_COLOR in the environment: cli_color) */
+	int yes;                 /* apply --yes: delete without asking on a terminal */
 	const char *dir, *kind;
 	const char *to;          /* state migrate --to URL */
 	int64_t interval_ms;

@@ -58,7 +58,7 @@ reconcile_pass(struct api *a, const struct manifest_set *set, struct state *st,
 		r->rejected = 1;
 	} else if (o->mode == RECONCILE_APPLY && has_work(&r->plan)) {
 		secret_no_core_dumps(); /* values may be generated from here on */
-		apply_run(a, &r->plan, st, o->plan.now, &r->res);
+		apply_run(a, &r->plan, st, o->plan.now, o->on_outcome, o->outcome_user, &r->res);
 		r->applied = 1;
 	}
 out:

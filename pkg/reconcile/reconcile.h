@@ -37,6 +37,10 @@ struct reconcile_opts {
 	 * apply (a saved plan that no longer matches the account). */
 	int (*accept)(const struct plan *p, const struct snapshot *snap, void *user);
 	void *accept_user;
+	/* With RECONCILE_APPLY: each action's outcome as it completes (may be
+	 * NULL), for a live display (pkg/apply: apply_outcome_fn). */
+	apply_outcome_fn on_outcome;
+	void *outcome_user;
 };
 
 struct reconcile_result {

@@ -70,6 +70,7 @@ plan --dry-run
 plan --force
 plan --rebuild
 plan --with-entries
+plan --yes
 apply --force
 apply --interval=5s
 rotate --prune
@@ -77,6 +78,16 @@ status --dry-run
 import --prune
 run --dry-run
 T
+# every command's --help lists every flag it takes (the completion's list is
+# the command's flag table), by its long or its short spelling
+for cmd in validate plan apply run rotate status import export state; do
+  "$cfs" $cmd --help > "$tmp/help"
+  for flag in $("$cfs" __complete $cmd --); do
+    case $flag in --filename) s=-f;; --output) s=-o;; --quiet) s=-q;; --verbose) s=-v;; --help) s=-h;; --out) s=-out;; *) s=$flag;; esac
+    if grep -qE -- "(^|[ [(])($flag|$s)([^a-z-]|$)" "$tmp/help"; then pass=$((pass+1)); else echo "FAIL $cmd --help lacks $flag"; fail=$((fail+1)); fi
+  done
+done
+grep -q -- '--allow-empty' <("$cfs" validate --help) && pass=$((pass+1)) || { echo "FAIL validate --help lacks --allow-empty"; fail=$((fail+1)); }
 expect plan-yaml 1 "^cfstorage: 'plan' writes text, json or markdown, not 'yaml'" -- "$cfs" plan -o yaml -f manifests/examples
 expect export-json 1 "^cfstorage: 'export' writes yaml" -- "$cfs" export -o json
 expect suggest-command 1 "unknown command 'valdate' \(did you mean 'validate'\?\)" -- "$cfs" valdate -f x
