@@ -135,6 +135,7 @@ int cli_cmd_state(const struct cli_opts *o);
 
 /* Shared by the commands (commands.c, planfile.c). */
 struct session;
+struct api;
 struct reconcile_opts;
 struct reconcile_result;
 /* Opens a session for o (manifests printed as diagnostics when invalid). */
@@ -149,5 +150,31 @@ int cli_plan_save(const char *path, const struct cli_opts *o, const struct sessi
                   const struct reconcile_result *r);
 /* apply FILE: refused, naming what changed, unless the plan is still exact. */
 int cli_apply_saved(const struct cli_opts *o, const char *path);
+
+/* What a pass shows on a terminal (live.c). */
+/* The progress line appears once a pass has run this long ... */
+#define CLI_LIVE_AFTER_MS 1000
+/* ... and is redrawn at most this often (the API's poll drives it, at least
+ * once a second while calls run). */
+#define CLI_LIVE_REDRAW_MS 100
+/* The longest answer to the deletion question read (longer: not "yes"). */
+#define CLI_ANSWER_MAX 64
+/* Colour on fd: a terminal, no --no-color, NO_COLOR unset or empty, TERM
+ * not "dumb". */
+int cli_color(int fd, const struct cli_opts *o);
+/*
+ * Sets up the display of the pass ro is for (call it just before cli_pass):
+ * the progress line on stderr when it is a terminal (not with -q); with
+ * RECONCILE_APPLY, each outcome on stdout when it is a terminal (text output,
+ * not -q), and with ask a question before a plan that deletes when stdout is
+ * a terminal and stdin or /dev/tty is one to answer on (not with --yes). It
+ * chains ro->accept (a saved plan's check runs first) and sets
+ * ro->on_outcome. A declined question makes the pass r->rejected.
+ */
+void cli_live_wire(const struct cli_opts *o, struct api *a, struct reconcile_opts *ro, int ask);
+/* Redraws the progress line when due (called from the API's poll). */
+void cli_live_tick(void);
+/* Takes the progress line off the screen; the pass is over. */
+void cli_live_end(void);
 
 #endif

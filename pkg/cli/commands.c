@@ -204,15 +204,18 @@ on_interrupt(int sig)
 		_exit(128 + sig);
 }
 
+/* The API's poll while calls run: no new call after an interrupt; it also
+ * drives the progress line (live.c). */
 static int
 stop_requested(void *user)
 {
 	(void)user;
+	cli_live_tick();
 	return interrupted != 0;
 }
 
 static void
-catch_interrupts(struct api *a)
+catch_interrupts(void)
 {
 	struct sigaction sa;
 
@@ -221,18 +224,21 @@ catch_interrupts(struct api *a)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	api_set_cancel(a, stop_requested, NULL);
 }
 
 int
 cli_pass(struct session *c, const struct reconcile_opts *ro, struct reconcile_result *r)
 {
 	struct err e;
+	enum errcode rc;
 
 	err_clear(&e);
 	if (ro->mode == RECONCILE_APPLY)
-		catch_interrupts(c->api);
-	if (reconcile_pass(c->api, &c->set, c->st, ro, r, &e) == ERR_OK) {
+		catch_interrupts();
+	api_set_cancel(c->api, stop_requested, NULL);
+	rc = reconcile_pass(c->api, &c->set, c->st, ro, r, &e);
+	cli_live_end();
+	if (rc == ERR_OK) {
 		if (r->verified)
 			log_info("values verified", "keys=%zu", r->verified);
 		return EXIT_OK;
@@ -277,7 +283,8 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
+	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
+	                           o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -292,8 +299,15 @@ cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 	ro.mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
 	ro.plan = plan_opts_of(o, &c);
 	ro.verify_values = o->verify_values;
+	cli_live_wire(o, c.api, &ro, 1);
 	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
+	if (r.rejected) {
+		/* the deletion question was declined: nothing was sent or saved */
+		rc = interrupted ? 128 + interrupted
+		                 : cli_fail("apply cancelled: nothing was changed");
+		goto out;
+	}
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
 	report_s3(o, &c);
 	if (ro.mode == RECONCILE_PLAN && o->out && (rc = cli_plan_save(o->out, o, &c, &r)) != EXIT_OK)
@@ -320,7 +334,8 @@ cli_cmd_status(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
+	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
+	                           o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -367,7 +382,8 @@ cli_cmd_rotate(const struct cli_opts *o)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
+	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
+	                           o->markdown };
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -385,6 +401,7 @@ cli_cmd_rotate(const struct cli_opts *o)
 	ro.plan.rotate = ro.plan.only = o->args[0];
 	ro.plan.only_kind = KIND_SECRET;
 	ro.plan.prune = 0;
+	cli_live_wire(o, c.api, &ro, 0);
 	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);

@@ -192,7 +192,8 @@ cli_apply_saved(const struct cli_opts *o, const char *path)
 	struct session c;
 	struct reconcile_opts ro;
 	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, 0, o->quiet, o->markdown };
+	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
+	                           o->markdown };
 	struct check chk = { NULL, 0 };
 	cJSON *plan = NULL, *it;
 	unsigned char md[32];
@@ -229,6 +230,7 @@ cli_apply_saved(const struct cli_opts *o, const char *path)
 	chk.acts = cJSON_GetObjectItemCaseSensitive(plan, "actions");
 	ro.accept = same_plan;
 	ro.accept_user = &chk;
+	cli_live_wire(o, c.api, &ro, 0); /* the plan was reviewed: no question */
 	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
 		goto out;
 	if (r.rejected) {

@@ -29,8 +29,8 @@ say(FILE *out, const char *fmt, ...)
 	buf_release(&b);
 }
 
-static const char *
-sign(enum plan_op op)
+const char *
+report_sign(enum plan_op op)
 {
 	switch (op) {
 	case PLAN_CREATE: return "+";
@@ -43,6 +43,27 @@ sign(enum plan_op op)
 	case PLAN_NOOP: return " ";
 	}
 	return "?";
+}
+
+const char *
+report_sgr(const char *sign)
+{
+	switch (sign[0]) {
+	case '+': return "\033[32m";
+	case '~': return "\033[33m";
+	case '-': return "\033[31m";
+	case '!': return "\033[1;31m";
+	default: return "";
+	}
+}
+
+/* The marker, painted when o->color (and reset after it). */
+static void
+marker(char *buf, size_t len, const char *sign, const struct report_opts *o)
+{
+	const char *sgr = o->color ? report_sgr(sign) : "";
+
+	snprintf(buf, len, "%s%s%s", sgr, sign, *sgr ? REPORT_SGR_RESET : "");
 }
 
 static const char *
@@ -167,25 +188,38 @@ report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
 	for (size_t i = 0; i < p->n && !o->quiet; i++) {
 		const struct plan_action *a = &p->v[i];
 		const char *f = failure_of(res, a);
+		char m[32];
 
 		if (a->op == PLAN_NOOP && !a->reason && !a->note && !o->verbose)
 			continue;
 		if (!any++)
 			fprintf(out, res ? "cfstorage applied these actions:\n\n"
 			                 : "cfstorage will perform these actions:\n\n");
-		if (a->op == PLAN_NOOP)
+		if (a->op == PLAN_NOOP) {
 			say(out, "  # %s %s: %s", kind_name(a->kind), a->name, a->what);
-		else
-			say(out, "  %s %s %s: %s %s", sign(a->op), kind_name(a->kind), a->name,
-			        verb(a->op), a->what ? a->what : "");
-		for (size_t j = 0; j < a->nchanges; j++)
-			say(out, "      %c %s", a->changes[j].sign, a->changes[j].text);
+		} else {
+			/* the marker is ours (and may be painted): the rest is made visible */
+			marker(m, sizeof(m), report_sign(a->op), o);
+			fprintf(out, "  %s ", m);
+			say(out, "%s %s: %s %s", kind_name(a->kind), a->name, verb(a->op),
+			    a->what ? a->what : "");
+		}
+		for (size_t j = 0; j < a->nchanges; j++) {
+			char s[2] = { a->changes[j].sign, 0 };
+
+			marker(m, sizeof(m), s, o);
+			fprintf(out, "      %s ", m);
+			say(out, "%s", a->changes[j].text);
+		}
 		if (a->reason)
 			say(out, "      (%s)", a->reason);
 		if (a->note)
 			say(out, "      note: %s", a->note);
-		if (f)
-			say(out, "      FAILED: %s", f);
+		if (f) {
+			fprintf(out, "      %sFAILED%s: ", o->color ? report_sgr("!") : "",
+			        o->color ? REPORT_SGR_RESET : "");
+			say(out, "%s", f);
+		}
 	}
 	if (any)
 		fputc('\n', out);

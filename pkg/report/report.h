@@ -22,7 +22,14 @@ struct report_opts {
 	int markdown;            /* -o markdown: for a pull request or a job summary */
 };
 
-/* `res` is NULL for a plan. */
+/* The marker of an action: + ~ - = ! · ↻, or " " for no change. */
+const char *report_sign(enum plan_op op);
+/* The colour (an ANSI SGR sequence) of a marker on a terminal, "" for none:
+ * + green, ~ yellow, - red, ! bold red; REPORT_SGR_RESET ends it. */
+const char *report_sgr(const char *sign);
+#define REPORT_SGR_RESET "\033[0m"
+
+/* `res` is NULL for a plan. o->color paints the markers (report_sgr). */
 void report_plan(FILE *out, const struct plan *p, const struct apply_result *res,
                  const struct api_stats *stats, const struct report_opts *o);
 /* The inventory, conditions and secret versions (status). `set` (may be
