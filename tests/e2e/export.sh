@@ -193,8 +193,16 @@ expect_rc 2 "plan on the export with entries"
 # keys without cfstorage's content hash (written by wrangler, the SDK, curl)
 # cannot be compared from the listing: the adoption stamps them, values kept
 only_adopts 6 entries
+# what the README says happens: each such key is listed under its adoption as
+# written outside cfstorage, and the first apply writes it again (the exported
+# value, with the hash): one bulk write per namespace, no value read
+cfs plan "${st2[@]}" -f "$out2"
+expect_out "^      ~ entry 'banner' \(written outside cfstorage\)$" "a key without the hash, listed"
+w0=$(emu_stat writes)
 cfs apply "${st2[@]}" -f "$out2"
 expect_rc 0 "apply the export with entries"
+[ $(( $(emu_stat writes) - w0 )) = 2 ] || fail "the first apply made $(( $(emu_stat writes) - w0 )) writes, want 2 (one bulk write per namespace)"; ok
+expect_out ' 6 adopted,' "the apply adopts"
 cfs plan "${st2[@]}" -f "$out2"
 expect_rc 0 "plan after applying the export with entries"
 cmp -s <(api GET "/storage/kv/namespaces/$cfgns/values/blob.bin" >/dev/null; cat "$tmp/body") "$tmp/bin.val" ||
