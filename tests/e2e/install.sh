@@ -86,6 +86,11 @@ comp() { "$usr/bin/cfstorage" __complete "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//';
 [ "$(comp plan -o '')" = "text json markdown" ] || fail "plan -o: '$(comp plan -o '')'"; ok
 [ "$(comp export -o '')" = "yaml" ] || fail "export -o: '$(comp export -o '')'"; ok
 comp apply -- | grep -qw -- --dry-run || fail "apply flags lack --dry-run"; ok
+comp apply --y | grep -qx -- --yes || fail "apply --y does not complete to --yes"; ok
+comp plan --no- | grep -qx -- --no-color || fail "plan --no- does not complete to --no-color"; ok
+if comp plan -- | grep -qw -- --yes; then fail "plan offers --yes, which it refuses"; fi; ok
+grep -qF -- '--no-color' "$tmp/cfstorage.norm" && grep -qF -- '--yes' "$tmp/cfstorage.norm" &&
+	grep -qF 'NO_COLOR' "$tmp/cfstorage.norm" || fail "cfstorage(1) lacks --no-color, --yes or NO_COLOR"; ok
 if comp plan -- | grep -qw -- --dry-run; then fail "plan offers --dry-run, which it refuses"; fi; ok
 # the Secret names declared in manifests/examples, read independently
 want=$(python3 - manifests/examples <<'EOF'
