@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # apply at a terminal (a pseudo-terminal, tests/lib/ptyrun.py) against a slow
-# API (200 ms on every call): each action's line appears as it completes, the
-# first within 2 s, with a progress line on stderr; colour on the terminal and
+# API (200 ms on every call): each action's line appears as it completes (a
+# failure's with its reason), the first within 2 s, with a progress line on stderr; colour on the terminal and
 # none when piped, with NO_COLOR or with --no-color. A plan that deletes asks
 # first: 'no' leaves the account and the state as they were, 'yes' deletes;
 # --yes and a piped apply never ask.
@@ -60,6 +60,14 @@ onpty -- "$BIN/cfstorage" apply "${st[@]}" --no-color -f "$tmp/m.yaml"
 expect_rc 0 "--no-color apply"
 has '^  \+ R2Bucket live-15: created\r' "a live line"
 lacks "$sgr" "--no-color: no colour"
+
+# a failed action: its line says why, with a bold red !
+manifest $(seq -w 1 16)
+curl -s -X POST "$EMU/__emu/faults" -d '{"method":"POST","route":"/accounts/{account_id}/r2/buckets","status":400,"count":1}' >/dev/null
+onpty -- "$BIN/cfstorage" apply "${st[@]}" -f "$tmp/m.yaml"
+expect_rc 1 "a failed create"
+has "  \x1b\[1;31m!\x1b\[0m R2Bucket live-16: create failed: .*HTTP 400" "the failure's line"
+curl -s -X DELETE "$EMU/__emu/faults" >/dev/null
 
 # a plan that deletes asks on a terminal; 'no' changes nothing
 manifest $(seq -w 1 12)

@@ -429,6 +429,52 @@ test_secrets_interrupted(void **state)
 	run(f, RECONCILE_PLAN, NULL);
 	assert_false(plan_has_changes(&f->r.plan));
 	api_set_cancel(f->api, NULL, NULL);
+/* What the outcome hook heard. */
+struct heard {
+	size_t n, failed;
+	enum kind kinds[8];
+};
+
+static void
+hear(const struct plan_action *a, const char *failure, void *user)
+{
+	struct heard *h = user;
+
+	if (h->n < sizeof(h->kinds) / sizeof(h->kinds[0]))
+		h->kinds[h->n] = a->kind;
+	h->n++;
+	h->failed += failure != NULL;
+}
+
+/* apply tells the hook of each action once, as it completes: the bucket and
+ * the namespace from their jobs, the Secret from its own synchronous run
+ * (last); a plan pass tells nothing. */
+static void
+test_outcome_hook(void **state)
+{
+	struct fx *f = *state;
+	struct reconcile_opts ro;
+	struct heard h;
+	struct err e;
+
+	memset(&h, 0, sizeof(h));
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = RECONCILE_PLAN;
+	ro.plan.now = NOW;
+	ro.on_outcome = hear;
+	ro.outcome_user = &h;
+	err_clear(&e);
+	assert_int_equal(reconcile_pass(f->api, &f->set, f->st, &ro, &f->r, &e), ERR_OK);
+	assert_int_equal(h.n, 0);
+	reconcile_result_release(&f->r);
+	ro.mode = RECONCILE_APPLY;
+	assert_int_equal(reconcile_pass(f->api, &f->set, f->st, &ro, &f->r, &e), ERR_OK);
+	assert_int_equal(f->r.res.failed, 0);
+	assert_int_equal(h.n, 3);
+	assert_int_equal(h.failed, 0);
+	assert_int_equal(h.kinds[2], KIND_SECRET);
+	assert_true((h.kinds[0] == KIND_R2BUCKET && h.kinds[1] == KIND_KVNAMESPACE) ||
+	            (h.kinds[0] == KIND_KVNAMESPACE && h.kinds[1] == KIND_R2BUCKET));
 }
 
 int
@@ -441,6 +487,7 @@ main(void)
 		T(test_holds),
 		T(test_rebuild_ledgers),
 		T(test_refused_credentials),
+		T(test_outcome_hook),
 #undef T
 		cmocka_unit_test_setup_teardown(test_secrets_concurrent, setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_interrupted, setup_two, teardown),
