@@ -58,11 +58,33 @@ apply_save(struct applier *ap, int force)
 	ap->last_save_ms = now;
 }
 
+/* Tells the caller's on_outcome hook, if any, how an action ended. */
+static void
+tell(struct applier *ap, const struct plan_action *a, const char *failure)
+{
+	if (ap->on_outcome)
+		ap->on_outcome(a, failure, ap->outcome_user);
+}
+
+/* Has a failure of the action been recorded? */
+static int
+failed_before(const struct apply_result *r, const struct plan_action *a)
+{
+	for (size_t i = 0; i < r->nfailures; i++)
+		if (r->failures[i].kind == a->kind && strcmp(r->failures[i].name, a->name) == 0)
+			return 1;
+	return 0;
+}
+
 void
 apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 {
 	struct apply_result *r = ap->res;
 	struct inv_entry *x;
+
+	/* a Secret's job is secrets.c's: its first failure is its outcome */
+	if (a->kind == KIND_SECRET && !failed_before(r, a))
+		tell(ap, a, msg);
 
 	r->failures = xrealloc(r->failures, (r->nfailures + 1) * sizeof(*r->failures));
 	r->failures[r->nfailures].kind = a->kind;
@@ -79,14 +101,6 @@ apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 		ap->dirty = 1;
 	}
 	log_warn("apply failed", "kind=%s name=%s", kind_name(a->kind), a->name);
-}
-
-/* Tells the caller's on_outcome hook, if any, how an action ended. */
-static void
-tell(struct applier *ap, const struct plan_action *a, const char *failure)
-{
-	if (ap->on_outcome)
-		ap->on_outcome(a, failure, ap->outcome_user);
 }
 
 static void
@@ -483,6 +497,13 @@ advance(struct job *j)
 	}
 }
 
+/* Does apply run a job for the action (API work, or a record to write)? */
+static int
+has_job(const struct plan_action *x)
+{
+	return !(x->op == PLAN_NOOP && !x->record) && x->op != PLAN_REFUSE;
+}
+
 void
 apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
           apply_outcome_fn on_outcome, void *outcome_user, struct apply_result *res)
@@ -522,9 +543,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		struct plan_action *x = &p->v[i];
 		struct job *j;
 
-		if (x->op == PLAN_NOOP && !x->record)
-			continue;
-		if (x->op == PLAN_REFUSE)
+		if (!has_job(x))
 			continue;
 		if (x->kind == KIND_SECRET) {
 			apply_secret(&ap, x); /* a job of its own (secrets.c) */
@@ -536,6 +555,11 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		advance(j);
 	}
 	api_wait(a);
+	/* a Secret's job is secrets.c's: one that failed was told by apply_fail */
+	for (size_t i = 0; i < p->n; i++)
+		if (p->v[i].kind == KIND_SECRET && has_job(&p->v[i]) &&
+		    !failed_before(res, &p->v[i]))
+			tell(&ap, &p->v[i], NULL);
 	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);

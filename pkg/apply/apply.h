@@ -44,8 +44,10 @@ struct apply_result {
 /*
  * Told of each action's outcome as it completes, from the thread that runs
  * apply_run (between API callbacks): failure is NULL when the action is done,
- * else the message recorded in apply_result (borrowed for the call). For a
- * live display; it must not call into the api.
+ * else the message recorded in apply_result (borrowed for the call). A
+ * Secret's failure is told as it happens, its success once the run's calls
+ * are all done (its job is secrets.c's). For a live display; it must not
+ * call into the api.
  */
 typedef void (*apply_outcome_fn)(const struct plan_action *a, const char *failure, void *user);
 

@@ -429,6 +429,8 @@ test_secrets_interrupted(void **state)
 	run(f, RECONCILE_PLAN, NULL);
 	assert_false(plan_has_changes(&f->r.plan));
 	api_set_cancel(f->api, NULL, NULL);
+}
+
 /* What the outcome hook heard. */
 struct heard {
 	size_t n, failed;
@@ -447,7 +449,7 @@ hear(const struct plan_action *a, const char *failure, void *user)
 }
 
 /* apply tells the hook of each action once, as it completes: the bucket and
- * the namespace from their jobs, the Secret from its own synchronous run
+ * the namespace from their jobs, the Secret once the run's calls are done
  * (last); a plan pass tells nothing. */
 static void
 test_outcome_hook(void **state)
