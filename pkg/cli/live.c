@@ -10,6 +10,7 @@
  * (reconcile_opts.on_outcome) and the tick from the API's poll.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static struct {
 	int applying;       /* the plan is made: done/total */
 	size_t done, total;
 	int64_t start_ms, drawn_ms;
+	pthread_t owner;    /* the thread that runs the pass (and draws) */
 	struct api *api;
 	int (*accept)(const struct plan *p, const struct snapshot *snap, void *user);
 	void *accept_user;
@@ -69,6 +71,16 @@ erase(void)
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
 	live.shown = 0;
+}
+
+/* log_set_before_line: a log line takes the progress line's place (it is
+ * drawn again at the next tick). Only on the pass's thread: another one's
+ * line (the embedded emulator's) may share the progress line's. */
+static void
+before_log(void)
+{
+	if (pthread_equal(pthread_self(), live.owner))
+		erase();
 }
 
 /*
@@ -242,8 +254,11 @@ cli_live_wire(const struct cli_opts *o, struct api *a, struct reconcile_opts *ro
 
 	memset(&live, 0, sizeof(live));
 	live.api = a;
+	live.owner = pthread_self();
 	live.start_ms = mono_ms();
 	live.bar = !o->quiet && isatty(STDERR_FILENO);
+	if (live.bar)
+		log_set_before_line(before_log);
 	if (ro->mode != RECONCILE_APPLY)
 		return;
 	live.lines = text && isatty(STDOUT_FILENO);
@@ -260,6 +275,7 @@ cli_live_wire(const struct cli_opts *o, struct api *a, struct reconcile_opts *ro
 void
 cli_live_end(void)
 {
+	log_set_before_line(NULL);
 	erase();
 	live.api = NULL;
 }

@@ -14,6 +14,7 @@
 static enum log_level min_level = LOG_INFO;
 static enum log_format format = LOG_LOGFMT;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static void (*before_line)(void); /* log_set_before_line */
 
 static const char *names[] = { "debug", "info", "warn", "error", "off" };
 
@@ -361,10 +362,20 @@ log_event(enum log_level lvl, const char *msg, const char *fields_fmt, ...)
 	format_line(&line, format, lvl, ts, msg, fields_fmt, &ap);
 	va_end(ap);
 	pthread_mutex_lock(&lock);
+	if (before_line)
+		before_line();
 	fputs(line.data, stderr);
 	fflush(stderr);
 	pthread_mutex_unlock(&lock);
 	buf_release(&line);
+}
+
+void
+log_set_before_line(void (*fn)(void))
+{
+	pthread_mutex_lock(&lock);
+	before_line = fn;
+	pthread_mutex_unlock(&lock);
 }
 
 void

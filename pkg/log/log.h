@@ -31,6 +31,10 @@ int log_parse_level(const char *s, enum log_level *out);
 void log_event(enum log_level lvl, const char *msg, const char *fields_fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* fn (NULL: none) runs before each line is written, under the log's lock:
+ * e.g. to take a progress line off the terminal first. */
+void log_set_before_line(void (*fn)(void));
+
 /*
  * Formats one event as log_event() would print it, into a heap string that
  * ends in '\n' (free with free()); `ts` is the timestamp text. For tests.

@@ -30,7 +30,8 @@ lacks() { if grep -qaP -- "$1" "$tmp/cfs.out"; then fail "$2: output has /$1/"; 
 
 # 12 creates, two at a time: a couple of seconds of work
 manifest $(seq -w 1 12)
-onpty --first 'R2Bucket live-\d+: created' -- "$BIN/cfstorage" apply "${st[@]}" --parallelism 2 -f "$tmp/m.yaml"
+onpty --first 'R2Bucket live-\d+: created' -- "$BIN/cfstorage" apply "${st[@]}" --parallelism 2 \
+	--log-level info -f "$tmp/m.yaml"
 expect_rc 0 "apply on a terminal"
 first=$(cat "$tmp/cfs.out.first")
 python3 -c "import sys; sys.exit(0 if '$first' != 'never' and float('$first') < 2 else 1)" \
@@ -39,6 +40,8 @@ has "  \x1b\[32m\+\x1b\[0m R2Bucket live-\d+: created\r" "a green + per created 
 [ "$(grep -acP 'R2Bucket live-\d+: created\r' "$tmp/cfs.out")" = 12 ] || fail "not 12 live lines"; ok
 has '\rapplying: \d+/12 done, \d+ requests?, \d+ rate-limit waits?, \d+\.\ds\x1b\[K' "the progress line"
 has '^Apply: 12 created, 0 updated, 0 deleted' "the summary"
+has '\r\x1b\[Kts=\S+ level=info msg="applied"' "a log line takes the progress line's place"
+lacks 's\x1b\[Kts=' "a log line never follows the progress line on its line"
 [ "$(buckets)" = 12 ] || fail "account holds $(buckets) buckets"; ok
 
 # piped: the output scripts read, no colour, no live line, no progress line
