@@ -64,6 +64,16 @@ expect_rc 0 "--no-color apply"
 has '^  \+ R2Bucket live-15: created\r' "a live line"
 lacks "$sgr" "--no-color: no colour"
 
+# a Secret's line too (its job is apply's, its success told at the end)
+printf -- 'apiVersion: cfstorage.dev/v1alpha1\nkind: Secret\nmetadata: {name: live-key}\nspec:\n  generate: {bytes: 16}\n  targets:\n    - secretsStore: {store: default, name: LIVE_KEY}\n' > "$tmp/s.yaml"
+onpty -- "$BIN/cfstorage" apply "${st[@]}" -f "$tmp/m.yaml" -f "$tmp/s.yaml"
+expect_rc 0 "a Secret on a terminal"
+has '  \x1b\[32m\+\x1b\[0m Secret live-key: created\r' "the Secret's line"
+val=$(curl -s "$EMU/__emu/secret-values" | python3 -c "
+import json, sys; print(next(iter(json.load(sys.stdin)['secretsStore'].values()))['LIVE_KEY_V1'])")
+[ -n "$val" ] || fail "no LIVE_KEY_V1 in the store"; ok
+if grep -qaF -- "$val" "$tmp/cfs.out"; then fail "the Secret's value reached the terminal"; fi; ok
+
 # a failed action: its line says why, with a bold red !
 manifest $(seq -w 1 16)
 curl -s -X POST "$EMU/__emu/faults" -d '{"method":"POST","route":"/accounts/{account_id}/r2/buckets","status":400,"count":1}' >/dev/null
