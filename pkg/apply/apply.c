@@ -66,6 +66,17 @@ tell(struct applier *ap, const struct plan_action *a, const char *failure)
 		ap->on_outcome(a, failure, ap->outcome_user);
 }
 
+static int failed_before(const struct apply_result *r, const struct plan_action *a);
+
+/* A job that ran to its end tells the hook it succeeded, unless a failure of
+ * the action was already told (apply_fail). */
+void
+apply_succeeded(struct applier *ap, const struct plan_action *a)
+{
+	if (!failed_before(ap->res, a))
+		tell(ap, a, NULL);
+}
+
 /* Has a failure of the action been recorded? */
 static int
 failed_before(const struct apply_result *r, const struct plan_action *a)
@@ -555,11 +566,6 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		advance(j);
 	}
 	api_wait(a);
-	/* a Secret's job is secrets.c's: one that failed was told by apply_fail */
-	for (size_t i = 0; i < p->n; i++)
-		if (p->v[i].kind == KIND_SECRET && has_job(&p->v[i]) &&
-		    !failed_before(res, &p->v[i]))
-			tell(&ap, &p->v[i], NULL);
 	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);

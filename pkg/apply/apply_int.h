@@ -30,6 +30,7 @@ struct applier {
 
 /* Records a failed action (message shown to the user) and marks it. */
 void apply_fail(struct applier *ap, const struct plan_action *a, const char *msg);
+void apply_succeeded(struct applier *ap, const struct plan_action *a);
 /* Saves the state when dirty: always with force, else at most every
  * APPLY_SAVE_INTERVAL_MS. */
 void apply_save(struct applier *ap, int force);

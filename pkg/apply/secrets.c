@@ -806,6 +806,7 @@ job_advance(struct secret_job *j)
 			j->step = SS_DONE;
 			continue;
 		case SS_DONE:
+			apply_succeeded(j->ap, act); /* told as it ends; a failure was told already */
 			job_free(j);
 			return;
 		default:
