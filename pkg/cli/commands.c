@@ -93,10 +93,16 @@ cli_cmd_validate(const struct cli_opts *o)
 		diags_print_text(&d, stderr);
 		fprintf(stderr, "%zu error%s\n", d.n + d.dropped, d.n + d.dropped == 1 ? "" : "s");
 	} else if (!o->quiet) {
+		size_t nd1 = manifest_count(&set, KIND_D1DATABASE);
+
+		/* D1Database is counted only when present: older outputs stay the same */
 		printf("ok: %zu resource%s in %zu file%s (%zu R2Bucket, %zu KVNamespace, "
-		       "%zu Secret)\n", set.n, set.n == 1 ? "" : "s", set.nfiles,
+		       "%zu Secret%s", set.n, set.n == 1 ? "" : "s", set.nfiles,
 		       set.nfiles == 1 ? "" : "s", manifest_count(&set, KIND_R2BUCKET),
-		       manifest_count(&set, KIND_KVNAMESPACE), manifest_count(&set, KIND_SECRET));
+		       manifest_count(&set, KIND_KVNAMESPACE), manifest_count(&set, KIND_SECRET),
+		       nd1 ? ", " : ")\n");
+		if (nd1)
+			printf("%zu D1Database)\n", nd1);
 	}
 	rc = d.n ? EXIT_INVALID : EXIT_OK;
 out:
@@ -490,10 +496,10 @@ cli_cmd_export(const struct cli_opts *o)
 			eo.kind = KIND_R2BUCKET;
 		else if (strcmp(o->kind, "KVNamespace") == 0)
 			eo.kind = KIND_KVNAMESPACE;
-		else if (strcmp(o->kind, "Secret") == 0)
-			eo.kind = KIND_SECRET;
+		else if (kind_parse(o->kind))
+			eo.kind = kind_parse(o->kind);
 		else
-			return cli_fail("--kind must be R2Bucket, KVNamespace or Secret");
+			return cli_fail("--kind must be R2Bucket, KVNamespace, Secret or D1Database");
 	}
 	if (o->with_entries && o->dir == NULL)
 		return cli_fail("--with-entries needs --dir DIR (values may be written to files)");

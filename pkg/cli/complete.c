@@ -16,7 +16,7 @@
 /* Most words looked at on one command line. */
 #define COMPLETE_MAX_WORDS 1024
 
-static const char *const kinds[] = { "R2Bucket", "KVNamespace", "Secret", NULL };
+static const char *const kinds[] = { "R2Bucket", "KVNamespace", "Secret", "D1Database", NULL };
 static const char *const log_formats[] = { "logfmt", "json", NULL };
 static const char *const log_levels[] = { "debug", "info", "warn", "error", "off", NULL };
 

@@ -41,4 +41,10 @@ enum errcode manifest_path_open(const char *real, const char *root, int *fd,
 
 void manifest_resource_release(struct resource *r);
 
+/* Reads a D1Database's migrations folder (real path `real`, confined to
+ * `root`) into s->migrations, checking names, order, duplicates and each
+ * file; problems are reported at pos. */
+void manifest_d1_scan(struct d1_database_spec *s, const char *real, const char *root,
+                      struct src_pos pos, struct diags *d);
+
 #endif

@@ -56,6 +56,22 @@
 #define SECRET_RETAIN_MAX 1000
 /* Worker script names (Cloudflare: up to 63 of [a-z0-9_-]). */
 #define WORKER_SCRIPT_MAX 63
+/* D1 database names: 1-64 of [a-z0-9_-], alphanumeric first (wrangler and
+ * the dashboard accept these; Cloudflare documents no other rule). */
+#define D1_NAME_MAX 64
+/* Migration files in one folder: far more than a schema's history needs. */
+#define D1_MIGRATIONS_MAX 10000
+/* One migration file: D1 takes at most 100,000 bytes per SQL statement and a
+ * request body of a few MB; 1 MiB of SQL is one batch that still fits. */
+#define D1_MIGRATION_FILE_MAX (1024u * 1024)
+/* One statement (D1's documented maximum SQL statement length). */
+#define D1_STATEMENT_MAX 100000
+/* Statements in one migration file: each is one item of one batch. */
+#define D1_MIGRATION_MAX_STATEMENTS 1000
+/* Longest migrations table name (an SQL identifier we interpolate). */
+#define D1_TABLE_NAME_MAX 64
+/* wrangler's migrations table (src/d1/constants.ts DEFAULT_MIGRATION_TABLE). */
+#define D1_DEFAULT_MIGRATIONS_TABLE "d1_migrations"
 /* Most resources in one run. */
 #define MANIFEST_MAX_RESOURCES 10000
 /* Directory recursion limit (symlinked directories could loop). */
@@ -71,7 +87,9 @@
 /* Most extra folders a manifest path may reach (--allow-path-root). */
 #define MANIFEST_MAX_PATH_ROOTS 16
 
-enum kind { KIND_R2BUCKET = 1, KIND_KVNAMESPACE, KIND_SECRET };
+enum kind { KIND_R2BUCKET = 1, KIND_KVNAMESPACE, KIND_SECRET, KIND_D1DATABASE };
+/* The last kind: loops over every kind run to it. */
+#define KIND_LAST KIND_D1DATABASE
 
 enum deletion_policy { DELETION_RETAIN = 0, DELETION_DELETE };
 
@@ -177,6 +195,30 @@ struct secret_spec {
 	size_t ntargets;
 };
 
+/* One migration file of a D1Database, in apply order. */
+struct d1_migration {
+	char *name;              /* the file name, e.g. "0001_init.sql": the row wrangler records */
+	unsigned long number;    /* its NNNN prefix */
+	char *path;              /* real path */
+	char *root;              /* the folder the path must stay in */
+	char hash[17];           /* content hash of the file's bytes (manifest_d1_hash), hex */
+	size_t nstatements;
+};
+
+struct d1_database_spec {
+	char *database_name;     /* default: metadata.name */
+	char *location_hint;     /* NULL or wnam|enam|weur|eeur|apac|oc (immutable) */
+	char *jurisdiction;      /* NULL or eu|fedramp (immutable) */
+	char *read_replication;  /* NULL (not managed), "auto" or "disabled" */
+	int has_migrations;
+	char *migrations_dir;    /* as written in the manifest */
+	char *migrations_table;  /* default D1_DEFAULT_MIGRATIONS_TABLE */
+	struct d1_migration *migrations; /* sorted by file name (= by number) */
+	size_t nmigrations;
+	int allow_data_loss;     /* deletionPolicy Delete may drop a database with tables */
+	struct src_pos dir_pos;  /* migrations.dir, for messages about its files */
+};
+
 struct resource {
 	enum kind kind;
 	char *name;              /* metadata.name */
@@ -190,6 +232,7 @@ struct resource {
 		struct r2_bucket_spec bucket;
 		struct kv_namespace_spec kv;
 		struct secret_spec secret;
+		struct d1_database_spec d1;
 	} u;
 };
 
@@ -260,11 +303,37 @@ void manifest_dirset_release(struct manifest_dirset *s);
 void manifest_set_init(struct manifest_set *set);
 void manifest_set_free(struct manifest_set *set);
 
+/* One SQL statement of a migration file: bytes [off, off+len) of the file
+ * (leading comments and the final ';' left out) and the 1-based line and
+ * column where it starts. */
+struct sql_stmt {
+	size_t off, len;
+	unsigned line, col;
+};
+/*
+ * Splits SQL text into statements at ';', as SQLite reads it: quotes ('...',
+ * "...", `...`, [...]), -- and block comments are skipped, and a CREATE
+ * TRIGGER statement runs to the ';' after its closing END (CASE ... END
+ * inside it counted). Statements that hold only comments and blanks are
+ * dropped. *out is the caller's to free; returns the count.
+ */
+size_t manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out);
+/* The content hash of a migration file's bytes (SHA-256, 16 hex digits). */
+void manifest_d1_hash(const char *data, size_t len, char out[17]);
+/*
+ * Reads migration m's file (confined to its folder as valueFrom files are)
+ * and checks it still has the hash validation saw; ERR_CONFLICT when it
+ * changed since. Free *out with free().
+ */
+enum errcode manifest_d1_read(const struct d1_migration *m, char **out, size_t *len,
+                              struct err *e) WARN_UNUSED_RESULT;
+
 const char *kind_name(enum kind k);
-/* The kind named "R2Bucket", "KVNamespace" or "Secret"; 0 for any other. */
+/* The kind named "R2Bucket", "KVNamespace", "Secret" or "D1Database"; 0 for any other. */
 enum kind kind_parse(const char *name);
 /* What the set says, as one SHA-256: every file's bytes in load order and
- * the content hash of every declared KV value (after manifest_hash_entries). */
+ * the content hash of every declared KV value (after manifest_hash_entries)
+ * and of every D1 migration file. */
 void manifest_set_fingerprint(const struct manifest_set *set, unsigned char out[32]);
 /* The resource (k, metadata.name) of the set, or NULL. */
 const struct resource *manifest_find(const struct manifest_set *set, enum kind k,

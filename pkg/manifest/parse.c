@@ -1239,9 +1239,139 @@ parse_secret(struct ctx *c, const struct ynode *spec, struct resource *r)
 	parse_deletion(c, spec, r);
 }
 
+/* ---- D1Database ---- */
+
+static const char *const d1_location_words[] = { "wnam", "enam", "weur", "eeur", "apac",
+	                                         "oc", NULL };
+static const char *const d1_juris_words[] = { "eu", "fedramp", NULL };
+static const char *const d1_replication_words[] = { "auto", "disabled", NULL };
+
+/* D1 database names (D1_NAME_MAX); returns a reason or NULL. */
+static const char *
+d1_name_problem(const char *s)
+{
+	size_t l = strlen(s);
+
+	if (l == 0 || l > D1_NAME_MAX)
+		return "must be 1 to 64 characters long";
+	if (!isalnum((unsigned char)s[0]) || isupper((unsigned char)s[0]))
+		return "must start with a lower-case letter or a digit";
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_") != l)
+		return "may contain only lower-case letters, digits, '-' and '_'";
+	return NULL;
+}
+
+/*
+ * migrations: {dir, table}. The folder resolves against the manifest's
+ * folder and stays inside it (or an --allow-path-root folder), as valueFrom
+ * files do; the table is an SQL identifier, since it is written into the
+ * statements as wrangler writes it.
+ */
+static void
+parse_migrations(struct ctx *c, const struct ynode *m, struct d1_database_spec *s)
+{
+	static const char *const fields[] = { "dir", "table", NULL };
+	const char *home = strcmp(c->file, "<stdin>") == 0
+	                   ? "the current folder (the manifest is read from stdin)"
+	                   : "the manifest's folder";
+	const struct ynode *dn;
+	char *real = NULL, *root = NULL, shown[320];
+	struct stat st;
+	int err_no;
+
+	check_fields(c, m, fields);
+	s->has_migrations = 1;
+	if (get_str(c, m, "table", &s->migrations_table, 0) == 1) {
+		const char *t = s->migrations_table;
+
+		if (strlen(t) > D1_TABLE_NAME_MAX || !(isalpha((unsigned char)t[0]) || t[0] == '_') ||
+		    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+		            strlen(t) || strncasecmp(t, "sqlite_", 7) == 0 ||
+		    strncasecmp(t, "_cf_", 4) == 0)
+			report(c, field(m, "table"), "'table' must be an SQL name: up to %d letters, "
+			       "digits and '_', not starting with a digit, 'sqlite_' or '_cf_'",
+			       D1_TABLE_NAME_MAX);
+	} else if (!field(m, "table")) {
+		s->migrations_table = xstrdup(D1_DEFAULT_MIGRATIONS_TABLE);
+	}
+	if (get_str(c, m, "dir", &s->migrations_dir, 1) != 1)
+		return;
+	dn = field(m, "dir");
+	s->dir_pos = at(c, dn);
+	show_n(dn, shown, sizeof(shown), 160);
+	switch (manifest_path_resolve(c->basedir, s->migrations_dir, c->roots, c->nroots, &real,
+	                              &root, &err_no)) {
+	case PATH_OK:
+		break;
+	case PATH_ABSOLUTE:
+		report(c, dn, "migrations folder '%s' is an absolute path outside %s; use a path "
+		       "relative to it, or allow its folder with --allow-path-root", shown, home);
+		return;
+	case PATH_DOTDOT:
+		report(c, dn, "migrations folder '%s' climbs out of %s with '..'; it must stay "
+		       "inside it (or in a folder allowed with --allow-path-root)", shown, home);
+		return;
+	case PATH_SYMLINK:
+		report(c, dn, "migrations folder '%s' leads out of %s through a symlink; it must "
+		       "stay inside it (or in a folder allowed with --allow-path-root)", shown, home);
+		return;
+	case PATH_MISSING:
+		report(c, dn, "migrations folder '%s' does not exist (relative to %s): %s", shown,
+		       home, strerror(err_no));
+		return;
+	}
+	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
+		report(c, dn, "migrations folder '%s' is not a folder", shown);
+	else
+		manifest_d1_scan(s, real, root, s->dir_pos, c->d);
+	free(real);
+	free(root);
+}
+
+static void
+parse_d1(struct ctx *c, const struct ynode *spec, struct resource *r)
+{
+	static const char *const fields[] = { "databaseName", "locationHint", "jurisdiction",
+		"readReplication", "migrations", "deletionPolicy", "allowDataLoss", "adopt", NULL };
+	struct d1_database_spec *s = &r->u.d1;
+	const struct ynode *m;
+	const char *w;
+
+	check_fields(c, spec, fields);
+	if (get_str(c, spec, "databaseName", &s->database_name, 0) == 1) {
+		const char *why = d1_name_problem(s->database_name);
+		char shown[64];
+
+		if (why)
+			report(c, field(spec, "databaseName"), "database name '%s' %s",
+			       show(field(spec, "databaseName"), shown, sizeof(shown)), why);
+	} else if (r->name && !field(spec, "databaseName")) {
+		s->database_name = xstrdup(r->name);
+	}
+	if (get_enum(c, spec, "locationHint", d1_location_words, &w) == 1)
+		s->location_hint = xstrdup(w);
+	if (get_enum(c, spec, "jurisdiction", d1_juris_words, &w) == 1)
+		s->jurisdiction = xstrdup(w);
+	if (field(spec, "locationHint") && field(spec, "jurisdiction"))
+		report(c, key_node(spec, "locationHint"), "'locationHint' is ignored when "
+		       "'jurisdiction' is set (D1 places the database in the jurisdiction); "
+		       "set one of them");
+	if (get_enum(c, spec, "readReplication", d1_replication_words, &w) == 1)
+		s->read_replication = xstrdup(w);
+	if ((m = get_map(c, spec, "migrations", 0)) != NULL)
+		parse_migrations(c, m, s);
+	parse_deletion(c, spec, r);
+	(void)get_bool(c, spec, "allowDataLoss", &s->allow_data_loss);
+	if (s->allow_data_loss && r->deletion_policy != DELETION_DELETE)
+		report(c, key_node(spec, "allowDataLoss"), "'allowDataLoss' applies only to "
+		       "'deletionPolicy: Delete'");
+	(void)get_bool(c, spec, "adopt", &r->adopt);
+}
+
 /* ---- documents ---- */
 
-static const char *const kind_words[] = { "R2Bucket", "KVNamespace", "Secret", NULL };
+static const char *const kind_words[] = { "R2Bucket", "KVNamespace", "Secret", "D1Database",
+	                                  NULL };
 
 static void
 parse_doc(struct ctx *c, const struct ydoc *doc, struct manifest_set *set)
@@ -1311,6 +1441,9 @@ parse_doc(struct ctx *c, const struct ydoc *doc, struct manifest_set *set)
 	} else if (!strcmp(kw, "KVNamespace")) {
 		r.kind = KIND_KVNAMESPACE;
 		parse_kv(c, spec, &r);
+	} else if (!strcmp(kw, "D1Database")) {
+		r.kind = KIND_D1DATABASE;
+		parse_d1(c, spec, &r);
 	} else {
 		r.kind = KIND_SECRET;
 		parse_secret(c, spec, &r);

@@ -17,6 +17,7 @@ kind_name(enum kind k)
 	case KIND_R2BUCKET: return "R2Bucket";
 	case KIND_KVNAMESPACE: return "KVNamespace";
 	case KIND_SECRET: return "Secret";
+	case KIND_D1DATABASE: return "D1Database";
 	}
 	return "?";
 }
@@ -24,7 +25,7 @@ kind_name(enum kind k)
 enum kind
 kind_parse(const char *name)
 {
-	for (int k = KIND_R2BUCKET; k <= KIND_SECRET; k++)
+	for (int k = KIND_R2BUCKET; k <= KIND_LAST; k++)
 		if (strcmp(kind_name((enum kind)k), name) == 0)
 			return (enum kind)k;
 	return 0;
@@ -115,6 +116,23 @@ manifest_resource_release(struct resource *r)
 			free_strs(s->targets[i].scopes, s->targets[i].nscopes);
 		}
 		free(s->targets);
+		break;
+	}
+	case KIND_D1DATABASE: {
+		struct d1_database_spec *s = &r->u.d1;
+
+		free(s->database_name);
+		free(s->location_hint);
+		free(s->jurisdiction);
+		free(s->read_replication);
+		free(s->migrations_dir);
+		free(s->migrations_table);
+		for (size_t i = 0; i < s->nmigrations; i++) {
+			free(s->migrations[i].name);
+			free(s->migrations[i].path);
+			free(s->migrations[i].root);
+		}
+		free(s->migrations);
 		break;
 	}
 	}
@@ -210,6 +228,11 @@ manifest_check_set(const struct manifest_set *set, struct diags *d)
 				add_claim(&v, &n, &cap, xasprintf("t:%s", r->u.kv.title), r,
 				          r->name_pos.line ? r->name_pos : r->pos, NULL);
 			break;
+		case KIND_D1DATABASE:
+			if (r->u.d1.database_name)
+				add_claim(&v, &n, &cap, xasprintf("d:%s", r->u.d1.database_name), r,
+				          r->name_pos.line ? r->name_pos : r->pos, NULL);
+			break;
 		case KIND_SECRET:
 			for (size_t j = 0; j < r->u.secret.ntargets; j++) {
 				const struct secret_target *t = &r->u.secret.targets[j];
@@ -251,6 +274,11 @@ manifest_check_set(const struct manifest_set *set, struct diags *d)
 			          b->r->u.bucket.bucket_name, b->r->u.bucket.jurisdiction, a->r->name,
 			          first, a->pos.line, a->pos.col);
 			break;
+		case 'd':
+			diags_add(d, b->pos, "D1Database '%s' manages database '%s', as does "
+			          "D1Database '%s' at %s:%u:%u", b->r->name, b->r->u.d1.database_name,
+			          a->r->name, first, a->pos.line, a->pos.col);
+			break;
 		case 't':
 			diags_add(d, b->pos, "KVNamespace '%s' has title '%s', as does "
 			          "KVNamespace '%s' at %s:%u:%u", b->r->name, b->r->u.kv.title,
@@ -291,6 +319,14 @@ manifest_set_fingerprint(const struct manifest_set *set, unsigned char out[32])
 		for (size_t k = 0; set->items[i].kind == KIND_KVNAMESPACE &&
 		                   k < set->items[i].u.kv.nentries; k++)
 			EVP_DigestUpdate(ctx, set->items[i].u.kv.entries[k].hash, 16);
+	for (size_t i = 0; i < set->n; i++)
+		for (size_t k = 0; set->items[i].kind == KIND_D1DATABASE &&
+		                   k < set->items[i].u.d1.nmigrations; k++) {
+			const struct d1_migration *m = &set->items[i].u.d1.migrations[k];
+
+			EVP_DigestUpdate(ctx, m->name, strlen(m->name) + 1);
+			EVP_DigestUpdate(ctx, m->hash, 16);
+		}
 	EVP_DigestFinal_ex(ctx, out, &n);
 	EVP_MD_CTX_free(ctx);
 }

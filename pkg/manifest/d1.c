@@ -1,0 +1,372 @@
+/*
+ * D1Database migrations: the folder of NNNN_name.sql files a database
+ * declares, read at validation (names, order, duplicates, sizes, statement
+ * counts, content hashes), and the SQL splitter that apply uses to send each
+ * statement as one item of a batch and to name the line of the one that
+ * failed.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "../mem/mem.h"
+#include "internal.h"
+
+void
+manifest_d1_hash(const char *data, size_t len, char out[17])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ---- splitting ---- */
+
+enum sql_state { S_CODE, S_SQUOTE, S_DQUOTE, S_BACKTICK, S_BRACKET, S_LINE, S_BLOCK };
+
+/* 1 when the word w[0..n) is `kw` (upper case), ignoring case. */
+static int
+word_is(const char *w, size_t n, const char *kw)
+{
+	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
+}
+
+/*
+ * One pass over the text with a small state machine. A statement starts at
+ * its first byte that is neither blank nor inside a comment; it ends at a ';'
+ * in code, except inside a CREATE TRIGGER body, where BEGIN and CASE open a
+ * level and END closes one, so the statement ends at the ';' after the END
+ * that closes BEGIN.
+ */
+size_t
+manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
+{
+	enum sql_state st = S_CODE;
+	struct sql_stmt *v = NULL;
+	size_t n = 0, cap = 0, start = 0, words = 0;
+	unsigned line = 1, col = 1, sline = 0, scol = 0;
+	int in_stmt = 0, trigger = 0, depth = 0, begun = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char ch = i < len ? sql[i] : ';'; /* the end closes the last statement */
+		char nx = i + 1 < len ? sql[i + 1] : '\0';
+		int at_end = i == len;
+
+		if (at_end)
+			st = S_CODE; /* an unterminated quote or comment: the server says so */
+		switch (st) {
+		case S_LINE:
+			if (ch == '\n')
+				st = S_CODE;
+			break;
+		case S_BLOCK:
+			if (ch == '*' && nx == '/') {
+				st = S_CODE;
+				i++;
+				col++;
+			}
+			break;
+		case S_SQUOTE:
+		case S_DQUOTE:
+		case S_BACKTICK:
+		case S_BRACKET: {
+			char close = st == S_SQUOTE ? '\'' : st == S_DQUOTE ? '"' :
+			             st == S_BACKTICK ? '`' : ']';
+
+			if (ch == close && st != S_BRACKET && nx == close) {
+				i++; /* a doubled quote is a quote */
+				col++;
+			} else if (ch == close) {
+				st = S_CODE;
+			}
+			break;
+		}
+		case S_CODE:
+			if (!at_end && ch == '-' && nx == '-') {
+				st = S_LINE;
+				break;
+			}
+			if (!at_end && ch == '/' && nx == '*') {
+				st = S_BLOCK;
+				i++;
+				col++;
+				break;
+			}
+			if (ch == ';') {
+				if (in_stmt && trigger && !(begun && depth == 0) && !at_end)
+					break; /* a statement of the trigger's body */
+				if (in_stmt) {
+					size_t e = i;
+
+					while (e > start && isspace((unsigned char)sql[e - 1]))
+						e--;
+					if (n == cap) {
+						cap = cap ? cap * 2 : 16;
+						v = xrealloc(v, cap * sizeof(*v));
+					}
+					v[n].off = start;
+					v[n].len = e - start;
+					v[n].line = sline;
+					v[n].col = scol;
+					n++;
+				}
+				in_stmt = trigger = depth = begun = 0;
+				words = 0;
+				break;
+			}
+			if (isspace((unsigned char)ch))
+				break;
+			if (!in_stmt) {
+				in_stmt = 1;
+				start = i;
+				sline = line;
+				scol = col;
+			}
+			if (ch == '\'')
+				st = S_SQUOTE;
+			else if (ch == '"')
+				st = S_DQUOTE;
+			else if (ch == '`')
+				st = S_BACKTICK;
+			else if (ch == '[')
+				st = S_BRACKET;
+			else if (isalpha((unsigned char)ch) || ch == '_') {
+				size_t w = i;
+
+				while (w < len && (isalnum((unsigned char)sql[w]) || sql[w] == '_' ||
+				                   sql[w] == '$'))
+					w++;
+				if (words == 0 && !word_is(sql + i, w - i, "CREATE"))
+					words = 100; /* not a CREATE: no trigger */
+				else if (words == 1 || words == 2) {
+					if (word_is(sql + i, w - i, "TRIGGER"))
+						trigger = 1;
+					else if (!word_is(sql + i, w - i, "TEMP") &&
+					         !word_is(sql + i, w - i, "TEMPORARY"))
+						words = 100;
+				}
+				words++;
+				if (trigger) {
+					if (word_is(sql + i, w - i, "BEGIN")) {
+						depth++;
+						begun = 1;
+					} else if (word_is(sql + i, w - i, "CASE"))
+						depth++;
+					else if (word_is(sql + i, w - i, "END") && depth > 0)
+						depth--;
+				}
+				col += (unsigned)(w - i - 1);
+				i = w - 1;
+			}
+			break;
+		}
+		if (i < len && sql[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	*out = v;
+	return n;
+}
+
+/* ---- reading ---- */
+
+/* Reads a confined file whole: at most D1_MIGRATION_FILE_MAX bytes. */
+static enum errcode
+read_confined(const char *real, const char *root, char **out, size_t *len, struct err *e)
+{
+	struct stat st;
+	enum errcode rc;
+	struct buf b;
+	char chunk[65536];
+	int fd;
+
+	*out = NULL;
+	*len = 0;
+	if ((rc = manifest_path_open(real, root, &fd, &st, e)) != ERR_OK)
+		return rc;
+	buf_init(&b, D1_MIGRATION_FILE_MAX);
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = err_set(e, ERR_IO, "cannot read '%s': %s", real, strerror(errno));
+			break;
+		}
+		if (r == 0)
+			break;
+		if (buf_append(&b, chunk, (size_t)r) != 0) {
+			rc = err_set(e, ERR_INVALID, "'%s' is over %u bytes", real,
+			             D1_MIGRATION_FILE_MAX);
+			break;
+		}
+	}
+	close(fd);
+	if (rc == ERR_OK) {
+		*len = b.len;
+		*out = buf_take(&b);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+enum errcode
+manifest_d1_read(const struct d1_migration *m, char **out, size_t *len, struct err *e)
+{
+	char h[17];
+	enum errcode rc = read_confined(m->path, m->root, out, len, e);
+
+	if (rc != ERR_OK)
+		return rc;
+	manifest_d1_hash(*out, *len, h);
+	if (strcmp(h, m->hash) != 0) {
+		free(*out);
+		*out = NULL;
+		return err_set(e, ERR_CONFLICT, "migration '%s' changed since it was validated; "
+		               "run again", m->name);
+	}
+	return ERR_OK;
+}
+
+/* ---- the folder ---- */
+
+/* NNNN_name.sql: digits, '_', then letters, digits, '_', '-' or '.'; the
+ * number into *num. 0 when the name is not one. */
+static int
+migration_name(const char *s, unsigned long *num)
+{
+	size_t l = strlen(s), d = strspn(s, "0123456789");
+	char *end;
+
+	if (l < 5 || strcmp(s + l - 4, ".sql") != 0 || d == 0 || d > 9 || s[d] != '_' ||
+	    d + 1 >= l - 4)
+		return 0;
+	for (size_t i = d + 1; i < l - 4; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+			return 0;
+	errno = 0;
+	*num = strtoul(s, &end, 10);
+	return errno == 0 && end == s + d;
+}
+
+static int
+mig_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct d1_migration *)a)->name,
+	              ((const struct d1_migration *)b)->name);
+}
+
+/* Hashes one migration file and counts its statements; problems go to d. */
+static void
+check_file(struct d1_migration *m, struct src_pos pos, struct diags *d)
+{
+	struct sql_stmt *v = NULL;
+	struct err e;
+	char *data = NULL;
+	size_t len = 0;
+
+	err_clear(&e);
+	if (read_confined(m->path, m->root, &data, &len, &e) != ERR_OK) {
+		diags_add(d, pos, "migration '%s': %s", m->name, e.msg);
+		return;
+	}
+	manifest_d1_hash(data, len, m->hash);
+	m->nstatements = manifest_sql_split(data, len, &v);
+	if (m->nstatements == 0)
+		diags_add(d, pos, "migration '%s' holds no SQL statement", m->name);
+	else if (m->nstatements > D1_MIGRATION_MAX_STATEMENTS)
+		diags_add(d, pos, "migration '%s' has %zu statements; at most %d in one batch",
+		          m->name, m->nstatements, D1_MIGRATION_MAX_STATEMENTS);
+	for (size_t i = 0; i < m->nstatements; i++)
+		if (v[i].len > D1_STATEMENT_MAX)
+			diags_add(d, pos, "migration '%s': the statement at line %u is %zu bytes; D1 "
+			          "takes at most %d", m->name, v[i].line, v[i].len, D1_STATEMENT_MAX);
+	free(v);
+	free(data);
+}
+
+/*
+ * Reads the migrations folder `real` (a real path inside `root`): every
+ * *.sql file must be named NNNN_name.sql, numbers unique, and the order of
+ * the names (which wrangler applies in) the order of the numbers. Other
+ * files and subfolders are ignored, as wrangler ignores them. Problems are
+ * reported at pos (the manifest's migrations.dir).
+ */
+void
+manifest_d1_scan(struct d1_database_spec *s, const char *real, const char *root,
+                 struct src_pos pos, struct diags *d)
+{
+	DIR *dir = opendir(real);
+	struct dirent *de;
+	size_t cap = 0;
+
+	if (dir == NULL) {
+		diags_add(d, pos, "cannot read migrations folder '%s': %s", s->migrations_dir,
+		          strerror(errno));
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t l = strlen(de->d_name);
+		unsigned long num;
+		struct d1_migration *m;
+		char *path;
+		struct stat st;
+
+		if (de->d_name[0] == '.' || l < 4 || strcmp(de->d_name + l - 4, ".sql") != 0)
+			continue;
+		if (!migration_name(de->d_name, &num)) {
+			diags_add(d, pos, "migration file '%.200s' is not named NNNN_name.sql (digits, "
+			          "'_', then letters, digits, '_', '-' or '.')", de->d_name);
+			continue;
+		}
+		path = xasprintf("%s/%s", real, de->d_name);
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			diags_add(d, pos, "migration '%s' is not a regular file", de->d_name);
+			free(path);
+			continue;
+		}
+		if (s->nmigrations >= D1_MIGRATIONS_MAX) {
+			diags_add(d, pos, "more than %d migration files", D1_MIGRATIONS_MAX);
+			free(path);
+			break;
+		}
+		if (s->nmigrations == cap) {
+			cap = cap ? cap * 2 : 16;
+			s->migrations = xrealloc(s->migrations, cap * sizeof(*s->migrations));
+		}
+		m = &s->migrations[s->nmigrations++];
+		memset(m, 0, sizeof(*m));
+		m->name = xstrdup(de->d_name);
+		m->number = num;
+		m->path = path;
+		m->root = xstrdup(root);
+	}
+	closedir(dir);
+	if (s->nmigrations > 1)
+		qsort(s->migrations, s->nmigrations, sizeof(*s->migrations), mig_cmp);
+	for (size_t i = 0; i < s->nmigrations; i++) {
+		struct d1_migration *m = &s->migrations[i];
+
+		if (i > 0 && m->number == s->migrations[i - 1].number)
+			diags_add(d, pos, "migrations '%s' and '%s' have the same number %lu",
+			          s->migrations[i - 1].name, m->name, m->number);
+		else if (i > 0 && m->number < s->migrations[i - 1].number)
+			diags_add(d, pos, "migration '%s' sorts after '%s' but its number is lower; "
+			          "pad the numbers to one width (wrangler applies files in name "
+			          "order)", m->name, s->migrations[i - 1].name);
+		check_file(m, pos, d);
+	}
+}
