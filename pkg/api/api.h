@@ -84,6 +84,8 @@
 /* Page sizes we ask for. */
 #define API_R2_PAGE 1000
 #define API_KV_NS_PAGE 100
+/* D1 databases per list page (wrangler asks for 10; the API takes more). */
+#define API_D1_PAGE 100
 /* Secrets Store stores and secrets per page (the API's maximum is 100). */
 #define API_SS_PAGE 100
 /* KV keys per page (the API's maximum, REFERENCE §4). */
@@ -119,6 +121,10 @@
  * a hundred times that, in pages of API_SS_PAGE. */
 #define API_SS_LIST_MAX_ITEMS 10000
 #define API_SS_LIST_MAX_PAGES 100
+/* D1 databases: 50,000 per account on the paid plan (Cloudflare's D1 limits
+ * page); twice that, in pages of API_D1_PAGE. */
+#define API_D1_LIST_MAX_ITEMS 100000
+#define API_D1_LIST_MAX_PAGES 2000
 /* Response bytes of one listing, summed over its pages: 1,000,000 buckets are
  * ~150 MB of JSON, 1,000,000 keys with a short metadata object about as much. */
 #define API_LIST_MAX_BYTES (256u * 1024 * 1024)
@@ -429,6 +435,51 @@ enum errcode api_worker_secrets(struct api *a, const char *script, struct obs_se
 void lc_rules_free(struct lc_rule *r, size_t n);
 void cors_rules_free(struct cors_rule *r, size_t n);
 
+/* ---- D1 (docs/cloudflare-api, the SDK's d1/database resource) ---- */
+
+/* One D1 database as the account shows it, and what observe read of it. */
+struct obs_d1 {
+	char *uuid, *name;
+	char *jurisdiction;      /* "eu", "fedramp", ...; NULL when none */
+	char *read_replication;  /* "auto" | "disabled"; NULL when not shown (the list
+	                            omits it: a GET tells) */
+	int migs_read;           /* migs below are the migrations table's rows */
+	char **migs;             /* names in the migrations table, by id */
+	size_t nmigs;
+	long user_tables;        /* tables other than sqlite_*, _cf_* and the migrations
+	                            table; -1 when not read */
+};
+void obs_d1_release(struct obs_d1 *d);
+
+/* Every D1 database, page by page until a short page (or total_pages). */
+enum errcode api_d1_list(struct api *a, struct obs_d1 **v, size_t *n, struct err *e)
+	WARN_UNUSED_RESULT;
+/* One list page's databases appended to *v; the page's item count, -1 when it
+ * is not a listing; *last when it is the last page. For tests and fuzzing. */
+int api_parse_d1_page(const struct api_call *c, int page, struct obs_d1 **v, size_t *n,
+                      int *last);
+/* A database object (create, get) into d (uuid, name, jurisdiction,
+ * read_replication.mode). 0 or -1. */
+int api_parse_d1(const struct api_call *c, struct obs_d1 *d);
+
+/* One statement of a query or a batch: SQL text [sql, sql+len) and string
+ * parameters bound to ?1.. in order. */
+struct api_d1_stmt {
+	const char *sql;
+	size_t len;
+	const char *const *params;
+	size_t nparams;
+};
+/*
+ * Of a /query answer (result: one QueryResult per statement), the string
+ * values of `column` in the rows of statement `idx`, in order; free each and
+ * the array. Returns the row count, -1 when the answer is not a query result
+ * or a row's value is not a string (numbers are written as decimal).
+ */
+long api_d1_rows(const struct api_call *c, size_t idx, const char *column, char ***out);
+/* The first `errors[].message` of a failed answer (a copy), or NULL. */
+char *api_d1_error(const struct api_call *c);
+
 /* ---- Cloudflare's error codes ----
  *
  * The `errors[].code` values cfstorage (or cfemu's answers it must match)
@@ -448,6 +499,9 @@ enum api_cf_code {
 	API_CF_KV_NO_NAMESPACE = 10013,  /* 404: KV namespace not found */
 	API_CF_KV_TITLE_EXISTS = 10014,  /* 400: KV namespace title already taken */
 	API_CF_R2_NO_CORS = 10059,       /* 404: the bucket has no CORS policy */
+	API_CF_D1_ERROR = 7500,          /* 400: D1 query failed (the SQL error in the message) */
+	API_CF_D1_EXISTS = 7502,         /* 400: D1 create of a name that exists (wrangler's check) */
+	API_CF_D1_NOT_FOUND = 7404,      /* 404: no such D1 database */
 };
 
 /* ---- typed operations: one constructor per Cloudflare call ----
@@ -574,5 +628,26 @@ struct api_call *api_op_store_secret_duplicate(const char *store_id, const char 
 struct api_call *api_op_worker_secret_put(const char *script, const char *name,
                                           const char *value, size_t vlen);
 struct api_call *api_op_worker_secret_delete(const char *script, const char *name);
+
+/* D1 databases (the SDK's d1/database: create, list, get, update, delete,
+ * query). A create is no_blind_retry (the name is looked up before a create
+ * is re-sent); so is a batch: a batch that timed out may have committed, so it
+ * is never re-sent blind (its migration row tells, on the next read). */
+#define API_D1_BODY_MAX (4u * 1024 * 1024)
+/* POST /d1/database {name, primary_location_hint?, jurisdiction?,
+ * read_replication?: {mode}}. */
+struct api_call *api_op_d1_create(const char *name, const char *location_hint,
+                                  const char *jurisdiction, const char *read_replication);
+struct api_call *api_op_d1_list_page(int page, int per_page);
+struct api_call *api_op_d1_get(const char *uuid);
+/* PUT /d1/database/{uuid} {read_replication: {mode}} (the SDK's update). */
+struct api_call *api_op_d1_replication(const char *uuid, const char *mode);
+struct api_call *api_op_d1_delete(const char *uuid);
+/* POST /d1/database/{uuid}/query {sql, params}: one statement. */
+struct api_call *api_op_d1_query(const char *uuid, const struct api_d1_stmt *s);
+/* POST /d1/database/{uuid}/query {batch: [{sql, params}...]}: the statements run
+ * in one transaction, all or nothing. NULL when the body would pass
+ * API_D1_BODY_MAX. */
+struct api_call *api_op_d1_batch(const char *uuid, const struct api_d1_stmt *v, size_t n);
 
 #endif

@@ -553,3 +553,134 @@ api_op_worker_secret_delete(const char *script, const char *name)
 	free(n);
 	return c;
 }
+
+/* ---- D1 databases ---- */
+
+/* METHOD /d1/database/{uuid}SUFFIX; suffix is a constant of ours. */
+static struct api_call *
+d1_call(const char *method, const char *uuid, const char *suffix)
+{
+	char *esc = api_escape(uuid);
+	struct api_call *c = api_call_new(method, "/d1/database/%s%s", esc, suffix);
+
+	free(esc);
+	return c;
+}
+
+struct api_call *
+api_op_d1_create(const char *name, const char *location_hint, const char *jurisdiction,
+                 const char *read_replication)
+{
+	struct api_call *c = api_call_new("POST", "/d1/database");
+	struct buf body;
+
+	buf_init(&body, API_BODY_SMALL_MAX);
+	(void)buf_puts(&body, "{\"name\":");
+	(void)buf_json_string(&body, name, strlen(name));
+	if (location_hint) {
+		(void)buf_puts(&body, ",\"primary_location_hint\":");
+		(void)buf_json_string(&body, location_hint, strlen(location_hint));
+	}
+	if (jurisdiction) {
+		(void)buf_puts(&body, ",\"jurisdiction\":");
+		(void)buf_json_string(&body, jurisdiction, strlen(jurisdiction));
+	}
+	if (read_replication) {
+		(void)buf_puts(&body, ",\"read_replication\":{\"mode\":");
+		(void)buf_json_string(&body, read_replication, strlen(read_replication));
+		(void)buf_puts(&body, "}");
+	}
+	(void)buf_puts(&body, "}");
+	set_body(c, &body);
+	c->no_blind_retry = 1;
+	return c;
+}
+
+struct api_call *
+api_op_d1_list_page(int page, int per_page)
+{
+	return api_call_new("GET", "/d1/database?page=%d&per_page=%d", page, per_page);
+}
+
+struct api_call *
+api_op_d1_get(const char *uuid)
+{
+	return d1_call("GET", uuid, "");
+}
+
+struct api_call *
+api_op_d1_replication(const char *uuid, const char *mode)
+{
+	struct api_call *c = d1_call("PUT", uuid, "");
+	struct buf body;
+
+	buf_init(&body, API_BODY_SMALL_MAX);
+	(void)buf_puts(&body, "{\"read_replication\":{\"mode\":");
+	(void)buf_json_string(&body, mode, strlen(mode));
+	(void)buf_puts(&body, "}}");
+	set_body(c, &body);
+	return c;
+}
+
+struct api_call *
+api_op_d1_delete(const char *uuid)
+{
+	return d1_call("DELETE", uuid, "");
+}
+
+/* {"sql": ..., "params": [...]} of one statement into b. */
+static void
+d1_stmt_json(struct buf *b, const struct api_d1_stmt *s)
+{
+	(void)buf_puts(b, "{\"sql\":");
+	(void)buf_json_text(b, s->sql, s->len);
+	if (s->nparams) {
+		(void)buf_puts(b, ",\"params\":[");
+		for (size_t i = 0; i < s->nparams; i++) {
+			(void)buf_puts(b, i ? "," : "");
+			(void)buf_json_text(b, s->params[i], strlen(s->params[i]));
+		}
+		(void)buf_puts(b, "]");
+	}
+	(void)buf_puts(b, "}");
+}
+
+struct api_call *
+api_op_d1_query(const char *uuid, const struct api_d1_stmt *s)
+{
+	struct api_call *c = d1_call("POST", uuid, "/query");
+	struct buf body;
+
+	buf_init(&body, API_D1_BODY_MAX);
+	d1_stmt_json(&body, s);
+	if (body.toobig) {
+		buf_release(&body);
+		api_call_free(c);
+		return NULL;
+	}
+	set_body(c, &body);
+	return c;
+}
+
+struct api_call *
+api_op_d1_batch(const char *uuid, const struct api_d1_stmt *v, size_t n)
+{
+	struct api_call *c = d1_call("POST", uuid, "/query");
+	struct buf body;
+
+	buf_init(&body, API_D1_BODY_MAX);
+	(void)buf_puts(&body, "{\"batch\":[");
+	for (size_t i = 0; i < n; i++) {
+		(void)buf_puts(&body, i ? "," : "");
+		d1_stmt_json(&body, &v[i]);
+	}
+	(void)buf_puts(&body, "]}");
+	if (body.toobig) {
+		buf_release(&body);
+		api_call_free(c);
+		return NULL;
+	}
+	set_body(c, &body);
+	c->no_blind_retry = 1;
+	return c;
+}

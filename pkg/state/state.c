@@ -193,9 +193,37 @@ inv_set(char **field, const char *s)
 	*field = n;
 }
 
+struct inv_migration *
+inv_migration_find(const struct inv_entry *x, const char *name)
+{
+	for (size_t i = 0; x && i < x->nmigs; i++)
+		if (strcmp(x->migs[i].name, name) == 0)
+			return &x->migs[i];
+	return NULL;
+}
+
+void
+inv_migration_add(struct inv_entry *x, const char *name, const char *hash,
+                  enum mig_origin origin)
+{
+	struct inv_migration *m = inv_migration_find(x, name);
+
+	if (m == NULL) {
+		x->migs = xrealloc(x->migs, (x->nmigs + 1) * sizeof(*x->migs));
+		m = &x->migs[x->nmigs++];
+		m->name = xstrdup(name);
+	}
+	snprintf(m->hash, sizeof(m->hash), "%s", hash);
+	m->origin = origin;
+}
+
 void
 inv_entry_release(struct inv_entry *e)
 {
+	for (size_t i = 0; i < e->nmigs; i++)
+		free(e->migs[i].name);
+	free(e->migs);
+	free(e->db_name);
 	free(e->name);
 	free(e->bucket_name);
 	free(e->jurisdiction);
@@ -266,6 +294,8 @@ kind_from(const char *s)
 		return KIND_KVNAMESPACE;
 	if (s && strcmp(s, "Secret") == 0)
 		return KIND_SECRET;
+	if (s && strcmp(s, "D1Database") == 0)
+		return KIND_D1DATABASE;
 	return 0;
 }
 
@@ -287,6 +317,28 @@ static int
 jbool(const cJSON *o, const char *k)
 {
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+/* A D1Database's applied migrations: [{name, hash, origin}], in order. */
+static int
+parse_migrations(struct inv_entry *x, const cJSON *arr)
+{
+	const cJSON *it;
+
+	if (arr == NULL)
+		return 0;
+	if (!cJSON_IsArray(arr))
+		return -1;
+	cJSON_ArrayForEach(it, arr) {
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "name"));
+		const char *h = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "hash"));
+		const char *o = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "origin"));
+
+		if (n == NULL || h == NULL || strlen(h) != 16 || inv_migration_find(x, n))
+			return -1;
+		inv_migration_add(x, n, h, o && strcmp(o, "found") == 0 ? MIG_FOUND : MIG_APPLIED);
+	}
+	return 0;
 }
 
 /* The inventory: every owned resource; the first bad one makes the file corrupt. */
@@ -337,6 +389,12 @@ parse_resources(struct state *st, const cJSON *res, struct err *e)
 		free(hash);
 		x->condition = jdup(it, "condition");
 		x->updated = jdup(it, "updated");
+		x->db_name = jdup(it, "databaseName");
+		x->allow_data_loss = jbool(it, "allowDataLoss");
+		if (parse_migrations(x, cJSON_GetObjectItemCaseSensitive(it, "migrations")) != 0)
+			return err_set(e, ERR_IO, "state file '%s' is corrupt (a migration of %s '%.64s' "
+			               "without a name or hash); not overwriting it", st->path,
+			               kind_name(k), x->name);
 	}
 	return ERR_OK;
 }
@@ -794,6 +852,23 @@ serialize(const struct state *st)
 			cJSON_AddStringToObject(o, "id", x->kv_id);
 		if (x->title)
 			cJSON_AddStringToObject(o, "title", x->title);
+		if (x->db_name)
+			cJSON_AddStringToObject(o, "databaseName", x->db_name);
+		if (x->allow_data_loss)
+			cJSON_AddBoolToObject(o, "allowDataLoss", 1);
+		if (x->kind == KIND_D1DATABASE) {
+			cJSON *ms = cJSON_AddArrayToObject(o, "migrations");
+
+			for (size_t k = 0; k < x->nmigs; k++) {
+				cJSON *mo = cJSON_CreateObject();
+
+				cJSON_AddStringToObject(mo, "name", x->migs[k].name);
+				cJSON_AddStringToObject(mo, "hash", x->migs[k].hash);
+				cJSON_AddStringToObject(mo, "origin", x->migs[k].origin == MIG_FOUND
+				                        ? "found" : "applied");
+				cJSON_AddItemToArray(ms, mo);
+			}
+		}
 		cJSON_AddStringToObject(o, "deletionPolicy",
 		                        x->policy == DELETION_DELETE ? "Delete" : "Retain");
 		cJSON_AddStringToObject(o, "origin", origin_name(x->origin));

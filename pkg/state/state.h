@@ -23,6 +23,21 @@
 
 enum inv_origin { ORIGIN_CREATED = 0, ORIGIN_ADOPTED, ORIGIN_IMPORTED };
 
+/* How the state learnt that a D1 migration was applied. */
+enum mig_origin {
+	MIG_APPLIED = 0,         /* cfstorage applied it (batch with its row) */
+	MIG_FOUND,               /* its row was in the migrations table already (wrangler,
+	                            or a batch whose outcome the run never heard): the
+	                            hash is the file's when cfstorage first saw the row */
+};
+
+/* A D1 migration the database holds: its file name and content hash, never SQL. */
+struct inv_migration {
+	char *name;              /* "0001_init.sql", as the migrations table has it */
+	char hash[17];
+	enum mig_origin origin;
+};
+
 /* One owned resource. Strings are owned by the entry. */
 struct inv_entry {
 	enum kind kind;
@@ -30,8 +45,12 @@ struct inv_entry {
 	char *bucket_name;       /* R2Bucket */
 	char *jurisdiction;      /* R2Bucket */
 	char *location_hint;     /* R2Bucket, as declared at creation/adoption */
-	char *kv_id;             /* KVNamespace; NULL while a create is pending */
+	char *kv_id;             /* KVNamespace id, D1Database uuid; NULL while a create is pending */
 	char *title;             /* KVNamespace */
+	char *db_name;           /* D1Database: the database's name */
+	int allow_data_loss;     /* D1Database: deletionPolicy Delete may drop its tables */
+	struct inv_migration *migs; /* D1Database: applied migrations, in order */
+	size_t nmigs;
 	enum deletion_policy policy;
 	enum inv_origin origin;
 	int pending;             /* a create was sent; its outcome is not known */
@@ -144,6 +163,11 @@ struct sec_version *ledger_add(struct sec_ledger *l, unsigned n, int64_t created
 struct sec_version *ledger_find(struct sec_ledger *l, unsigned n);
 void ledger_add_target(char ***v, size_t *n, const char *t);
 const char *vstatus_name(enum vstatus s);
+/* The recorded migration `name` of a D1Database entry, or NULL. */
+struct inv_migration *inv_migration_find(const struct inv_entry *x, const char *name);
+/* Records migration name with hash (replacing a record of the same name). */
+void inv_migration_add(struct inv_entry *x, const char *name, const char *hash,
+                       enum mig_origin origin);
 /* Sets a string field, freeing the old value (s may be NULL). */
 void inv_set(char **field, const char *s);
 
