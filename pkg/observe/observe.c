@@ -69,6 +69,7 @@ snapshot_release(struct snapshot *s)
 	for (size_t i = 0; i < s->nkvs; i++)
 		obs_kv_release(&s->kvs[i]);
 	free(s->kvs);
+	snapshot_d1_release(s);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -218,6 +219,8 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 	}
 	if (rc == ERR_OK)
 		rc = observe_secrets(a, want, snap, e);
+	if (rc == ERR_OK)
+		rc = observe_d1(a, want, st, prune, snap, e);
 	if (rc != ERR_OK)
 		return rc;
 	/* KV entries: the key listing of each namespace that declares entries

@@ -40,12 +40,33 @@ struct snapshot {
 	int listed_juris[3];     /* default, eu, fedramp lists were read */
 	struct obs_starget *stargets; /* every store and script a Secret targets */
 	size_t nstargets;
+	struct obs_d1 *d1s;      /* every D1 database (observe_d1.c) */
+	size_t nd1s;
+	int listed_d1;           /* the D1 list was read */
 };
 
 enum errcode observe_run(struct api *a, const struct manifest_set *want,
                          const struct state *st, int prune, struct snapshot *snap,
                          struct err *e) WARN_UNUSED_RESULT;
 void snapshot_release(struct snapshot *s);
+/*
+ * D1 (observe_d1.c): one paged database list when the manifests or the
+ * inventory hold a D1Database; then, concurrently, a GET of each declared
+ * database that manages readReplication (the list does not show it), one
+ * read of the migrations table of each that declares migrations, and the
+ * table count of each that --prune may delete. Called by observe_run.
+ */
+enum errcode observe_d1(struct api *a, const struct manifest_set *want,
+                        const struct state *st, int prune, struct snapshot *snap,
+                        struct err *e) WARN_UNUSED_RESULT;
+/* The database with this uuid or name; NULL when absent. Borrowed. */
+const struct obs_d1 *snapshot_d1_uuid(const struct snapshot *s, const char *uuid);
+const struct obs_d1 *snapshot_d1_name(const struct snapshot *s, const char *name);
+/* The database a D1Database entry or resource stands for: by the recorded
+ * uuid, else by name. */
+const struct obs_d1 *snapshot_d1_of(const struct snapshot *s, const struct inv_entry *x,
+                                    const char *name);
+void snapshot_d1_release(struct snapshot *s);
 /*
  * --verify-values: reads the value of every declared entry whose key is
  * listed with the expected hash and, when the bytes do not hash to it

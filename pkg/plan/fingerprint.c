@@ -45,6 +45,21 @@ kv_part(struct buf *b, const struct obs_kv *k)
 		           (long long)k->keys[i].expiration);
 }
 
+/* A D1 database: its identity, replication and the migrations table's rows. */
+static void
+d1_part(struct buf *b, const struct obs_d1 *d)
+{
+	if (d == NULL) {
+		buf_puts(b, "d1:absent|");
+		return;
+	}
+	buf_printf(b, "d1:%s|%s|%s|%s|%d|%ld|", d->uuid, d->name,
+	           d->jurisdiction ? d->jurisdiction : "",
+	           d->read_replication ? d->read_replication : "", d->migs_read, d->user_tables);
+	for (size_t i = 0; i < d->nmigs; i++)
+		buf_printf(b, "m:%s|", d->migs[i]);
+}
+
 /* A Secret's names (and comments) at each of its targets. */
 static void
 secret_part(struct buf *b, const struct resource *r, const struct snapshot *snap)
@@ -80,6 +95,8 @@ plan_fingerprint(const struct plan_action *a, const struct snapshot *snap, char 
 		bucket_part(&b, a->ob);
 	else if (a->kind == KIND_KVNAMESPACE)
 		kv_part(&b, a->okv);
+	else if (a->kind == KIND_D1DATABASE)
+		d1_part(&b, a->od1);
 	else
 		secret_part(&b, a->want, snap);
 	EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);

@@ -384,6 +384,13 @@ plan_spec_hash(const struct resource *r, char out[17])
 		free(cors);
 	} else if (r->kind == KIND_KVNAMESPACE) {
 		buf_printf(&b, "%s", r->u.kv.title);
+	} else if (r->kind == KIND_D1DATABASE) {
+		const struct d1_database_spec *s = &r->u.d1;
+
+		buf_printf(&b, "%s|%s|%s|%s|%d|%s", s->database_name,
+		           s->jurisdiction ? s->jurisdiction : "", s->location_hint ? s->location_hint : "",
+		           s->read_replication ? s->read_replication : "", s->allow_data_loss,
+		           s->has_migrations ? s->migrations_table : "-");
 	}
 	EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL);
 	buf_release(&b);
@@ -401,8 +408,8 @@ bucket_what(const char *name, const char *juris)
 	return xasprintf("bucket '%s'", name);
 }
 
-static void
-record_policy(struct plan_action *a, const struct resource *r, const struct inv_entry *inv)
+void
+plan_record_policy(struct plan_action *a, const struct resource *r, const struct inv_entry *inv)
 {
 	if (inv && inv->policy != r->deletion_policy) {
 		plan_add_change(a, '~', "deletionPolicy", "deletionPolicy: %s → %s",
@@ -543,7 +550,7 @@ plan_bucket(struct plan *p, const struct resource *r, const struct snapshot *sna
 		a->record = 1;
 	}
 	bucket_compare(a, b, ob, inv);
-	record_policy(a, r, inv);
+	plan_record_policy(a, r, inv);
 	if (a->nchanges)
 		a->op = PLAN_UPDATE;
 	if (b->has_lifecycle != inv->managed_lifecycle || b->has_cors != inv->managed_cors)
@@ -718,7 +725,7 @@ plan_kv_ns(struct plan *p, const struct resource *r, const struct snapshot *snap
 			plan_add_change(a, '~', "title", "title: '%s' → '%s'", ok->title, kv->title);
 			a->rename = 1;
 		}
-		record_policy(a, r, inv);
+		plan_record_policy(a, r, inv);
 		if (a->nchanges)
 			a->op = PLAN_UPDATE;
 		return;
@@ -844,6 +851,8 @@ adopt_only(struct plan_action *a)
 	a->create = a->set_storage_class = a->put_lifecycle = a->put_cors = 0;
 	a->delete_cors = a->rename = a->del = 0;
 	a->nkv_put = a->nkv_del = 0;
+	a->set_replication = 0;
+	a->nd1_run = 0;
 }
 
 static void
@@ -878,12 +887,16 @@ plan_compute(const struct manifest_set *want, const struct snapshot *snap,
 			plan_kv(out, r, snap, st, o->now);
 		else if (r->kind == KIND_SECRET)
 			plan_secret(out, r, snap, st, o);
+		else if (r->kind == KIND_D1DATABASE)
+			plan_d1(out, r, snap, st);
 	}
 	for (size_t i = 0; o->only == NULL && i < st->nsecrets; i++)
 		if (!plan_wanted_secret(want, st->secrets[i]->name))
 			plan_secret_orphan(out, st->secrets[i], want, o);
 	for (size_t i = 0; o->only == NULL && i < st->n; i++)
-		if (st->v[i]->kind != KIND_SECRET && !wanted(want, st->v[i]))
+		if (st->v[i]->kind == KIND_D1DATABASE && !wanted(want, st->v[i]))
+			plan_d1_orphan(out, st->v[i], snap, want, o);
+		else if (st->v[i]->kind != KIND_SECRET && !wanted(want, st->v[i]))
 			plan_orphan(out, st->v[i], snap, want, o);
 	for (size_t i = 0; i < out->n; i++) {
 		if (o->adopt_only)
@@ -923,6 +936,8 @@ plan_release(struct plan *p)
 		for (size_t j = 0; j < a->nkv_del; j++)
 			free(a->kv_del[j]);
 		free(a->kv_del);
+		free(a->d1_run);
+		free(a->d1_found);
 	}
 	free(p->v);
 	memset(p, 0, sizeof(*p));

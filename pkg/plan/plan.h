@@ -78,6 +78,15 @@ struct plan_action {
 	size_t nkv_put;
 	char **kv_del;                  /* keys to delete (prune) */
 	size_t nkv_del;
+	/* D1 databases (plan_d1.c) */
+	const struct obs_d1 *od1;       /* borrowed; NULL when absent */
+	int set_replication;            /* PUT read_replication.mode */
+	size_t *d1_run;                 /* migrations to apply (indices into
+	                                   want->u.d1.migrations), in order */
+	size_t nd1_run;
+	size_t *d1_found;               /* migrations the table lists that the state has no
+	                                   hash for: recorded with the file's hash */
+	size_t nd1_found;
 };
 
 /* A resource whose work waits (the daemon's backoff): planned as refused. */

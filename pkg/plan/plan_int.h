@@ -26,4 +26,13 @@ void plan_secret_orphan(struct plan *p, const struct sec_ledger *l, const struct
                         const struct plan_opts *o);
 int plan_wanted_secret(const struct manifest_set *want, const char *name);
 
+/* D1 databases (plan_d1.c): a declared database, and one that left the manifests. */
+void plan_d1(struct plan *p, const struct resource *r, const struct snapshot *snap,
+             const struct state *st);
+void plan_d1_orphan(struct plan *p, const struct inv_entry *x, const struct snapshot *snap,
+                    const struct manifest_set *want, const struct plan_opts *o);
+/* Adds "~ deletionPolicy" and marks a->record when the inventory differs (plan.c). */
+void plan_record_policy(struct plan_action *a, const struct resource *r,
+                        const struct inv_entry *inv);
+
 #endif
