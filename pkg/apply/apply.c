@@ -93,8 +93,9 @@ apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 	struct apply_result *r = ap->res;
 	struct inv_entry *x;
 
-	/* a Secret's job is secrets.c's: its first failure is its outcome */
-	if (a->kind == KIND_SECRET && !failed_before(r, a))
+	/* a Secret's job is secrets.c's, a D1 database's d1.c's: the first failure
+	 * is the outcome */
+	if ((a->kind == KIND_SECRET || a->kind == KIND_D1DATABASE) && !failed_before(r, a))
 		tell(ap, a, msg);
 
 	r->failures = xrealloc(r->failures, (r->nfailures + 1) * sizeof(*r->failures));
@@ -528,7 +529,8 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		struct plan_action *x = &p->v[i];
 		struct inv_entry *e;
 
-		if (!x->create || x->want == NULL || x->kind == KIND_SECRET)
+		if (!x->create || x->want == NULL || x->kind == KIND_SECRET ||
+		    x->kind == KIND_D1DATABASE)
 			continue;
 		x->wa_new = state_find(st, x->kind, x->name) == NULL;
 		e = state_upsert(st, x->kind, x->name);
@@ -554,7 +556,7 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		struct plan_action *x = &p->v[i];
 		struct job *j;
 
-		if (!has_job(x))
+		if (!has_job(x) || x->kind == KIND_D1DATABASE) /* D1: below */
 			continue;
 		if (x->kind == KIND_SECRET) {
 			apply_secret(&ap, x); /* a job of its own (secrets.c) */
@@ -566,6 +568,10 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		advance(j);
 	}
 	api_wait(a);
+	/* D1 databases after the others: each runs its migrations in order (d1.c) */
+	for (size_t i = 0; i < p->n && !res->state_error; i++)
+		if (p->v[i].kind == KIND_D1DATABASE)
+			apply_d1(&ap, &p->v[i]);
 	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);

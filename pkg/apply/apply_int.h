@@ -37,6 +37,8 @@ void apply_save(struct applier *ap, int force);
 /* Starts one Secret action's job: its steps are calls run by api_wait()
  * alongside every other job of the run; its outcome is recorded as it ends. */
 void apply_secret(struct applier *ap, struct plan_action *a);
+/* Runs one D1Database action to completion (synchronous calls; d1.c). */
+void apply_d1(struct applier *ap, struct plan_action *a);
 /* Forgets the Secrets Store ids the run learnt. */
 void apply_stores_release(struct applier *ap);
 
