@@ -580,7 +580,7 @@ start(struct api *a, struct api_call *c)
 	curl_easy_setopt(f->h, CURLOPT_HTTPHEADER, f->hdrs);
 	c->attempts++;
 	a->stats.requests++;
-	if (is_write(c->method))
+	if (is_write(c->method) && !c->read_only)
 		a->stats.writes++;
 	curl_multi_add_handle(a->multi, f->h);
 	for (size_t i = 0; i < API_MAX_PARALLELISM; i++)

@@ -189,6 +189,7 @@ struct api_call {
 	size_t body_len;
 	int no_blind_retry;      /* a create: transient failure is returned, not retried */
 	int sensitive;           /* the body holds a secret value: cleansed on free */
+	int read_only;           /* a POST that only reads (a D1 SELECT): not a write */
 	/* result */
 	long status;             /* HTTP status of the last attempt, 0 if none */
 	struct buf resp;
@@ -645,6 +646,8 @@ struct api_call *api_op_d1_replication(const char *uuid, const char *mode);
 struct api_call *api_op_d1_delete(const char *uuid);
 /* POST /d1/database/{uuid}/query {sql, params}: one statement. */
 struct api_call *api_op_d1_query(const char *uuid, const struct api_d1_stmt *s);
+/* The same for a SELECT: marked read_only, so it is not counted as a write. */
+struct api_call *api_op_d1_select(const char *uuid, const struct api_d1_stmt *s);
 /* POST /d1/database/{uuid}/query {batch: [{sql, params}...]}: the statements run
  * in one transaction, all or nothing. NULL when the body would pass
  * API_D1_BODY_MAX. */

@@ -663,6 +663,16 @@ api_op_d1_query(const char *uuid, const struct api_d1_stmt *s)
 }
 
 struct api_call *
+api_op_d1_select(const char *uuid, const struct api_d1_stmt *s)
+{
+	struct api_call *c = api_op_d1_query(uuid, s);
+
+	if (c)
+		c->read_only = 1;
+	return c;
+}
+
+struct api_call *
 api_op_d1_batch(const char *uuid, const struct api_d1_stmt *v, size_t n)
 {
 	struct api_call *c = d1_call("POST", uuid, "/query");

@@ -130,7 +130,7 @@ queue(struct api *a, struct obs_d1 *d, enum d1_read what, const char *table,
 		              "'\\' AND name <> '" D1_DEFAULT_MIGRATIONS_TABLE "'");
 		struct api_d1_stmt s = { sql, strlen(sql), NULL, 0 };
 
-		c = api_op_d1_query(d->uuid, &s);
+		c = api_op_d1_select(d->uuid, &s);
 		free(sql);
 	}
 	api_submit(a, c, on_read, j);

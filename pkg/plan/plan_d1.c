@@ -176,8 +176,19 @@ plan_d1(struct plan *p, const struct resource *r, const struct snapshot *snap,
 	}
 	if (s->has_migrations && d->migs_read && plan_migrations(a, s, d, inv) != 0)
 		return;
-	if (a->nd1_found)
+	if (a->nd1_found) {
+		struct buf b;
+
+		buf_init(&b, 1024);
+		for (size_t i = 0; i < a->nd1_found && i < 3; i++)
+			buf_printf(&b, "%s%s", i ? ", " : "", s->migrations[a->d1_found[i]].name);
+		a->note = xasprintf("%zu migration%s applied outside cfstorage (%s%s): recorded as "
+		                    "applied, with the file's content hash as it is now",
+		                    a->nd1_found, a->nd1_found == 1 ? "" : "s", b.data,
+		                    a->nd1_found > 3 ? ", ..." : "");
+		buf_release(&b);
 		a->record = 1;
+	}
 	if (inv)
 		plan_record_policy(a, r, inv);
 	if (inv && inv->allow_data_loss != s->allow_data_loss)
