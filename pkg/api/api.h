@@ -478,7 +478,10 @@ struct api_d1_stmt {
  * or a row's value is not a string (numbers are written as decimal).
  */
 long api_d1_rows(const struct api_call *c, size_t idx, const char *column, char ***out);
-/* The first `errors[].message` of a failed answer (a copy), or NULL. */
+/* The longest server error message kept (a SQLite message is one line). */
+#define API_D1_ERROR_MAX 1024
+/* The first `errors[].message` of a failed answer (a copy, at most
+ * API_D1_ERROR_MAX bytes), or NULL. */
 char *api_d1_error(const struct api_call *c);
 
 /* ---- Cloudflare's error codes ----

@@ -214,7 +214,7 @@ api_d1_error(const struct api_call *c)
 	cJSON *root = api_json_parse(c, why, sizeof(why));
 	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
 	const char *m = jstr(cJSON_GetArrayItem(errs, 0), "message");
-	char *out = m ? xstrndup(m, 1024) : NULL;
+	char *out = m ? xstrndup(m, strnlen(m, API_D1_ERROR_MAX)) : NULL;
 
 	cJSON_Delete(root);
 	return out;
