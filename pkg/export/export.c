@@ -1060,6 +1060,9 @@ struct xread {
 	size_t nkvs;
 	struct store_names *stores;
 	size_t nstores;
+	struct obs_d1 *d1s;          /* sorted by name, read_replication read */
+	char **d1names;              /* metadata.name of each */
+	size_t nd1s;
 	struct strset used;          /* metadata.name values taken */
 };
 
@@ -1090,6 +1093,12 @@ xread_release(struct xread *r)
 		free(r->stores[i].store);
 	}
 	free(r->stores);
+	for (size_t i = 0; i < r->nd1s; i++) {
+		obs_d1_release(&r->d1s[i]);
+		free(r->d1names ? r->d1names[i] : NULL);
+	}
+	free(r->d1s);
+	free(r->d1names);
 	strset_release(&r->used);
 	memset(r, 0, sizeof(*r));
 }
@@ -1098,7 +1107,7 @@ xread_release(struct xread *r)
 static enum errcode
 check_opts(const struct export_opts *o, struct err *e)
 {
-	if (o->kind < 0 || o->kind > KIND_SECRET)
+	if (o->kind < 0 || o->kind > KIND_LAST)
 		return err_set(e, ERR_INVALID, "unknown kind %d", o->kind);
 	if (o->with_entries && o->out_dir == NULL)
 		return err_set(e, ERR_INVALID, "exporting entries needs an output directory: values "
@@ -1106,6 +1115,66 @@ check_opts(const struct export_opts *o, struct err *e)
 	if (o->out_dir == NULL && o->out == NULL)
 		return err_set(e, ERR_INVALID, "no output directory and no output stream");
 	return ERR_OK;
+}
+
+static int
+d1_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct obs_d1 *)a)->name, ((const struct obs_d1 *)b)->name);
+}
+
+/* Every D1 database (the list), and each one's read replication (a GET: the
+ * list does not show it), given a unique metadata.name. */
+static enum errcode
+read_d1(struct xctx *x, struct xread *r)
+{
+	enum errcode rc = api_d1_list(x->a, &r->d1s, &r->nd1s, x->e);
+
+	if (rc != ERR_OK)
+		return rc;
+	if (r->nd1s > 1)
+		qsort(r->d1s, r->nd1s, sizeof(*r->d1s), d1_cmp);
+	r->d1names = xcalloc(r->nd1s + 1, sizeof(*r->d1names));
+	for (size_t i = 0; i < r->nd1s && rc == ERR_OK; i++) {
+		struct api_call *c = api_op_d1_get(r->d1s[i].uuid);
+		char *label = dns_label(r->d1s[i].name, "database");
+		struct obs_d1 got;
+
+		r->d1names[i] = claim_unique(&r->used, label, MANIFEST_NAME_MAX);
+		free(label);
+		if (api_call_sync(x->a, c) != ERR_OK)
+			rc = err_set(x->e, c->rc, "reading D1 database '%s': %s", r->d1s[i].name,
+			             c->err.msg);
+		else if (api_parse_d1(c, &got) == 0) {
+			free(r->d1s[i].read_replication);
+			r->d1s[i].read_replication = got.read_replication;
+			got.read_replication = NULL; /* hand-over */
+			obs_d1_release(&got);
+		}
+		api_call_free(c);
+	}
+	return rc;
+}
+
+/* One D1Database document: no migrations (the account does not say where a
+ * schema came from) and no locationHint (not shown by the API). */
+static void
+put_d1(struct buf *b, const struct obs_d1 *d, const char *name)
+{
+	put_head(b, "D1Database", name);
+	if (strcmp(d->name, name) != 0) {
+		(void)buf_puts(b, "  databaseName: ");
+		put_cstr(b, d->name);
+		(void)buf_puts(b, "\n");
+	}
+	if (d->jurisdiction && (strcmp(d->jurisdiction, "eu") == 0 ||
+	                        strcmp(d->jurisdiction, "fedramp") == 0))
+		(void)buf_printf(b, "  jurisdiction: %s\n", d->jurisdiction);
+	if (d->read_replication)
+		(void)buf_printf(b, "  readReplication: %s\n", d->read_replication);
+	(void)buf_puts(b, "  # migrations: {dir: migrations} applies a folder of NNNN_name.sql "
+	               "files; rows\n  # already in its migrations table count as applied\n");
+	(void)buf_puts(b, "  adopt: true\n  deletionPolicy: Retain\n");
 }
 
 /*
@@ -1139,8 +1208,10 @@ read_account(struct xctx *x, struct xread *r)
 	if ((o->kind == 0 || o->kind == KIND_SECRET) &&
 	    (rc = read_secrets(x, &r->stores, &r->nstores)) != ERR_OK)
 		return rc;
-	log_debug("export read", "buckets=%zu namespaces=%zu stores=%zu", r->nbuckets, r->nkvs,
-	          r->nstores);
+	if ((o->kind == 0 || o->kind == KIND_D1DATABASE) && (rc = read_d1(x, r)) != ERR_OK)
+		return rc;
+	log_debug("export read", "buckets=%zu namespaces=%zu stores=%zu databases=%zu",
+	          r->nbuckets, r->nkvs, r->nstores, r->nd1s);
 	return ERR_OK;
 }
 
@@ -1238,11 +1309,12 @@ static enum errcode
 check_targets(const struct export_opts *o, struct err *e)
 {
 	const char *files[] = { EXPORT_FILE_BUCKETS, EXPORT_FILE_KV, EXPORT_FILE_SECRETS,
-	                        EXPORT_DATA_DIR };
-	const int kinds[] = { KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET, KIND_KVNAMESPACE };
+	                        EXPORT_DATA_DIR, EXPORT_FILE_D1 };
+	const int kinds[] = { KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET, KIND_KVNAMESPACE,
+	                      KIND_D1DATABASE };
 	enum errcode rc = ERR_OK;
 
-	for (size_t i = 0; i < 4 && !o->force && rc == ERR_OK; i++) {
+	for (size_t i = 0; i < 5 && !o->force && rc == ERR_OK; i++) {
 		char *path;
 		struct stat st;
 
@@ -1266,9 +1338,10 @@ export_run(struct api *a, const struct export_opts *o, struct err *e)
 {
 	struct xctx x = { .a = a, .o = o, .e = e };
 	struct xread r = { 0 };
-	struct buf bb, bk, bs;
+	struct buf bb, bk, bs, bd;
 	enum errcode rc;
 
+	buf_init(&bd, RENDER_MAX);
 	buf_init(&bb, RENDER_MAX);
 	buf_init(&bk, RENDER_MAX);
 	buf_init(&bs, RENDER_MAX);
@@ -1291,17 +1364,31 @@ export_run(struct api *a, const struct export_opts *o, struct err *e)
 			(void)buf_puts(&bk, "---\n");
 		put_kv(&bk, &r.kvs[i], o->with_entries);
 	}
+	for (size_t i = 0; i < r.nd1s; i++) {
+		if (i)
+			(void)buf_puts(&bd, "---\n");
+		put_d1(&bd, &r.d1s[i], r.d1names[i]);
+	}
 	if (o->kind == 0 || o->kind == KIND_SECRET)
 		put_secrets(&bs, r.stores, r.nstores);
-	if (o->out_dir == NULL)
+	if (o->out_dir == NULL) {
+		if (bd.len && bk.len)
+			(void)buf_puts(&bk, "---\n");
+		(void)buf_append(&bk, bd.data, bd.len); /* after the namespaces */
 		rc = write_stream(o, api_account(a), &bb, &bk, &bs, e);
-	else
+	} else {
 		rc = write_files(o, api_account(a), &r, &bb, &bk, &bs, e);
+		if (rc == ERR_OK && (o->kind == 0 || o->kind == KIND_D1DATABASE))
+			rc = write_kind(o, EXPORT_FILE_D1, "D1 databases", api_account(a),
+			                r.nd1s ? NULL : "# The account has no D1 databases.\n", &bd,
+			                r.nd1s, "D1Database", e);
+	}
 out:
 	xread_release(&r);
 	free(x.data_dir);
 	buf_release(&bb);
 	buf_release(&bk);
 	buf_release(&bs);
+	buf_release(&bd);
 	return rc;
 }

@@ -13,6 +13,11 @@
  * - Cloudflare's "Default Multipart Abort Rule": cfstorage keeps it implicitly
  *   (docs/decisions.md), so it is left out, and `lifecycle` with it when it is
  *   the only rule.
+ * - D1 `migrations` and `locationHint`: the account does not say which folder
+ *   a schema came from, nor the hint a database was created with. A
+ *   D1Database is exported with its name, jurisdiction and read replication;
+ *   declaring `migrations.dir` later counts the rows of its migrations table
+ *   as applied.
  * - KV keys that a manifest cannot declare (whitespace or control characters,
  *   "." or "..", not UTF-8): listed in a comment and left alone by the plan.
  */
@@ -38,6 +43,7 @@
 #define EXPORT_FILE_BUCKETS "r2-buckets.yaml"
 #define EXPORT_FILE_KV "kv-namespaces.yaml"
 #define EXPORT_FILE_SECRETS "secrets.yaml"
+#define EXPORT_FILE_D1 "d1-databases.yaml"
 #define EXPORT_DATA_DIR "data"
 
 struct export_opts {
@@ -47,7 +53,8 @@ struct export_opts {
 	/* Also export each namespace's keys as `entries` (needs out_dir: values
 	 * that are not short text go to files under out_dir/data/). */
 	int with_entries;
-	/* 0 for every kind, or KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET. */
+	/* 0 for every kind, or KIND_R2BUCKET, KIND_KVNAMESPACE, KIND_SECRET,
+	 * KIND_D1DATABASE. */
 	int kind;
 	/* Replace files (and the data folder) a previous export wrote; without it
 	 * an existing target is refused before any request. */

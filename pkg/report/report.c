@@ -396,6 +396,15 @@ status_json(FILE *out, const struct state *st, const struct manifest_set *set,
 		buf_puts(&b, ",");
 		json_str(&b, "title", x->title);
 		buf_puts(&b, ",");
+		if (x->kind == KIND_D1DATABASE) {
+			json_str(&b, "databaseName", x->db_name);
+			buf_puts(&b, ",\"migrations\":[");
+			for (size_t k = 0; k < x->nmigs; k++) {
+				buf_puts(&b, k ? "," : "");
+				buf_json_string(&b, x->migs[k].name, strlen(x->migs[k].name));
+			}
+			buf_puts(&b, "],");
+		}
 		json_str(&b, "deletionPolicy", x->policy == DELETION_DELETE ? "Delete" : "Retain");
 		buf_puts(&b, ",");
 		json_str(&b, "origin", x->origin == ORIGIN_ADOPTED ? "adopted"
@@ -466,6 +475,10 @@ target_of(const struct inv_entry *x, char *buf, size_t len)
 	if (x->kind == KIND_R2BUCKET)
 		snprintf(buf, len, "%s%s%s%s", x->bucket_name ? x->bucket_name : "?",
 		         juris ? " (" : "", juris ? x->jurisdiction : "", juris ? ")" : "");
+	else if (x->kind == KIND_D1DATABASE)
+		snprintf(buf, len, "%s%s%s (%zu migration%s)", x->db_name ? x->db_name : "?",
+		         x->kv_id ? " " : "", x->kv_id ? x->kv_id : "", x->nmigs,
+		         x->nmigs == 1 ? "" : "s");
 	else
 		snprintf(buf, len, "%s%s%s", x->title ? x->title : "?", x->kv_id ? " " : "",
 		         x->kv_id ? x->kv_id : "");

@@ -144,6 +144,15 @@ expect_rc 2 "location change"
 expect_out 'requires replacement: locationHint weur → enam' "immutable locationHint refused"
 sed -i 's/locationHint: enam/locationHint: weur/' "$m/db.yaml"
 
+# export: a D1Database manifest without migrations, valid as it is
+cfs export --kind D1Database
+expect_rc 0 "export"
+cp "$tmp/cfs.out" "$tmp/exported.yaml"
+expect_out '^  readReplication: auto$' "export shows read replication"
+expect_no_out '^  migrations:' "export writes no migrations"
+cfs validate -f "$tmp/exported.yaml"
+expect_rc 0 "the export validates"
+
 # 8. a no-op plan over 5 databases: 1 list + 1 table read each (footer)
 for i in 1 2 3 4 5; do
 	printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: D1Database\nmetadata: {name: many-%s}\nspec:\n  deletionPolicy: Delete\n  migrations: {dir: migrations}\n' "$i"
