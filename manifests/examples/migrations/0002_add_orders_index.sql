@@ -1,0 +1,2 @@
+-- Orders are listed per user.
+CREATE INDEX orders_user_id ON orders (user_id);
