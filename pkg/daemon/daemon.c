@@ -190,6 +190,10 @@ rewatch(struct loop *l)
 	for (size_t i = 0; i < l->o->npaths; i++)
 		if (strcmp(l->o->paths[i], "-") != 0)
 			watch_tree(l, l->o->paths[i], 0, &seen);
+	/* D1 migrations folders: a new .sql file is a new migration */
+	for (size_t i = 0; i < l->set.n; i++)
+		if (l->set.items[i].kind == KIND_D1DATABASE && l->set.items[i].u.d1.migrations_real)
+			watch_tree(l, l->set.items[i].u.d1.migrations_real, 0, &seen);
 	manifest_dirset_release(&seen);
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = l->infd };
@@ -598,7 +602,8 @@ manifest_name(const struct loop *l, const struct inotify_event *ev)
 	if (ev->mask & IN_ISDIR)
 		return 1;
 	dot = strrchr(n, '.');
-	if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0))
+	if (dot && (strcmp(dot, ".yaml") == 0 || strcmp(dot, ".yml") == 0 ||
+	            strcmp(dot, ".sql") == 0)) /* .sql: a D1 migration */
 		return 1;
 	for (size_t i = 0; i < l->o->npaths; i++) {
 		const char *slash = strrchr(l->o->paths[i], '/');

@@ -212,6 +212,7 @@ struct d1_database_spec {
 	char *read_replication;  /* NULL (not managed), "auto" or "disabled" */
 	int has_migrations;
 	char *migrations_dir;    /* as written in the manifest */
+	char *migrations_real;   /* its real path (the daemon watches it); NULL if invalid */
 	char *migrations_table;  /* default D1_DEFAULT_MIGRATIONS_TABLE */
 	struct d1_migration *migrations; /* sorted by file name (= by number) */
 	size_t nmigrations;

@@ -1322,8 +1322,11 @@ parse_migrations(struct ctx *c, const struct ynode *m, struct d1_database_spec *
 	}
 	if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
 		report(c, dn, "migrations folder '%s' is not a folder", shown);
-	else
+	else {
 		manifest_d1_scan(s, real, root, s->dir_pos, c->d);
+		s->migrations_real = real; /* hand-over */
+		real = NULL;
+	}
 	free(real);
 	free(root);
 }

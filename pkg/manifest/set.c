@@ -126,6 +126,7 @@ manifest_resource_release(struct resource *r)
 		free(s->jurisdiction);
 		free(s->read_replication);
 		free(s->migrations_dir);
+		free(s->migrations_real);
 		free(s->migrations_table);
 		for (size_t i = 0; i < s->nmigrations; i++) {
 			free(s->migrations[i].name);

@@ -178,7 +178,29 @@ cfs apply --state "$tmp/many.json" --prune -f "$m/one.yaml"
 expect_rc 0 "prune with allowDataLoss"
 [ "$(many)" = 1 ] || fail "$(many) databases left, want 1"; ok
 
-# 10. kill -9 during a migration batch (200 ms of latency on every call)
+# 10. the daemon: a new migration file is applied; a failing one is reported
+# and backs off (1 s, 2 s, ...), never retried in a tight loop
+mkdir -p "$tmp/dm/migrations"
+printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: D1Database\nmetadata: {name: daemon-db}\nspec:\n  migrations: {dir: migrations}\n' > "$tmp/dm/db.yaml"
+printf 'CREATE TABLE d1 (x);\n' > "$tmp/dm/migrations/0001_d1.sql"
+run_daemon "$tmp/daemon.json" --interval 1h -f "$tmp/dm/db.yaml"
+daemon_ready 10 || fail "daemon not ready"; ok
+ddb() { python3 -c "import json; print([r.get('id','') for r in json.load(open('$tmp/daemon.json'))['resources']][0])" 2>/dev/null; }
+until_ok 10 sh -c "[ -n \"\$(python3 -c \"import json; print(json.load(open('$tmp/daemon.json'))['resources'][0]['migrations'][0]['name'])\" 2>/dev/null)\" ]" || fail "the daemon did not apply 0001"; ok
+printf 'CREATE TABLE d2 (x);\n' > "$tmp/dm/migrations/0002_d2.sql"
+until_ok 10 sh -c "[ \"\$(python3 -c \"import json; print(len(json.load(open('$tmp/daemon.json'))['resources'][0]['migrations']))\")\" = 2 ]" || fail "the daemon did not apply a new migration file"; ok
+dq0=$(routes POST /query 4)
+printf 'CREATE TABLE d3 (x,,);\n' > "$tmp/dm/migrations/0003_bad.sql"
+until_ok 10 sh -c "grep -c 'resource backing off\" kind=D1Database name=daemon-db' '$tmp/d.err' | grep -q '^[2-9]'" || fail "a failing migration does not back off"; ok
+grep -q 'level=warn msg="apply failure" kind=D1Database name=daemon-db.*0003_bad.sql' "$tmp/d.err" || grep -q '0003_bad.sql' "$tmp/d.err" || fail "the failure is not reported"; ok
+grep 'resource backing off" kind=D1Database name=daemon-db' "$tmp/d.err" | sed -n 's/.*retry_in_ms=\([0-9]*\).*/\1/p' | head -2 | tr '\n' ' ' > "$tmp/bo"
+[ "$(cat "$tmp/bo")" = "1000 2000 " ] || fail "backoff not doubling: $(cat "$tmp/bo")"; ok
+# each attempt is one batch and 2 rollback-only probes (the bisection)
+failed_q=$(( $(routes POST /query 4) - dq0 ))
+[ "$failed_q" -le 9 ] || fail "the failing migration was sent $failed_q times (3 requests an attempt) in ~3 s"; ok
+stop_daemon
+
+# 11. kill -9 during a migration batch (200 ms of latency on every call)
 emu_stop
 emu_start --latency-ms 200
 for i in 1 2 3 4; do printf 'CREATE TABLE k%s (x);\nINSERT INTO k%s VALUES (%s);\n' "$i" "$i" "$i" > "$tmp/k$i.sql"; done
