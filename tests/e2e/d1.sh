@@ -203,9 +203,10 @@ stop_daemon
 # 11. kill -9 during a migration batch (200 ms of latency on every call)
 emu_stop
 emu_start --latency-ms 200
-for i in 1 2 3 4; do printf 'CREATE TABLE k%s (x);\nINSERT INTO k%s VALUES (%s);\n' "$i" "$i" "$i" > "$tmp/k$i.sql"; done
-mkdir -p "$tmp/kill/migrations"; cp "$tmp"/k?.sql "$tmp/kill/migrations/"
-for i in 1 2 3 4; do mv "$tmp/kill/migrations/k$i.sql" "$tmp/kill/migrations/000${i}_k$i.sql"; done
+mkdir -p "$tmp/kill/migrations"
+for i in 1 2 3 4 5 6 7 8; do
+	printf 'CREATE TABLE k%s (x);\nINSERT INTO k%s VALUES (%s);\n' "$i" "$i" "$i" > "$tmp/kill/migrations/000${i}_k$i.sql"
+done
 printf 'apiVersion: cfstorage.dev/v1alpha1\nkind: D1Database\nmetadata: {name: killed}\nspec:\n  migrations: {dir: migrations}\n' > "$tmp/kill/db.yaml"
 w0=$(emu_stat writes)
 "$BIN/cfstorage" apply --state "$tmp/kill.json" -f "$tmp/kill/db.yaml" > "$tmp/cfs.out" 2>&1 &
@@ -217,15 +218,16 @@ kdb=$(api GET "/d1/database?name=killed" >/dev/null; python3 -c "import json; pr
 python3 - "$(rows "$kdb")" "$(tables "$kdb")" <<'PY' || fail "a migration is applied but unrecorded, or recorded but not applied"
 import sys
 rows, tables = sys.argv[1].split(), sys.argv[2].split()
-for i in range(1, 5):
+for i in range(1, 9):
     assert (f"000{i}_k{i}.sql" in rows) == (f"k{i}" in tables), (rows, tables)
 assert rows == sorted(rows) and rows == [f"000{i}_k{i}.sql" for i in range(1, len(rows) + 1)], rows
 PY
 ok
-echo "d1: kill -9 after $(rows "$kdb" | wc -w) of 4 migrations: each wholly applied with its row, or not at all"
+echo "d1: kill -9 after $(rows "$kdb" | wc -w) of 8 migrations: each wholly applied with its row, or not at all"
 cfs apply --state "$tmp/kill.json" -f "$tmp/kill/db.yaml"
 expect_rc 0 "apply after the kill"
-[ "$(rows "$kdb")" = "0001_k1.sql 0002_k2.sql 0003_k3.sql 0004_k4.sql" ] || fail "rows after the kill: $(rows "$kdb")"; ok
-[ "$(recorded "$tmp/kill.json" killed)" = "0001_k1.sql 0002_k2.sql 0003_k3.sql 0004_k4.sql" ] || fail "state after the kill: $(recorded "$tmp/kill.json" killed)"; ok
+all8="0001_k1.sql 0002_k2.sql 0003_k3.sql 0004_k4.sql 0005_k5.sql 0006_k6.sql 0007_k7.sql 0008_k8.sql"
+[ "$(rows "$kdb")" = "$all8" ] || fail "rows after the kill: $(rows "$kdb")"; ok
+[ "$(recorded "$tmp/kill.json" killed)" = "$all8" ] || fail "state after the kill: $(recorded "$tmp/kill.json" killed)"; ok
 
 echo "d1: $checks passed, 0 failed"
