@@ -126,9 +126,10 @@ const struct cli_help cli_helps[] = {
 	{ CLI_IMPORT,
 	  "usage: cfstorage import KIND NAME -f PATH...\n",
 	  "Adopts the existing resource that the manifest named NAME describes\n"
-	  "(KIND is R2Bucket, KVNamespace or Secret) without changing it. A Secret's\n"
-	  "versions are recorded from the account and its pointer is marked as\n"
-	  "cfstorage's; no version is written.\n" },
+	  "(KIND is R2Bucket, KVNamespace, Secret or D1Database) without changing\n"
+	  "it. A Secret's versions are recorded from the account and its pointer is\n"
+	  "marked as cfstorage's; no version is written. A D1Database's rows in its\n"
+	  "migrations table are recorded as applied.\n" },
 	{ CLI_STATE,
 	  "usage: cfstorage state show [--state URL]\n"
 	  "       cfstorage state unlock --force [--state r2://BUCKET/KEY]\n"
@@ -146,8 +147,9 @@ const struct cli_help cli_helps[] = {
 	  "usage: cfstorage export [--dir DIR [--force]] [--kind KIND] [--with-entries] [-o yaml]\n",
 	  "Writes manifests for every bucket (with lifecycle and CORS), KV namespace\n"
 	  "(with --with-entries, its keys; values that are not short text go to files\n"
-	  "under DIR/data/) and Secrets Store secret (as a comment: values cannot be\n"
-	  "read). Every resource carries adopt: true, so plan shows adopts only.\n"
+	  "under DIR/data/), D1 database (without migrations) and Secrets Store\n"
+	  "secret (as a comment: values cannot be read). Every resource carries\n"
+	  "adopt: true, so plan shows adopts only.\n"
 	  "Without --dir, YAML goes to standard output. A file DIR already holds (you\n"
 	  "may have edited it) is refused before any request unless --force.\n" },
 	{ CLI_NONE, NULL, NULL },

@@ -445,7 +445,7 @@ cli_cmd_import(const struct cli_opts *o)
 	if (o->nargs != 2)
 		return cli_fail("usage: cfstorage import KIND NAME -f PATH");
 	if ((k = kind_parse(o->args[0])) == 0)
-		return cli_fail("cannot import kind '%.32s' (R2Bucket, KVNamespace or Secret)", o->args[0]);
+		return cli_fail("cannot import kind '%.32s' (R2Bucket, KVNamespace, Secret or D1Database)", o->args[0]);
 	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
 		goto out;
 	if ((want = (struct resource *)manifest_find(&c.set, k, o->args[1])) == NULL) {
