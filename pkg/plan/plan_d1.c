@@ -128,6 +128,13 @@ plan_d1(struct plan *p, const struct resource *r, const struct snapshot *snap,
 	}
 	d = snapshot_d1_of(snap, inv && !inv->pending ? inv : NULL, s->database_name);
 	a->od1 = d;
+	if (d == NULL && inv && inv->kv_id && snapshot_d1_name(snap, s->database_name)) {
+		a->op = PLAN_REFUSE;
+		a->reason = xasprintf("database '%s' (%s) is gone, and another database with that "
+		                      "name exists: run 'cfstorage import D1Database %s' to take it "
+		                      "over", s->database_name, inv->kv_id, r->name);
+		return;
+	}
 	if (d == NULL) {
 		a->op = PLAN_CREATE;
 		a->create = 1;

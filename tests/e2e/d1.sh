@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
-ROOT=$(pwd)
+CFS=$(cd "$BIN" && pwd)/cfstorage # for runs from other folders
 . tests/lib/common.sh
 emu_start
 st=(--state "$tmp/state.json")
@@ -122,11 +122,11 @@ expect_rc 0 "the fixed migration and the later one"
 # 6. a second checkout with no state: import records ownership and every row,
 # then the plan is clean; also from inside the manifests folder
 cp -r "$m" "$tmp/checkout2"
-(cd "$tmp/checkout2" && "$ROOT/$BIN/cfstorage" import D1Database app-db --state "$tmp/state2.json" -f db.yaml) > "$tmp/cfs.out" 2>&1 || fail "import in a second checkout: $(cat "$tmp/cfs.out")"; ok
+(cd "$tmp/checkout2" && "$CFS" import D1Database app-db --state "$tmp/state2.json" -f db.yaml) > "$tmp/cfs.out" 2>&1 || fail "import in a second checkout: $(cat "$tmp/cfs.out")"; ok
 [ "$(recorded "$tmp/state2.json" app-db | wc -w)" = 6 ] || fail "import recorded: $(recorded "$tmp/state2.json" app-db)"; ok
-(cd "$tmp/checkout2" && "$ROOT/$BIN/cfstorage" plan --state "$tmp/state2.json" -f db.yaml) > "$tmp/cfs.out" 2>&1; rc=$?
+(cd "$tmp/checkout2" && "$CFS" plan --state "$tmp/state2.json" -f db.yaml) > "$tmp/cfs.out" 2>&1; rc=$?
 expect_rc 0 "second checkout plans clean"
-(cd "$m" && "$ROOT/$BIN/cfstorage" plan --state "$tmp/state.json" -f db.yaml) > "$tmp/cfs.out" 2>&1; rc=$?
+(cd "$m" && "$CFS" plan --state "$tmp/state.json" -f db.yaml) > "$tmp/cfs.out" 2>&1; rc=$?
 expect_rc 0 "plan from inside the manifests folder (relative migrations dir)"
 
 # 7. readReplication is mutable; locationHint is not

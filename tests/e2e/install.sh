@@ -79,8 +79,8 @@ fi
 # The engine: __complete WORD... prints the candidates for the last word.
 comp() { "$usr/bin/cfstorage" __complete "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
 [ "$(comp plan --pru)" = "--prune" ] || fail "plan --pru: '$(comp plan --pru)'"; ok
-[ "$(comp import '')" = "R2Bucket KVNamespace Secret" ] || fail "import kinds: '$(comp import '')'"; ok
-[ "$(comp export --kind '')" = "R2Bucket KVNamespace Secret" ] || fail "export --kind"; ok
+[ "$(comp import '')" = "R2Bucket KVNamespace Secret D1Database" ] || fail "import kinds: '$(comp import '')'"; ok
+[ "$(comp export --kind '')" = "R2Bucket KVNamespace Secret D1Database" ] || fail "export --kind"; ok
 [ "$(comp va)" = "validate" ] || fail "command prefix: '$(comp va)'"; ok
 [ "$(comp --local pl)" = "plan" ] || fail "command after a global flag: '$(comp --local pl)'"; ok
 [ "$(comp plan -o '')" = "text json markdown" ] || fail "plan -o: '$(comp plan -o '')'"; ok
@@ -117,7 +117,7 @@ got=$(bash -c 'source "$1"; COMP_WORDS=("$2" plan --pru); COMP_CWORD=2; _cfstora
 	COMP_WORDS=("$2" export --kind =); COMP_CWORD=3; _cfstorage; echo "${COMPREPLY[*]}"
 	COMP_WORDS=("$2" apply ""); COMP_CWORD=2; _cfstorage; echo "${#COMPREPLY[@]}"' _ \
 	"$usr/share/bash-completion/completions/cfstorage" "$usr/bin/cfstorage")
-[ "$got" = $'--prune\nR2Bucket KVNamespace Secret\n0' ] || fail "bash completion: $got"; ok
+[ "$got" = $'--prune\nR2Bucket KVNamespace Secret D1Database\n0' ] || fail "bash completion: $got"; ok
 # And the zsh one, with compadd and _files stood in for.
 if command -v zsh >/dev/null 2>&1; then
 	got=$(cd "$root" && zsh -fc 'compadd() { print -r -- "${(@P)2}"; }; _files() { print FILES; }

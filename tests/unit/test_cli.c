@@ -93,7 +93,7 @@ test_complete(void **state)
 	assert_string_equal(out, "yaml\n");
 	free(out);
 	out = complete(4, (char *const[]){ "export", "--kind", "=", "" }); /* bash's split */
-	assert_string_equal(out, "R2Bucket\nKVNamespace\nSecret\n");
+	assert_string_equal(out, "R2Bucket\nKVNamespace\nSecret\nD1Database\n");
 	free(out);
 	out = complete(2, (char *const[]){ "export", "--kind=S" }); /* zsh's word */
 	assert_string_equal(out, "--kind=Secret\n");

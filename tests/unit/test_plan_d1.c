@@ -272,6 +272,23 @@ immutable_changes_refused(void **state)
 }
 
 static void
+recreated_outside_refused(void **state)
+{
+	struct fx *f = *state;
+	struct plan_action *a;
+
+	want_db(f, "app", NULL);
+	owned(f, "app", "u-old", NULL);
+	a = plan(f);
+	assert_int_equal(a->op, PLAN_CREATE); /* deleted outside: created again */
+	assert_non_null(strstr(a->reason, "deleted outside cfstorage"));
+	have_db(f, "u-new", "app", NULL, NULL, NULL);
+	a = plan(f);
+	assert_int_equal(a->op, PLAN_REFUSE); /* someone made another one */
+	assert_non_null(strstr(a->reason, "another database with that name"));
+}
+
+static void
 unowned_refused_or_adopted(void **state)
 {
 	struct fx *f = *state;
@@ -361,6 +378,7 @@ main(void)
 		T(wrangler_rows_count_as_applied),
 		T(replication_changes),
 		T(immutable_changes_refused),
+		T(recreated_outside_refused),
 		T(unowned_refused_or_adopted),
 		T(orphan_with_tables_kept),
 		cmocka_unit_test(sql_split_keeps_lines),
