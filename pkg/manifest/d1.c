@@ -40,6 +40,67 @@ word_is(const char *w, size_t n, const char *kw)
 	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
 }
 
+/* The splitter's progress through one text. */
+struct splitter {
+	const char *sql;
+	size_t len;
+	struct sql_stmt *v;
+	size_t n, cap;
+	size_t start;            /* where the open statement starts */
+	unsigned sline, scol;
+	int in_stmt;
+	unsigned words;          /* words of the open statement seen (100: not a CREATE) */
+	int trigger, depth, begun; /* a CREATE TRIGGER: BEGIN/CASE depth, BEGIN seen */
+};
+
+/* Closes the open statement at the ';' (or the end) at i. */
+static void
+close_stmt(struct splitter *p, size_t i)
+{
+	if (p->in_stmt) {
+		size_t e = i;
+
+		while (e > p->start && isspace((unsigned char)p->sql[e - 1]))
+			e--;
+		if (p->n == p->cap) {
+			p->cap = p->cap ? p->cap * 2 : 16;
+			p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
+		}
+		p->v[p->n++] = (struct sql_stmt){ p->start, e - p->start, p->sline, p->scol };
+	}
+	p->in_stmt = p->trigger = p->depth = p->begun = 0;
+	p->words = 0;
+}
+
+/* The word sql[i..w): tells a CREATE [TEMP] TRIGGER, and inside one counts
+ * BEGIN and CASE against END. */
+static void
+word(struct splitter *p, size_t i, size_t w)
+{
+	const char *s = p->sql + i;
+	size_t l = w - i;
+
+	if (p->words == 0 && !word_is(s, l, "CREATE"))
+		p->words = 100; /* not a CREATE: no trigger */
+	else if (p->words == 1 || p->words == 2) {
+		if (word_is(s, l, "TRIGGER"))
+			p->trigger = 1;
+		else if (!word_is(s, l, "TEMP") && !word_is(s, l, "TEMPORARY"))
+			p->words = 100;
+	}
+	p->words++;
+	if (!p->trigger)
+		return;
+	if (word_is(s, l, "BEGIN")) {
+		p->depth++;
+		p->begun = 1;
+	} else if (word_is(s, l, "CASE")) {
+		p->depth++;
+	} else if (word_is(s, l, "END") && p->depth > 0) {
+		p->depth--;
+	}
+}
+
 /*
  * One pass over the text with a small state machine. A statement starts at
  * its first byte that is neither blank nor inside a comment; it ends at a ';'
@@ -50,124 +111,61 @@ word_is(const char *w, size_t n, const char *kw)
 size_t
 manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
 {
+	struct splitter p = { .sql = sql, .len = len };
 	enum sql_state st = S_CODE;
-	struct sql_stmt *v = NULL;
-	size_t n = 0, cap = 0, start = 0, words = 0;
-	unsigned line = 1, col = 1, sline = 0, scol = 0;
-	int in_stmt = 0, trigger = 0, depth = 0, begun = 0;
+	unsigned line = 1, col = 1;
 
 	for (size_t i = 0; i <= len; i++) {
 		char ch = i < len ? sql[i] : ';'; /* the end closes the last statement */
 		char nx = i + 1 < len ? sql[i + 1] : '\0';
-		int at_end = i == len;
+		char close = st == S_SQUOTE ? '\'' : st == S_DQUOTE ? '"' : st == S_BACKTICK ? '`' : ']';
 
-		if (at_end)
+		if (i == len)
 			st = S_CODE; /* an unterminated quote or comment: the server says so */
-		switch (st) {
-		case S_LINE:
-			if (ch == '\n')
-				st = S_CODE;
-			break;
-		case S_BLOCK:
-			if (ch == '*' && nx == '/') {
-				st = S_CODE;
-				i++;
-				col++;
-			}
-			break;
-		case S_SQUOTE:
-		case S_DQUOTE:
-		case S_BACKTICK:
-		case S_BRACKET: {
-			char close = st == S_SQUOTE ? '\'' : st == S_DQUOTE ? '"' :
-			             st == S_BACKTICK ? '`' : ']';
-
-			if (ch == close && st != S_BRACKET && nx == close) {
+		if (st == S_LINE && ch == '\n') {
+			st = S_CODE;
+		} else if (st == S_BLOCK && ch == '*' && nx == '/') {
+			st = S_CODE;
+			i++;
+			col++;
+		} else if (st != S_CODE && st != S_LINE && st != S_BLOCK && ch == close) {
+			if (st != S_BRACKET && nx == close) {
 				i++; /* a doubled quote is a quote */
 				col++;
-			} else if (ch == close) {
+			} else {
 				st = S_CODE;
 			}
-			break;
-		}
-		case S_CODE:
-			if (!at_end && ch == '-' && nx == '-') {
-				st = S_LINE;
-				break;
+		} else if (st != S_CODE) {
+			/* inside a comment or a quote */
+		} else if (i < len && ch == '-' && nx == '-') {
+			st = S_LINE;
+		} else if (i < len && ch == '/' && nx == '*') {
+			st = S_BLOCK;
+			i++;
+			col++;
+		} else if (ch == ';') {
+			if (!(p.in_stmt && p.trigger && !(p.begun && p.depth == 0) && i < len))
+				close_stmt(&p, i); /* else: a statement of the trigger's body */
+		} else if (!isspace((unsigned char)ch)) {
+			if (!p.in_stmt) {
+				p.in_stmt = 1;
+				p.start = i;
+				p.sline = line;
+				p.scol = col;
 			}
-			if (!at_end && ch == '/' && nx == '*') {
-				st = S_BLOCK;
-				i++;
-				col++;
-				break;
-			}
-			if (ch == ';') {
-				if (in_stmt && trigger && !(begun && depth == 0) && !at_end)
-					break; /* a statement of the trigger's body */
-				if (in_stmt) {
-					size_t e = i;
-
-					while (e > start && isspace((unsigned char)sql[e - 1]))
-						e--;
-					if (n == cap) {
-						cap = cap ? cap * 2 : 16;
-						v = xrealloc(v, cap * sizeof(*v));
-					}
-					v[n].off = start;
-					v[n].len = e - start;
-					v[n].line = sline;
-					v[n].col = scol;
-					n++;
-				}
-				in_stmt = trigger = depth = begun = 0;
-				words = 0;
-				break;
-			}
-			if (isspace((unsigned char)ch))
-				break;
-			if (!in_stmt) {
-				in_stmt = 1;
-				start = i;
-				sline = line;
-				scol = col;
-			}
-			if (ch == '\'')
-				st = S_SQUOTE;
-			else if (ch == '"')
-				st = S_DQUOTE;
-			else if (ch == '`')
-				st = S_BACKTICK;
-			else if (ch == '[')
-				st = S_BRACKET;
-			else if (isalpha((unsigned char)ch) || ch == '_') {
+			if (ch == '\'' || ch == '"' || ch == '`' || ch == '[') {
+				st = ch == '\'' ? S_SQUOTE : ch == '"' ? S_DQUOTE : ch == '`' ? S_BACKTICK
+				                                                             : S_BRACKET;
+			} else if (isalpha((unsigned char)ch) || ch == '_') {
 				size_t w = i;
 
 				while (w < len && (isalnum((unsigned char)sql[w]) || sql[w] == '_' ||
 				                   sql[w] == '$'))
 					w++;
-				if (words == 0 && !word_is(sql + i, w - i, "CREATE"))
-					words = 100; /* not a CREATE: no trigger */
-				else if (words == 1 || words == 2) {
-					if (word_is(sql + i, w - i, "TRIGGER"))
-						trigger = 1;
-					else if (!word_is(sql + i, w - i, "TEMP") &&
-					         !word_is(sql + i, w - i, "TEMPORARY"))
-						words = 100;
-				}
-				words++;
-				if (trigger) {
-					if (word_is(sql + i, w - i, "BEGIN")) {
-						depth++;
-						begun = 1;
-					} else if (word_is(sql + i, w - i, "CASE"))
-						depth++;
-					else if (word_is(sql + i, w - i, "END") && depth > 0)
-						depth--;
-				}
+				word(&p, i, w);
 				col += (unsigned)(w - i - 1);
 				i = w - 1;
 			}
-			break;
 		}
 		if (i < len && sql[i] == '\n') {
 			line++;
@@ -176,8 +174,8 @@ manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
 			col++;
 		}
 	}
-	*out = v;
-	return n;
+	*out = p.v;
+	return p.n;
 }
 
 /* ---- reading ---- */
