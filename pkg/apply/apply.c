@@ -77,6 +77,19 @@ apply_succeeded(struct applier *ap, const struct plan_action *a)
 		tell(ap, a, NULL);
 }
 
+void
+apply_finished(struct applier *ap, const struct plan_action *a)
+{
+	const struct apply_result *r = ap->res;
+
+	for (size_t i = 0; i < r->nfailures; i++)
+		if (r->failures[i].kind == a->kind && strcmp(r->failures[i].name, a->name) == 0) {
+			tell(ap, a, r->failures[i].msg);
+			return;
+		}
+	tell(ap, a, NULL);
+}
+
 /* Has a failure of the action been recorded? */
 static int
 failed_before(const struct apply_result *r, const struct plan_action *a)
@@ -93,9 +106,9 @@ apply_fail(struct applier *ap, const struct plan_action *a, const char *msg)
 	struct apply_result *r = ap->res;
 	struct inv_entry *x;
 
-	/* a Secret's job is secrets.c's, a D1 database's d1.c's: the first failure
-	 * is the outcome */
-	if ((a->kind == KIND_SECRET || a->kind == KIND_D1DATABASE) && !failed_before(r, a))
+	/* a Secret's job is secrets.c's: its first failure is told as it happens
+	 * (a D1 database's job tells its outcome as it ends: apply_finished) */
+	if (a->kind == KIND_SECRET && !failed_before(r, a))
 		tell(ap, a, msg);
 
 	r->failures = xrealloc(r->failures, (r->nfailures + 1) * sizeof(*r->failures));
@@ -556,10 +569,14 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		struct plan_action *x = &p->v[i];
 		struct job *j;
 
-		if (!has_job(x) || x->kind == KIND_D1DATABASE) /* D1: below */
+		if (!has_job(x))
 			continue;
 		if (x->kind == KIND_SECRET) {
 			apply_secret(&ap, x); /* a job of its own (secrets.c) */
+			continue;
+		}
+		if (x->kind == KIND_D1DATABASE) {
+			apply_d1(&ap, x); /* a job of its own (d1.c) */
 			continue;
 		}
 		j = xcalloc(1, sizeof(*j));
@@ -568,10 +585,6 @@ apply_run(struct api *a, struct plan *p, struct state *st, int64_t now,
 		advance(j);
 	}
 	api_wait(a);
-	/* D1 databases after the others: each runs its migrations in order (d1.c) */
-	for (size_t i = 0; i < p->n && !res->state_error; i++)
-		if (p->v[i].kind == KIND_D1DATABASE)
-			apply_d1(&ap, &p->v[i]);
 	apply_stores_release(&ap);
 	ap.dirty = 1;
 	apply_save(&ap, 1);

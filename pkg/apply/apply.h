@@ -1,7 +1,8 @@
 /*
  * apply: executes a plan through the API with bounded concurrency. Each
  * action is a small state machine (create → check → storage class →
- * lifecycle → CORS → record; for a Secret, its rotation's steps) advanced
+ * lifecycle → CORS → record; for a Secret, its rotation's steps; for a D1
+ * database, its create and migrations one batch at a time) advanced
  * from API callbacks, all of them together; one action's failure never stops
  * the others. Creates are written ahead to the state as
  * pending, so a run killed at any point is completed by the next one instead
@@ -44,10 +45,10 @@ struct apply_result {
 /*
  * Told of each action's outcome as it completes, from the thread that runs
  * apply_run (between API callbacks): failure is NULL when the action is done,
- * else the message recorded in apply_result (borrowed for the call). A
- * Secret's failure is told as it happens, its success once the run's calls
- * are all done (its job is secrets.c's). For a live display; it must not
- * call into the api.
+ * else the message recorded in apply_result (borrowed for the call). Each
+ * action is told once: a Secret's failure as it happens, its success as its
+ * job ends; a D1 database's outcome (its first failure) as its job ends. For
+ * a live display; it must not call into the api.
  */
 typedef void (*apply_outcome_fn)(const struct plan_action *a, const char *failure, void *user);
 

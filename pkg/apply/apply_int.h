@@ -1,4 +1,4 @@
-/* Private to pkg/apply: what apply.c and secrets.c share. */
+/* Private to pkg/apply: what apply.c, secrets.c and d1.c share. */
 #ifndef CFS_APPLY_INT_H
 #define CFS_APPLY_INT_H
 
@@ -37,8 +37,12 @@ void apply_save(struct applier *ap, int force);
 /* Starts one Secret action's job: its steps are calls run by api_wait()
  * alongside every other job of the run; its outcome is recorded as it ends. */
 void apply_secret(struct applier *ap, struct plan_action *a);
-/* Runs one D1Database action to completion (synchronous calls; d1.c). */
+/* Starts one D1Database action's job (d1.c): create, read replication, its
+ * pending migrations one batch at a time, or a delete; calls run by
+ * api_wait() alongside every other job; its outcome recorded as it ends. */
 void apply_d1(struct applier *ap, struct plan_action *a);
+/* A job has ended: the hook hears its first recorded failure, or success. */
+void apply_finished(struct applier *ap, const struct plan_action *a);
 /* Forgets the Secrets Store ids the run learnt. */
 void apply_stores_release(struct applier *ap);
 

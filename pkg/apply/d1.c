@@ -14,6 +14,15 @@
  * statement is found by bisection over the batch's prefixes, each probe ending
  * in a statement that must fail (so every probe rolls back): at most
  * log2(statements) + 1 extra requests, only after a failure.
+ *
+ * Each D1Database action is a job of apply's machine, as a Secret is: a step
+ * enum (enum dstep) advanced from API callbacks, one call in flight per
+ * database, so the migrations of one database keep their order (each batch
+ * is sent only after the previous one's row is recorded and the state saved)
+ * while databases, buckets, namespaces and Secrets progress together within
+ * the API's concurrency and request budget. A cancelled run (SIGINT) fails
+ * the next call of every job, so each database stops between two steps with
+ * what it did recorded; the hook hears each action once, as its job ends.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,197 +105,66 @@ batch_build(const struct d1_database_spec *s, const struct d1_migration *m,
 	return ERR_OK;
 }
 
-/* One probe: items [0, k) of b then D1_PROBE_SQL, which fails, so nothing
- * stays. 1 when the probe's own error came back (the k items ran), 0 when
- * an earlier item failed, -1 when the answer says neither. */
-static int
-probe(struct applier *ap, const char *uuid, const struct mig_batch *b, size_t k,
-      struct api_d1_stmt *scratch)
-{
-	struct api_call *c;
-	char *msg;
-	int r;
+/* A D1Database job's steps; the ones marked (call) send one. */
+enum dstep {
+	DS_START = 0,
+	DS_CREATE,      /* (call) the create */
+	DS_LOOKUP,      /* (call) a list page: the database after a create that got no
+	                   answer or was refused as existing */
+	DS_SETUP,       /* the inventory's record of the declared fields */
+	DS_REPLICATION, /* (call) the read replication mode */
+	DS_FOUND,       /* rows of the table the state lacked, recorded */
+	DS_MIGRATE,     /* (call) the batch of migration d1_run[mig] */
+	DS_PROBE,       /* (call) a bisection probe of the batch that failed */
+	DS_DELETE,      /* (call) the delete */
+	DS_FORGET,      /* the inventory's record goes */
+	DS_FINISH,      /* the outcome recorded and saved */
+	DS_DONE,
+};
 
-	memcpy(scratch, b->v, k * sizeof(*scratch));
-	scratch[k] = (struct api_d1_stmt){ D1_PROBE_SQL, strlen(D1_PROBE_SQL), NULL, 0 };
-	if ((c = api_op_d1_batch(uuid, scratch, k + 1)) == NULL)
-		return -1;
-	(void)api_call_sync(ap->api, c);
-	if (c->rc == ERR_OK || c->rc == ERR_TRANSIENT || c->status >= 500 || c->status == 0) {
-		api_call_free(c);
-		return -1;
-	}
-	msg = api_d1_error(c);
-	r = strstr(msg ? msg : c->err.msg, D1_PROBE_TABLE) != NULL;
-	free(msg);
-	api_call_free(c);
-	return r;
+/* One D1Database action's job: one call in flight at a time. */
+struct d1_job {
+	struct applier *ap;
+	struct plan_action *a;
+	enum dstep step;
+	int wa_new;              /* the write-ahead added the inventory entry */
+	int failed;              /* a failure is recorded: no migration is sent after it */
+	unsigned create_attempts;
+	int page;                /* DS_LOOKUP: the list page (1-based) */
+	size_t mig;              /* the next migration, an index into a->d1_run */
+	struct mig_batch b;      /* the batch of d1_run[mig] while it is sent or bisected */
+	char *why;               /* the failed batch's error: the server's, else ours */
+	struct api_d1_stmt *scratch; /* a probe's items */
+	size_t lo, hi;           /* bisection: the prefix [0, lo) runs, [0, hi) fails */
+};
+
+static void job_advance(struct d1_job *j);
+
+/* The inventory entry of the job's database (stable: entries never move). */
+static struct inv_entry *
+inv(const struct d1_job *j)
+{
+	return state_find(j->ap->st, j->a->kind, j->a->name);
 }
 
-/*
- * Which item of the failed batch b failed: the longest prefix that runs,
- * found by bisection over probes (ceil(log2(items)) requests). The full
- * batch failed, so the prefix of all items does not run; the empty one does.
- * Returns the index into b->v, or -1 when a probe went wrong.
- */
-static long
-bisect(struct applier *ap, const char *uuid, const struct mig_batch *b)
+/* Records a failure of the job's action (told to the hook when the job
+ * ends); no migration is sent after it. */
+static void
+d1_fail(struct d1_job *j, const char *msg)
 {
-	struct api_d1_stmt *scratch = xcalloc(b->n + 1, sizeof(*scratch));
-	size_t lo = 0, hi = b->n;
-	long found = -1;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = probe(ap, uuid, b, mid, scratch);
-
-		if (r < 0)
-			goto out;
-		if (r)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	found = (long)lo;
-out:
-	free(scratch);
-	return found;
+	apply_fail(j->ap, j->a, msg);
+	j->failed = 1;
 }
 
-/* Applies migration m: one batch; on failure the message names the file and
- * line of the failing statement. 0, or -1 with the failure recorded. */
-static int
-run_migration(struct applier *ap, struct plan_action *a, struct inv_entry *x,
-              const char *uuid, const struct d1_migration *m, size_t later)
+static void on_call(struct api_call *c, void *user);
+
+static void
+submit(struct d1_job *j, struct api_call *c)
 {
-	const struct d1_database_spec *s = &a->want->u.d1;
-	struct mig_batch b;
-	struct api_call *c;
-	struct err e;
-	char *msg = NULL, *path = NULL, *srv = NULL, notrun[96] = "";
-	int rc = -1;
-
-	err_clear(&e);
-	if (later)
-		snprintf(notrun, sizeof(notrun), "; %zu later migration%s not run", later,
-		         later == 1 ? "" : "s");
-	if (batch_build(s, m, &b, &e) != ERR_OK) {
-		msg = xasprintf("migration %s: %s%s", m->name, e.msg, notrun);
-		goto out;
-	}
-	if ((c = api_op_d1_batch(uuid, b.v, b.n)) == NULL) {
-		msg = xasprintf("migration %s is over %u bytes as a request%s", m->name,
-		                API_D1_BODY_MAX, notrun);
-		goto out;
-	}
-	(void)api_call_sync(ap->api, c);
-	if (c->rc == ERR_OK) {
-		api_call_free(c);
-		inv_migration_add(x, m->name, m->hash, MIG_APPLIED);
-		ap->dirty = 1;
-		apply_save(ap, 1);
-		log_info("migration applied", "kind=D1Database name=%s migration=%s statements=%zu",
-		         a->name, m->name, b.nst);
-		rc = 0;
-		goto out;
-	}
-	srv = api_d1_error(c);
-	path = shown_path(s, m);
-	if (c->rc == ERR_TRANSIENT || c->status >= 500 || c->status == 0) {
-		/* no answer: it committed or not, wholly; the next plan reads its row */
-		msg = xasprintf("migration %s: no answer (%s); its outcome is read from the "
-		                "table '%s' on the next run%s", m->name, c->err.msg,
-		                s->migrations_table, notrun);
-	} else {
-		long at = bisect(ap, uuid, &b);
-		const char *why = srv ? srv : c->err.msg;
-
-		if (at >= 1 && (size_t)at <= b.nst)
-			msg = xasprintf("migration %s failed at %s:%u: %s (nothing of it was applied)%s",
-			                m->name, path, b.st[at - 1].line, why, notrun);
-		else if (at == (long)b.nst + 1)
-			msg = xasprintf("migration %s: recording it in the table '%s' failed: %s "
-			                "(nothing of it was applied)%s", m->name, s->migrations_table,
-			                why, notrun);
-		else if (at == 0)
-			msg = xasprintf("migration %s: creating the table '%s' failed: %s%s", m->name,
-			                s->migrations_table, why, notrun);
-		else
-			msg = xasprintf("migration %s failed (%s): %s (nothing of it was applied)%s",
-			                m->name, path, why, notrun);
-	}
-	api_call_free(c);
-out:
-	if (msg)
-		apply_fail(ap, a, msg);
-	free(msg);
-	free(path);
-	free(srv);
-	batch_release(&b);
-	return rc;
+	api_submit(j->ap->api, c, on_call, j);
 }
 
-/* Finds the database named `name` by listing (a create that timed out or
- * found the name taken); its uuid, or NULL. */
-static char *
-lookup(struct applier *ap, const char *name, struct err *e)
-{
-	struct obs_d1 *v = NULL;
-	size_t n = 0;
-	char *uuid = NULL;
-
-	if (api_d1_list(ap->api, &v, &n, e) == ERR_OK)
-		for (size_t i = 0; i < n && !uuid; i++)
-			if (strcmp(v[i].name, name) == 0)
-				uuid = xstrdup(v[i].uuid);
-	for (size_t i = 0; i < n; i++)
-		obs_d1_release(&v[i]);
-	free(v);
-	return uuid;
-}
-
-/* Creates the database; its uuid, or NULL with the failure recorded. A create
- * without an answer, or refused as existing, is looked up before it is sent
- * again (no_blind_retry). */
-static char *
-create(struct applier *ap, struct plan_action *a, int *failed)
-{
-	const struct d1_database_spec *s = &a->want->u.d1;
-	char *uuid = NULL, msg[ERR_MSG_MAX + 64];
-
-	*failed = 0;
-	for (unsigned attempt = 0; attempt < APPLY_CREATE_ATTEMPTS && !uuid; attempt++) {
-		struct api_call *c = api_op_d1_create(s->database_name, s->location_hint,
-		                                      s->jurisdiction, s->read_replication);
-		struct obs_d1 d;
-		struct err e;
-
-		(void)api_call_sync(ap->api, c);
-		if (c->rc == ERR_OK && api_parse_d1(c, &d) == 0) {
-			uuid = d.uuid;
-			d.uuid = NULL; /* hand-over */
-			obs_d1_release(&d);
-		} else if (c->rc == ERR_OK || c->rc == ERR_TRANSIENT || c->rc == ERR_CONFLICT ||
-		           c->cf_code == API_CF_D1_EXISTS) {
-			if (c->rc == ERR_OK)
-				obs_d1_release(&d);
-			err_clear(&e);
-			uuid = lookup(ap, s->database_name, &e);
-		} else {
-			snprintf(msg, sizeof(msg), "create failed: %s", c->err.msg);
-			apply_fail(ap, a, msg);
-			*failed = 1;
-			api_call_free(c);
-			return NULL;
-		}
-		api_call_free(c);
-	}
-	if (uuid == NULL) {
-		apply_fail(ap, a, "create failed: the database is still absent after retries");
-		*failed = 1;
-	}
-	return uuid;
-}
+/* ---- create ---- */
 
 /* The inventory's record of the declared fields (not the condition). */
 static void
@@ -302,105 +180,480 @@ record_fields(struct applier *ap, struct plan_action *a, struct inv_entry *x)
 	ap->dirty = 1;
 }
 
-void
-apply_d1(struct applier *ap, struct plan_action *a)
+/* Write-ahead: a create is recorded as pending, with no migration (a new
+ * database holds none), and saved before it is sent. 0, or -1 after
+ * recording that the state could not be saved. */
+static int
+write_ahead(struct d1_job *j)
 {
 	struct inv_entry *x;
-	char *uuid = NULL, ts[32];
-	int failed = 0, wa_new;
 
-	if (a->op == PLAN_REFUSE || (a->op == PLAN_NOOP && !a->record))
-		return;
-	if (a->op == PLAN_FORGET || a->op == PLAN_DELETE) {
-		if (a->op == PLAN_DELETE) {
-			struct api_call *c = api_op_d1_delete(a->od1->uuid);
+	j->wa_new = inv(j) == NULL;
+	x = state_upsert(j->ap->st, j->a->kind, j->a->name);
+	record_fields(j->ap, j->a, x);
+	inv_set(&x->kv_id, NULL);
+	x->pending = 1;
+	for (size_t i = 0; i < x->nmigs; i++)
+		free(x->migs[i].name);
+	free(x->migs);
+	x->migs = NULL;
+	x->nmigs = 0;
+	apply_save(j->ap, 1);
+	if (j->ap->res->state_error) {
+		d1_fail(j, "the state could not be saved: nothing was sent");
+		return -1;
+	}
+	return 0;
+}
 
-			(void)api_call_sync(ap->api, c);
-			if (c->rc != ERR_OK && c->rc != ERR_NOTFOUND) {
-				char msg[ERR_MSG_MAX + 64];
+/* A create that certainly did not happen must not stay pending: an entry the
+ * write-ahead added goes; an older one keeps its record, no longer pending. */
+static void
+unpend(struct d1_job *j)
+{
+	struct inv_entry *x = inv(j);
 
-				snprintf(msg, sizeof(msg), "delete failed: %s", c->err.msg);
-				apply_fail(ap, a, msg);
-				api_call_free(c);
-				return;
-			}
-			api_call_free(c);
-		}
-		state_remove(ap->st, a->kind, a->name);
-		ap->dirty = 1;
-		ap->res->done[a->op]++;
-		apply_save(ap, 1);
-		apply_succeeded(ap, a);
+	if (x && j->wa_new)
+		state_remove(j->ap->st, j->a->kind, j->a->name);
+	else if (x)
+		x->pending = 0;
+	j->ap->dirty = 1;
+	apply_save(j->ap, 1);
+}
+
+/* The database exists with `uuid`: recorded, no longer pending, saved. */
+static void
+created(struct d1_job *j, const char *uuid)
+{
+	struct inv_entry *x = inv(j);
+
+	inv_set(&x->kv_id, uuid);
+	x->pending = 0;
+	j->ap->dirty = 1;
+	apply_save(j->ap, 1);
+	j->step = DS_SETUP;
+}
+
+/*
+ * The create's answer. One that got no answer, or was refused as existing
+ * (wrangler's 7502), is looked up in the list before it is sent again
+ * (no_blind_retry); any other refusal ends the job.
+ */
+static void
+create_answer(struct d1_job *j, struct api_call *c)
+{
+	struct obs_d1 d;
+	char msg[ERR_MSG_MAX + 64];
+
+	memset(&d, 0, sizeof(d));
+	if (c->rc == ERR_OK && api_parse_d1(c, &d) == 0) {
+		created(j, d.uuid);
+	} else if (c->rc == ERR_OK || c->rc == ERR_TRANSIENT || c->rc == ERR_CONFLICT ||
+	           c->cf_code == API_CF_D1_EXISTS) {
+		j->step = DS_LOOKUP;
+		j->page = 1;
+	} else {
+		snprintf(msg, sizeof(msg), "create failed: %s", c->err.msg);
+		d1_fail(j, msg);
+		unpend(j);
+		j->step = DS_DONE;
+	}
+	obs_d1_release(&d);
+}
+
+/* A list page's answer: the database found by name, or the next page, or the
+ * create again (at most APPLY_CREATE_ATTEMPTS in all). */
+static void
+lookup_answer(struct d1_job *j, struct api_call *c)
+{
+	const char *name = j->a->want->u.d1.database_name;
+	struct obs_d1 *v = NULL;
+	size_t n = 0;
+	int last = 1, count = c->rc == ERR_OK ? api_parse_d1_page(c, j->page, &v, &n, &last) : -1;
+	const char *uuid = NULL;
+
+	for (size_t i = 0; i < n && !uuid; i++)
+		if (strcmp(v[i].name, name) == 0)
+			uuid = v[i].uuid;
+	if (uuid) {
+		created(j, uuid);
+	} else if (count >= 0 && !last && j->page < API_D1_LIST_MAX_PAGES) {
+		j->page++; /* the same step asks for the next page */
+	} else if (j->create_attempts < APPLY_CREATE_ATTEMPTS) {
+		j->step = DS_CREATE;
+	} else {
+		d1_fail(j, "create failed: the database is still absent after retries");
+		unpend(j);
+		j->step = DS_DONE;
+	}
+	for (size_t i = 0; i < n; i++)
+		obs_d1_release(&v[i]);
+	free(v);
+}
+
+/* ---- migrations ---- */
+
+/* The migration the job is at. */
+static const struct d1_migration *
+cur_mig(const struct d1_job *j)
+{
+	return &j->a->want->u.d1.migrations[j->a->d1_run[j->mig]];
+}
+
+/* "; N later migrations not run" after the one the job is at, or "". */
+static void
+not_run(const struct d1_job *j, char *buf, size_t size)
+{
+	size_t later = j->a->nd1_run - j->mig - 1;
+
+	buf[0] = '\0';
+	if (later)
+		snprintf(buf, size, "; %zu later migration%s not run", later, later == 1 ? "" : "s");
+}
+
+/* The batch of the next migration, or NULL after recording why it cannot be
+ * sent (the file could not be read, or the request is too large). */
+static struct api_call *
+batch_call(struct d1_job *j)
+{
+	const struct d1_database_spec *s = &j->a->want->u.d1;
+	const struct d1_migration *m = cur_mig(j);
+	struct api_call *c = NULL;
+	struct err e;
+	char *msg = NULL, notrun[96];
+
+	err_clear(&e);
+	not_run(j, notrun, sizeof(notrun));
+	if (batch_build(s, m, &j->b, &e) != ERR_OK)
+		msg = xasprintf("migration %s: %s%s", m->name, e.msg, notrun);
+	else if ((c = api_op_d1_batch(inv(j)->kv_id, j->b.v, j->b.n)) == NULL)
+		msg = xasprintf("migration %s is over %u bytes as a request%s", m->name,
+		                API_D1_BODY_MAX, notrun);
+	if (msg)
+		d1_fail(j, msg);
+	free(msg);
+	return c;
+}
+
+/*
+ * The failed migration's message, recorded: at is the index into the batch
+ * of the item that failed (the bisection's finding), or -1 when it is not
+ * known. Item 0 is the table's CREATE, the last the INSERT of its row.
+ */
+static void
+mig_report(struct d1_job *j, long at)
+{
+	const struct d1_database_spec *s = &j->a->want->u.d1;
+	const struct d1_migration *m = cur_mig(j);
+	const struct mig_batch *b = &j->b;
+	char *path = shown_path(s, m), *msg, notrun[96];
+
+	not_run(j, notrun, sizeof(notrun));
+	if (at >= 1 && (size_t)at <= b->nst)
+		msg = xasprintf("migration %s failed at %s:%u: %s (nothing of it was applied)%s",
+		                m->name, path, b->st[at - 1].line, j->why, notrun);
+	else if (at == (long)b->nst + 1)
+		msg = xasprintf("migration %s: recording it in the table '%s' failed: %s "
+		                "(nothing of it was applied)%s", m->name, s->migrations_table,
+		                j->why, notrun);
+	else if (at == 0)
+		msg = xasprintf("migration %s: creating the table '%s' failed: %s%s", m->name,
+		                s->migrations_table, j->why, notrun);
+	else
+		msg = xasprintf("migration %s failed (%s): %s (nothing of it was applied)%s",
+		                m->name, path, j->why, notrun);
+	d1_fail(j, msg);
+	free(msg);
+	free(path);
+}
+
+/*
+ * The batch's answer. Applied: its row is in the table (same transaction),
+ * so the state records it and is saved before the next batch is sent. No
+ * answer: it committed or not, wholly; the next plan reads its row. Refused:
+ * the bisection finds the statement.
+ */
+static void
+batch_answer(struct d1_job *j, struct api_call *c)
+{
+	const struct d1_migration *m = cur_mig(j);
+	char *srv, *msg, notrun[96];
+
+	if (c->rc == ERR_OK) {
+		inv_migration_add(inv(j), m->name, m->hash, MIG_APPLIED);
+		j->ap->dirty = 1;
+		apply_save(j->ap, 1);
+		log_info("migration applied", "kind=D1Database name=%s migration=%s statements=%zu",
+		         j->a->name, m->name, j->b.nst);
+		batch_release(&j->b);
+		j->mig++;
 		return;
 	}
-	wa_new = state_find(ap->st, a->kind, a->name) == NULL;
-	x = state_upsert(ap->st, a->kind, a->name);
-	if (a->create) {
-		/* write-ahead: a create is recorded as pending before it is sent */
-		record_fields(ap, a, x);
-		inv_set(&x->kv_id, NULL);
-		x->pending = 1;
-		for (size_t i = 0; i < x->nmigs; i++)
-			free(x->migs[i].name);
-		free(x->migs);
-		x->migs = NULL;
-		x->nmigs = 0; /* a new database holds no migration */
-		apply_save(ap, 1);
-		if (ap->res->state_error)
-			return;
-		if ((uuid = create(ap, a, &failed)) == NULL) {
-			if (wa_new)
-				state_remove(ap->st, a->kind, a->name);
-			else
-				x->pending = 0;
-			ap->dirty = 1;
-			apply_save(ap, 1);
-			return;
+	if (c->rc == ERR_TRANSIENT || c->status >= 500 || c->status == 0) {
+		not_run(j, notrun, sizeof(notrun));
+		msg = xasprintf("migration %s: no answer (%s); its outcome is read from the "
+		                "table '%s' on the next run%s", m->name, c->err.msg,
+		                j->a->want->u.d1.migrations_table, notrun);
+		d1_fail(j, msg);
+		free(msg);
+		return;
+	}
+	srv = api_d1_error(c);
+	j->why = srv ? srv : xstrdup(c->err.msg);
+	j->scratch = xcalloc(j->b.n + 1, sizeof(*j->scratch));
+	j->lo = 0;      /* the empty prefix runs */
+	j->hi = j->b.n; /* the whole batch does not */
+	j->step = DS_PROBE;
+}
+
+/* The next probe: the batch's first `mid` items, then D1_PROBE_SQL, which
+ * fails, so nothing of it stays. */
+static struct api_call *
+probe_call(struct d1_job *j)
+{
+	size_t mid = j->lo + (j->hi - j->lo) / 2;
+
+	memcpy(j->scratch, j->b.v, mid * sizeof(*j->scratch));
+	j->scratch[mid] = (struct api_d1_stmt){ D1_PROBE_SQL, strlen(D1_PROBE_SQL), NULL, 0 };
+	return api_op_d1_batch(inv(j)->kv_id, j->scratch, mid + 1);
+}
+
+/*
+ * A probe's answer: its own error (the probe table named) means the prefix
+ * ran, another error that an item of it failed. An answer that says neither
+ * (no answer, a success) ends the bisection not knowing the statement.
+ */
+static void
+probe_answer(struct d1_job *j, struct api_call *c)
+{
+	size_t mid = j->lo + (j->hi - j->lo) / 2;
+	char *msg;
+	int ran;
+
+	if (c->rc == ERR_OK || c->rc == ERR_TRANSIENT || c->status >= 500 || c->status == 0) {
+		mig_report(j, -1);
+		j->step = DS_FINISH;
+		return;
+	}
+	msg = api_d1_error(c);
+	ran = strstr(msg ? msg : c->err.msg, D1_PROBE_TABLE) != NULL;
+	free(msg);
+	if (ran)
+		j->lo = mid;
+	else
+		j->hi = mid;
+}
+
+/* ---- the job ---- */
+
+/* Every call of a D1 job answers here; the job then goes on. */
+static void
+on_call(struct api_call *c, void *user)
+{
+	struct d1_job *j = user;
+	char msg[ERR_MSG_MAX + 64];
+
+	switch (j->step) {
+	case DS_CREATE:
+		create_answer(j, c);
+		break;
+	case DS_LOOKUP:
+		lookup_answer(j, c);
+		break;
+	case DS_REPLICATION:
+		if (c->rc != ERR_OK) {
+			snprintf(msg, sizeof(msg), "read replication change failed: %s", c->err.msg);
+			d1_fail(j, msg);
 		}
-		inv_set(&x->kv_id, uuid);
-		free(uuid);
-		x->pending = 0;
-		apply_save(ap, 1);
-	} else if (a->od1) {
+		j->step = DS_FOUND;
+		break;
+	case DS_MIGRATE:
+		batch_answer(j, c);
+		break;
+	case DS_PROBE:
+		probe_answer(j, c);
+		break;
+	case DS_DELETE:
+		if (c->rc == ERR_OK || c->rc == ERR_NOTFOUND) {
+			j->step = DS_FORGET;
+		} else {
+			snprintf(msg, sizeof(msg), "delete failed: %s", c->err.msg);
+			d1_fail(j, msg);
+			j->step = DS_DONE;
+		}
+		break;
+	default:
+		abort();
+	}
+	job_advance(j);
+}
+
+/* The first step: a forget or delete, else a create (written ahead) or the
+ * record of a database that exists. */
+static enum dstep
+first_step(struct d1_job *j)
+{
+	if (j->a->op == PLAN_FORGET)
+		return DS_FORGET;
+	if (j->a->op == PLAN_DELETE)
+		return DS_DELETE;
+	if (j->a->create)
+		return write_ahead(j) == 0 ? DS_CREATE : DS_DONE;
+	return DS_SETUP;
+}
+
+/* A database that exists (observed, or just created): the inventory records
+ * it as declared. */
+static void
+setup(struct d1_job *j)
+{
+	struct plan_action *a = j->a;
+	struct inv_entry *x = state_upsert(j->ap->st, a->kind, a->name);
+
+	if (!a->create && a->od1) {
 		inv_set(&x->kv_id, a->od1->uuid);
 		x->pending = 0;
 	}
 	if (a->op == PLAN_ADOPT)
 		x->origin = a->imported ? ORIGIN_IMPORTED : ORIGIN_ADOPTED;
-	record_fields(ap, a, x);
-	if (a->set_replication) {
-		struct api_call *c = api_op_d1_replication(x->kv_id, a->want->u.d1.read_replication);
+	record_fields(j->ap, a, x);
+}
 
-		(void)api_call_sync(ap->api, c);
-		if (c->rc != ERR_OK) {
-			char msg[ERR_MSG_MAX + 64];
+/* The outcome: on success, the spec hash and Ready; saved either way. */
+static void
+finish(struct d1_job *j)
+{
+	struct plan_action *a = j->a;
+	struct inv_entry *x = inv(j);
+	char ts[32];
 
-			snprintf(msg, sizeof(msg), "read replication change failed: %s", c->err.msg);
-			apply_fail(ap, a, msg);
-			failed = 1;
-		}
-		api_call_free(c);
-	}
-	for (size_t i = 0; i < a->nd1_found; i++) {
-		const struct d1_migration *m = &a->want->u.d1.migrations[a->d1_found[i]];
-
-		inv_migration_add(x, m->name, m->hash, MIG_FOUND);
-	}
-	for (size_t i = 0; !failed && i < a->nd1_run; i++)
-		if (run_migration(ap, a, x, x->kv_id, &a->want->u.d1.migrations[a->d1_run[i]],
-		                  a->nd1_run - i - 1) != 0)
-			failed = 1;
-	timefmt_format(ap->now, ts, sizeof(ts));
+	timefmt_format(j->ap->now, ts, sizeof(ts));
 	inv_set(&x->updated, ts);
-	if (!failed) {
+	if (!j->failed) {
 		memcpy(x->spec_hash, a->spec_hash, sizeof(x->spec_hash));
 		inv_set(&x->condition, "Ready");
-		ap->res->done[a->op]++;
+		j->ap->res->done[a->op]++;
 		log_info("applied", "kind=%s name=%s action=%s", kind_name(a->kind), a->name,
 		         plan_op_name(a->op));
 	}
-	ap->dirty = 1;
-	apply_save(ap, 1);
-	if (!failed)
-		apply_succeeded(ap, a);
+	j->ap->dirty = 1;
+	apply_save(j->ap, 1);
+}
+
+/* The call of the job's step, or NULL when the step sends none (then it has
+ * moved the job on). */
+static struct api_call *
+step_call(struct d1_job *j)
+{
+	struct plan_action *a = j->a;
+
+	switch (j->step) {
+	case DS_CREATE:
+		j->create_attempts++;
+		return api_op_d1_create(a->want->u.d1.database_name, a->want->u.d1.location_hint,
+		                        a->want->u.d1.jurisdiction, a->want->u.d1.read_replication);
+	case DS_LOOKUP:
+		return api_op_d1_list_page(j->page, API_D1_PAGE);
+	case DS_REPLICATION:
+		if (a->set_replication)
+			return api_op_d1_replication(inv(j)->kv_id, a->want->u.d1.read_replication);
+		j->step = DS_FOUND;
+		return NULL;
+	case DS_MIGRATE:
+		if (!j->failed && j->mig < a->nd1_run)
+			return batch_call(j); /* NULL: recorded why it was not sent */
+		j->step = DS_FINISH;
+		return NULL;
+	case DS_PROBE:
+		if (j->hi - j->lo > 1)
+			return probe_call(j);
+		mig_report(j, (long)j->lo);
+		j->step = DS_FINISH;
+		return NULL;
+	case DS_DELETE:
+		return api_op_d1_delete(a->od1->uuid);
+	default:
+		abort();
+	}
+}
+
+static void
+job_free(struct d1_job *j)
+{
+	batch_release(&j->b);
+	free(j->why);
+	free(j->scratch);
+	free(j);
+}
+
+/*
+ * Advances j until it sends a call (its answer comes back through on_call)
+ * or ends. Steps run in the order
+ *   create (written ahead; a lookup when unanswered) → record → read
+ *   replication → found rows → one batch per pending migration, in order,
+ *   until the first failure (then its bisection probes) → outcome
+ * or delete → forget. Every outcome is recorded in the state as it happens.
+ */
+static void
+job_advance(struct d1_job *j)
+{
+	struct api_call *c;
+
+	for (;;) {
+		switch (j->step) {
+		case DS_START:
+			j->step = first_step(j);
+			continue;
+		case DS_SETUP:
+			setup(j);
+			j->step = DS_REPLICATION;
+			continue;
+		case DS_FOUND:
+			for (size_t i = 0; i < j->a->nd1_found; i++) {
+				const struct d1_migration *m =
+					&j->a->want->u.d1.migrations[j->a->d1_found[i]];
+
+				inv_migration_add(inv(j), m->name, m->hash, MIG_FOUND);
+			}
+			j->mig = 0;
+			j->step = DS_MIGRATE;
+			continue;
+		case DS_FORGET:
+			state_remove(j->ap->st, j->a->kind, j->a->name);
+			j->ap->dirty = 1;
+			j->ap->res->done[j->a->op]++;
+			apply_save(j->ap, 1);
+			j->step = DS_DONE;
+			continue;
+		case DS_FINISH:
+			finish(j);
+			j->step = DS_DONE;
+			continue;
+		case DS_DONE:
+			apply_finished(j->ap, j->a); /* told once, as it ends */
+			job_free(j);
+			return;
+		default:
+			if ((c = step_call(j)) == NULL)
+				continue;
+			submit(j, c);
+			return;
+		}
+	}
+}
+
+void
+apply_d1(struct applier *ap, struct plan_action *a)
+{
+	struct d1_job *j;
+
+	if (a->op == PLAN_REFUSE || (a->op == PLAN_NOOP && !a->record))
+		return;
+	if (ap->res->state_error)
+		return; /* nothing is sent that could not be recorded */
+	j = xcalloc(1, sizeof(*j));
+	j->ap = ap;
+	j->a = a;
+	j->step = DS_START;
+	job_advance(j);
 }
