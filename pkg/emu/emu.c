@@ -491,7 +491,7 @@ stat_count(struct emu *e, const struct emu_req *rq, const char *route,
 	struct emu_stat *s;
 
 	e->requests++;
-	if (is_write(rq->method))
+	if (is_write(rq->method) && !rq->read_only)
 		e->writes++;
 	else
 		e->reads++;

@@ -3,6 +3,8 @@
  * served only to loopback clients, need no token and are not counted in
  * the statistics. Shapes:
  *   GET    /__emu/stats          {"requests","reads","writes","routes":[{method,route,status,count}]}
+ *                                (a write is a POST, PUT, PATCH or DELETE, except a D1
+ *                                query or raw whose statements are all read-only)
  *   POST   /__emu/reset          drops all data, counters, fault rules, the clock offset
  *   GET    /__emu/clock          {"now": unix, "offset": seconds}
  *   POST   /__emu/clock          {"now": unix} | {"advance": seconds} | {"offset": seconds};

@@ -194,6 +194,9 @@ struct run {
 	struct timespec deadline;
 	size_t bytes;      /* result bytes so far */
 	long long queries, rows_read, rows_written;
+	size_t prepared;   /* user statements prepared */
+	int wrote;         /* one of them may write (not sqlite3_stmt_readonly), or one
+	                      failed to prepare, so what it would do is unknown */
 	double ms;
 	cJSON *results;    /* one item per statement */
 	char err[640];     /* the error message when a step failed */
@@ -576,6 +579,7 @@ run_sql(struct run *r, const struct emu_d1 *d, const char *sql, size_t len,
 		rc = sqlite3_prepare_v2(r->db, p, (int)(end - p), &st, &tail);
 		r->user = 0;
 		if (rc != SQLITE_OK) {
+			r->wrote = 1;
 			sql_error(r, rc);
 			return -1;
 		}
@@ -604,6 +608,8 @@ run_sql(struct run *r, const struct emu_d1 *d, const char *sql, size_t len,
 			return -1;
 		}
 		ro = sqlite3_stmt_readonly(st);
+		r->prepared++;
+		r->wrote |= !ro;
 		before = sqlite3_total_changes64(r->db);
 		if (step_rows(r, st, &rows, &nrows) != 0) {
 			sqlite3_finalize(st);
@@ -1063,7 +1069,11 @@ run_body(struct run *r, const struct emu_d1 *d, const void *arg)
  * POST .../{database_id}/query and /raw: every statement of the request in
  * one transaction; the result is an array with one {results, success, meta}
  * per statement. A SQL error fails the whole request (HTTP 400, 7500) and
- * leaves nothing of it. Not journaled: SQLite keeps the rows.
+ * leaves nothing of it. Not journaled: SQLite keeps the rows. A request
+ * whose statements are all read-only (sqlite3_stmt_readonly: a SELECT, the
+ * migrations-table and table-count reads) is counted as a read in
+ * /__emu/stats; one with a statement that failed to prepare is a write, as
+ * what it would have done is unknown.
  */
 static void
 query(struct emu *e, struct emu_req *rq, struct emu_resp *rs, int raw)
@@ -1090,6 +1100,7 @@ query(struct emu *e, struct emu_req *rq, struct emu_resp *rs, int raw)
 	memset(&r, 0, sizeof(r));
 	r.raw = raw;
 	rc = in_transaction(e, d, &r, run_body, body);
+	rq->read_only = r.prepared > 0 && !r.wrote;
 	if (rc == -2)
 		emu_fail(rs, 400, D1_ERR_MALFORMED, "%s", r.err);
 	else if (rc != 0)

@@ -169,6 +169,8 @@ struct emu_req {
 	int replay;
 	char *journal_body; /* when set, journaled instead of body */
 	int no_journal;     /* handler asks that this write not be journaled */
+	int read_only;      /* a POST that only read (a D1 query of read-only
+	                     * statements): counted as a read in /__emu/stats */
 	char *unlink_after; /* files to remove once the write is journaled (D1
 	                     * delete: "PATH" and "PATH-journal"), or NULL */
 };
