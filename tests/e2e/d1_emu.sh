@@ -5,7 +5,8 @@
 # survive a restart on the same --data; kill -9 in the middle of a large
 # batch leaves it all or nothing (the SQLite rollback journal); a row written
 # into the file behind cfemu's back is served; a delete survives a restart;
-# /__emu/reset removes the files. Seconds, both flavours.
+# /__emu/reset removes the files; read-only queries count as reads.
+# Seconds, both flavours.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
@@ -68,6 +69,15 @@ grep -q 'UNIQUE constraint failed: items.name: SQLITE_CONSTRAINT' "$tmp/body" ||
 	fail "raw batch: $(cat "$tmp/body")"; ok
 [ "$(js "$tmp/body" 'd["result"][1]["results"]')" = "{'columns': ['name', 'n'], 'rows': [['seed', 1], ['a', 2]]}" ] ||
 	fail "raw rows: $(cat "$tmp/body")"; ok
+# /__emu/stats: a query or raw of read-only statements is a read, one that
+# writes (or fails to prepare) a write
+r0=$(emu_stat reads); w0=$(emu_stat writes)
+q "$ID" '{"batch":[{"sql":"SELECT count(*) FROM items"},{"sql":"SELECT name FROM items"}]}' >/dev/null
+q "$ID" '{"sql":"SELECT 1"}' raw >/dev/null
+[ "$(emu_stat reads)/$(emu_stat writes)" = "$((r0 + 2))/$w0" ] || fail "read-only queries counted as writes"; ok
+q "$ID" '{"batch":[{"sql":"SELECT 1"},{"sql":"UPDATE items SET n = n WHERE 0"}]}' >/dev/null
+q "$ID" '{"sql":"SELECT 1 FROM no_such_table"}' >/dev/null
+[ "$(emu_stat reads)/$(emu_stat writes)" = "$((r0 + 2))/$((w0 + 2))" ] || fail "a writing or unprepared query counted as a read"; ok
 
 # 3. what D1 refuses: explicit transactions, ATTACH/VACUUM, PRAGMAs off its
 # list, too many params, an overlong statement, a non-uuid id

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <cjson/cJSON.h>
@@ -50,13 +52,14 @@ static const char *const two_secrets =
  * calls of both Secrets are in flight together, short enough for a unit test. */
 #define TWO_LATENCY_MS 10
 
-static int
-setup_with(void **state, const char *text, unsigned latency_ms)
+/* A fresh emulator (every call delayed by latency_ms), a client of it, an
+ * in-memory state in a fresh temporary folder; no manifests yet. */
+static struct fx *
+fx_new(unsigned latency_ms)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
 	struct emu_config ec;
 	struct api_config ac;
-	struct diags d;
 	struct err e;
 	char *url;
 
@@ -75,15 +78,26 @@ setup_with(void **state, const char *text, unsigned latency_ms)
 		fail_msg("api_new: %s", e.msg);
 	free(url);
 	manifest_set_init(&f->set);
-	diags_init(&d);
-	manifest_load_buffer("t.yaml", text, strlen(text), &f->set, &d);
-	assert_int_equal(d.n, 0);
-	diags_release(&d);
-	assert_int_equal(manifest_hash_entries(&f->set, &e), ERR_OK);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cfs-test-reconcile-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/state.json", f->dir);
 	assert_int_equal(state_open(f->path, 1, &f->st, &e), ERR_OK);
+	return f;
+}
+
+static int
+setup_with(void **state, const char *text, unsigned latency_ms)
+{
+	struct fx *f = fx_new(latency_ms);
+	struct diags d;
+	struct err e;
+
+	diags_init(&d);
+	manifest_load_buffer("t.yaml", text, strlen(text), &f->set, &d);
+	assert_int_equal(d.n, 0);
+	diags_release(&d);
+	err_clear(&e);
+	assert_int_equal(manifest_hash_entries(&f->set, &e), ERR_OK);
 	*state = f;
 	return 0;
 }
@@ -100,6 +114,16 @@ setup_two(void **state)
 	return setup_with(state, two_secrets, TWO_LATENCY_MS);
 }
 
+/* nftw callback: removes what the test wrote under its folder. */
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int
 teardown(void **state)
 {
@@ -110,14 +134,7 @@ teardown(void **state)
 	emu_stop(f->emu);
 	state_close(f->st);
 	manifest_set_free(&f->set);
-	unlink(f->path);
-	{
-		char lock[128];
-
-		snprintf(lock, sizeof(lock), "%s.lock", f->path);
-		unlink(lock);
-	}
-	rmdir(f->dir);
+	assert_int_equal(nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 	free(f);
 	return 0;
 }
@@ -479,6 +496,253 @@ test_outcome_hook(void **state)
 	            (h.kinds[0] == KIND_KVNAMESPACE && h.kinds[1] == KIND_R2BUCKET));
 }
 
+/* ---- two D1 databases: their migrations are jobs of one apply machine ---- */
+
+/* Migrations per database in the D1 tests. */
+#define D1_NMIGS 4
+static const char *const d1_names[2] = { "alpha", "beta" };
+
+/* Writes FILE (relative to the test's folder) with the text. */
+static void
+put_file(struct fx *f, const char *rel, const char *text)
+{
+	char *path = xasprintf("%s/%s", f->dir, rel);
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+	free(path);
+}
+
+/* Two D1Databases, each with D1_NMIGS migrations in its own folder (each
+ * creates table t<i> and writes a row), loaded from files as the CLI does;
+ * every call delayed so that both databases' batches are in flight together. */
+static int
+setup_d1(void **state)
+{
+	struct fx *f = fx_new(TWO_LATENCY_MS);
+	const char *paths[1];
+	struct diags d;
+	struct err e;
+	char *yaml = xstrdup("");
+
+	for (int k = 0; k < 2; k++) {
+		char *dir = xasprintf("%s/%s", f->dir, d1_names[k]), *doc;
+
+		assert_int_equal(mkdir(dir, 0700), 0);
+		free(dir);
+		for (int i = 1; i <= D1_NMIGS; i++) {
+			char *rel = xasprintf("%s/000%d_t%d.sql", d1_names[k], i, i);
+			char *sql = xasprintf("CREATE TABLE t%d (x);\nINSERT INTO t%d VALUES (%d);\n", i,
+			                      i, i);
+
+			put_file(f, rel, sql);
+			free(rel);
+			free(sql);
+		}
+		doc = xasprintf("%s%s" HDR "kind: D1Database\nmetadata: {name: %s}\nspec:\n"
+		                "  migrations: {dir: %s}\n", yaml, k ? "---\n" : "", d1_names[k],
+		                d1_names[k]);
+		free(yaml);
+		yaml = doc;
+	}
+	put_file(f, "d1.yaml", yaml);
+	free(yaml);
+	paths[0] = xasprintf("%s/d1.yaml", f->dir);
+	diags_init(&d);
+	err_clear(&e);
+	assert_int_equal(manifest_load(paths, 1, &f->set, &d, &e), ERR_OK);
+	assert_int_equal(d.n, 0);
+	diags_release(&d);
+	free((char *)paths[0]);
+	*state = f;
+	return 0;
+}
+
+/* The migrations the state records for database k (0 when none). */
+static size_t
+d1_recorded(const struct fx *f, int k)
+{
+	const struct inv_entry *x = state_find(f->st, KIND_D1DATABASE, d1_names[k]);
+
+	return x ? x->nmigs : 0;
+}
+
+/* Database k is mid-way: some of its migrations recorded, not all. */
+static int
+d1_midway(const struct fx *f, int k)
+{
+	size_t n = d1_recorded(f, k);
+
+	return n >= 1 && n < D1_NMIGS;
+}
+
+/* The api's cancel hook for the D1 tests (as probe() for the Secrets). */
+static int
+d1_probe(void *user)
+{
+	struct probe *p = user;
+
+	if (d1_midway(p->f, 0) && d1_midway(p->f, 1)) {
+		p->overlap = 1;
+		if (p->stop_at_overlap)
+			p->stopped = 1;
+	}
+	return p->stopped;
+}
+
+/* Runs `sql` (read-only) on database k through the API; the string values of
+ * `column` in its rows, their count in *n (-1: the query failed). */
+static char **
+d1_select(struct fx *f, int k, const char *sql, const char *column, long *n)
+{
+	const struct inv_entry *x = state_find(f->st, KIND_D1DATABASE, d1_names[k]);
+	struct api_d1_stmt st = { sql, strlen(sql), NULL, 0 };
+	struct api_call *c;
+	char **out = NULL;
+
+	assert_non_null(x);
+	c = api_op_d1_select(x->kv_id, &st);
+	*n = api_call_sync(f->api, c) == ERR_OK ? api_d1_rows(c, 0, column, &out) : -1;
+	api_call_free(c);
+	return out;
+}
+
+static void
+strv_free(char **v, long n)
+{
+	for (long i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * Database k as the account holds it agrees with the state: migration i's
+ * row is in the table exactly when its table t<i> exists (applied and
+ * recorded in one batch, or not at all), the rows are a prefix of the
+ * files in order, and the state records exactly those. Returns how many.
+ */
+static size_t
+d1_check(struct fx *f, int k)
+{
+	const struct inv_entry *x = state_find(f->st, KIND_D1DATABASE, d1_names[k]);
+	long nrows, ntables;
+	char **rows = d1_select(f, k, "SELECT name FROM d1_migrations ORDER BY id", "name", &nrows);
+	char **tables = d1_select(f, k, "SELECT name FROM sqlite_master WHERE type = 'table' AND "
+	                          "name GLOB 't[0-9]' ORDER BY name", "name", &ntables);
+
+	if (nrows < 0)
+		nrows = 0; /* no table yet: no migration */
+	assert_int_equal(ntables, nrows);
+	assert_int_equal(x->nmigs, (size_t)nrows);
+	for (long i = 0; i < nrows; i++) {
+		char want[64], table[32];
+
+		snprintf(want, sizeof(want), "000%ld_t%ld.sql", i + 1, i + 1);
+		snprintf(table, sizeof(table), "t%ld", i + 1);
+		assert_string_equal(rows[i], want);
+		assert_string_equal(tables[i], table);
+		assert_string_equal(x->migs[i].name, want);
+	}
+	strv_free(rows, nrows);
+	strv_free(tables, ntables);
+	return (size_t)nrows;
+}
+
+/* One apply pass with the outcome hook. */
+static void
+run_heard(struct fx *f, struct heard *h)
+{
+	struct reconcile_opts ro;
+	struct err e;
+
+	reconcile_result_release(&f->r);
+	memset(h, 0, sizeof(*h));
+	memset(&ro, 0, sizeof(ro));
+	ro.mode = RECONCILE_APPLY;
+	ro.plan.now = NOW;
+	ro.on_outcome = hear;
+	ro.outcome_user = h;
+	err_clear(&e);
+	if (reconcile_pass(f->api, &f->set, f->st, &ro, &f->r, &e) != ERR_OK)
+		fail_msg("reconcile_pass: %s", e.msg);
+}
+
+/* Two databases created and migrated in one apply: both are seen mid-way at
+ * once (a run of one database after the other never shows that), both
+ * converge with one batch per migration, the hook hears each once. */
+static void
+test_d1_concurrent(void **state)
+{
+	struct fx *f = *state;
+	struct probe p = { .f = f };
+	struct heard h;
+
+	api_set_cancel(f->api, d1_probe, &p);
+	run_heard(f, &h);
+	assert_true(p.overlap);
+	assert_int_equal(f->r.res.failed, 0);
+	assert_int_equal(f->r.res.done[PLAN_CREATE], 2);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.failed, 0);
+	/* 2 creates + 2 x D1_NMIGS batches, no probe */
+	assert_int_equal(f->r.writes, 2 + 2 * D1_NMIGS);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(d1_check(f, k), D1_NMIGS);
+		assert_string_equal(state_find(f->st, KIND_D1DATABASE, d1_names[k])->condition,
+		                    "Ready");
+	}
+	run(f, RECONCILE_PLAN, NULL);
+	assert_false(plan_has_changes(&f->r.plan));
+	api_set_cancel(f->api, NULL, NULL);
+}
+
+/*
+ * An interrupt while both databases are mid-way: no new call starts, so each
+ * stops between two batches; every migration is applied and recorded (row,
+ * table, state) or not at all, and the hook hears each database once. The
+ * next pass applies the rest and the plan is clean.
+ */
+static void
+test_d1_interrupted(void **state)
+{
+	struct fx *f = *state;
+	struct probe p = { .f = f, .stop_at_overlap = 1 };
+	struct heard h;
+	size_t before[2];
+
+	api_set_cancel(f->api, d1_probe, &p);
+	run_heard(f, &h);
+	assert_true(p.stopped);
+	assert_true(f->r.res.failed >= 1);
+	assert_int_equal(f->r.res.failed + f->r.res.done[PLAN_CREATE], 2);
+	assert_false(f->r.res.state_error);
+	assert_int_equal(h.n, 2);
+	assert_int_equal(h.failed, f->r.res.failed);
+	p.stop_at_overlap = 0;
+	p.stopped = 0;
+	for (int k = 0; k < 2; k++) {
+		before[k] = d1_check(f, k);
+		assert_true(before[k] >= 1);
+	}
+	assert_true(before[0] < D1_NMIGS || before[1] < D1_NMIGS);
+	run(f, RECONCILE_PLAN, NULL);
+	assert_true(plan_has_changes(&f->r.plan));
+	run_heard(f, &h);
+	assert_int_equal(f->r.res.failed, 0);
+	/* the databases that stopped short, each told once */
+	assert_int_equal(h.n, (before[0] < D1_NMIGS) + (before[1] < D1_NMIGS));
+	assert_int_equal(h.failed, 0);
+	for (int k = 0; k < 2; k++)
+		assert_int_equal(d1_check(f, k), D1_NMIGS);
+	/* each pending migration once, one batch each: nothing sent twice */
+	assert_int_equal(f->r.writes, 2 * D1_NMIGS - before[0] - before[1]);
+	run(f, RECONCILE_PLAN, NULL);
+	assert_false(plan_has_changes(&f->r.plan));
+	api_set_cancel(f->api, NULL, NULL);
+}
+
 int
 main(void)
 {
@@ -493,6 +757,8 @@ main(void)
 #undef T
 		cmocka_unit_test_setup_teardown(test_secrets_concurrent, setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_secrets_interrupted, setup_two, teardown),
+		cmocka_unit_test_setup_teardown(test_d1_concurrent, setup_d1, teardown),
+		cmocka_unit_test_setup_teardown(test_d1_interrupted, setup_d1, teardown),
 	};
 
 	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
