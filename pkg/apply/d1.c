@@ -407,7 +407,7 @@ batch_answer(struct d1_job *j, struct api_call *c)
 }
 
 /* The next probe: the batch's first `mid` items, then D1_PROBE_SQL, which
- * fails, so nothing of it stays. */
+ * fails, so nothing of it stays; NULL when it is too large to send. */
 static struct api_call *
 probe_call(struct d1_job *j)
 {
@@ -546,6 +546,7 @@ static struct api_call *
 step_call(struct d1_job *j)
 {
 	struct plan_action *a = j->a;
+	struct api_call *c;
 
 	switch (j->step) {
 	case DS_CREATE:
@@ -565,9 +566,9 @@ step_call(struct d1_job *j)
 		j->step = DS_FINISH;
 		return NULL;
 	case DS_PROBE:
-		if (j->hi - j->lo > 1)
-			return probe_call(j);
-		mig_report(j, (long)j->lo);
+		if (j->hi - j->lo > 1 && (c = probe_call(j)) != NULL)
+			return c;
+		mig_report(j, j->hi - j->lo > 1 ? -1 : (long)j->lo); /* -1: a probe too large */
 		j->step = DS_FINISH;
 		return NULL;
 	case DS_DELETE:
