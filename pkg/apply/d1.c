@@ -271,13 +271,20 @@ lookup_answer(struct d1_job *j, struct api_call *c)
 	size_t n = 0;
 	int last = 1, count = c->rc == ERR_OK ? api_parse_d1_page(c, j->page, &v, &n, &last) : -1;
 	const char *uuid = NULL;
+	char msg[ERR_MSG_MAX + 64];
 
 	for (size_t i = 0; i < n && !uuid; i++)
 		if (strcmp(v[i].name, name) == 0)
 			uuid = v[i].uuid;
 	if (uuid) {
 		created(j, uuid);
-	} else if (count >= 0 && !last && j->page < API_D1_LIST_MAX_PAGES) {
+	} else if (count < 0) {
+		/* the list did not answer: the create may have happened, so the
+		 * entry stays pending and the next run's listing settles it */
+		snprintf(msg, sizeof(msg), "create could not be confirmed: %s", c->err.msg);
+		d1_fail(j, msg);
+		j->step = DS_DONE;
+	} else if (!last && j->page < API_D1_LIST_MAX_PAGES) {
 		j->page++; /* the same step asks for the next page */
 	} else if (j->create_attempts < APPLY_CREATE_ATTEMPTS) {
 		j->step = DS_CREATE;
