@@ -1163,6 +1163,54 @@ api_listing_next(struct api_listing *l, struct err *e)
 	return ERR_OK;
 }
 
+int
+api_page_last(const cJSON *root, int page, size_t items, int per_page)
+{
+	const cJSON *tp = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
+
+	return items < (size_t)per_page || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
+}
+
+enum errcode
+api_list_numbered(struct api *a, struct api_listing *l, int per_page,
+                  struct api_call *(*call)(int page, const void *arg), const void *arg,
+                  void (*take)(const cJSON *res, void *acc), void *acc, struct err *e)
+{
+	enum errcode rc = ERR_OK;
+
+	for (int page = 1; rc == ERR_OK; page++) {
+		struct api_call *c = call(page, arg);
+		char why[160];
+		cJSON *root;
+		const cJSON *res;
+		int last = 0;
+
+		if (api_call_sync(a, c) != ERR_OK) {
+			rc = err_set(e, c->rc, "listing %s: %s", l->what, c->err.msg);
+			api_call_free(c);
+			break;
+		}
+		root = api_json_parse(c, why, sizeof(why));
+		res = cJSON_GetObjectItemCaseSensitive(root, "result");
+		if (!cJSON_IsArray(res))
+			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l->what,
+			             root ? "no result array in the response" : why);
+		else
+			rc = api_listing_page(l, c, (size_t)cJSON_GetArraySize(res), e);
+		if (rc == ERR_OK) {
+			take(res, acc);
+			last = api_page_last(root, page, (size_t)cJSON_GetArraySize(res), per_page);
+		}
+		cJSON_Delete(root);
+		api_call_free(c);
+		if (rc != ERR_OK || last)
+			break;
+		rc = api_listing_next(l, e);
+	}
+	return rc;
+}
+
 /* The slot of digest d: where it is, or the empty slot where it would go. */
 static struct api_seen *
 seen_slot(struct api_seen *v, size_t cap, const unsigned char *d)

@@ -308,6 +308,22 @@ enum errcode api_listing_cursor(struct api_listing *l, const char *cursor, int *
  */
 struct cJSON;
 struct cJSON *api_json_parse(const struct api_call *c, char *why, size_t whylen);
+/* Page paging's end: a page of `items` entries under `per_page`, or page
+ * `page` being result_info.total_pages (of the response `root`). */
+int api_page_last(const struct cJSON *root, int page, size_t items, int per_page);
+/*
+ * A page-numbered listing (page=1, 2, ...) walked to its end: call(page,
+ * arg) builds each page's request (with api_listing_call), take(result,
+ * acc) appends the valid entries of its result array to the caller's
+ * accumulator; a short page or total_pages ends it (api_page_last) and the
+ * listing's bounds stop a server that never does. On a failure, what was
+ * taken stays in acc for the caller to release.
+ */
+enum errcode api_list_numbered(struct api *a, struct api_listing *l, int per_page,
+                               struct api_call *(*call)(int page, const void *arg),
+                               const void *arg,
+                               void (*take)(const struct cJSON *res, void *acc), void *acc,
+                               struct err *e) WARN_UNUSED_RESULT;
 
 /* ---- typed operations (each a thin, documented wrapper over calls) ---- */
 

@@ -67,13 +67,18 @@ api_parse_d1(const struct api_call *c, struct obs_d1 *d)
 	return rc;
 }
 
-/* The valid items of one page appended to *v (*n used, *cap allocated); 1
- * when page `page` is the last (a short page, or result_info.total_pages). */
-static int
-d1_items(const cJSON *res, const cJSON *root, int page, struct obs_d1 **v, size_t *n,
-         size_t *cap)
+/* An accumulator of databases (n used, cap allocated). */
+struct d1_acc {
+	struct obs_d1 *v;
+	size_t n, cap;
+};
+
+/* The valid items of one page's result array appended to the accumulator. */
+static void
+d1_take(const cJSON *res, void *acc)
 {
-	const cJSON *it, *info, *tp;
+	struct d1_acc *x = acc;
+	const cJSON *it;
 
 	cJSON_ArrayForEach(it, res) {
 		struct obs_d1 d;
@@ -82,15 +87,12 @@ d1_items(const cJSON *res, const cJSON *root, int page, struct obs_d1 **v, size_
 			obs_d1_release(&d);
 			continue;
 		}
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*v = xrealloc(*v, *cap * sizeof(**v));
+		if (x->n == x->cap) {
+			x->cap = x->cap ? x->cap * 2 : 16;
+			x->v = xrealloc(x->v, x->cap * sizeof(*x->v));
 		}
-		(*v)[(*n)++] = d;
+		x->v[x->n++] = d;
 	}
-	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-	tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
-	return cJSON_GetArraySize(res) < API_D1_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
 }
 
 int
@@ -99,14 +101,17 @@ api_parse_d1_page(const struct api_call *c, int page, struct obs_d1 **v, size_t 
 	char why[160];
 	cJSON *root = api_json_parse(c, why, sizeof(why));
 	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
-	size_t cap = *n;
+	struct d1_acc x = { *v, *n, *n };
 	int count = -1;
 
 	*last = 0;
 	if (cJSON_IsArray(res)) {
 		count = cJSON_GetArraySize(res);
-		*last = d1_items(res, root, page, v, n, &cap);
+		d1_take(res, &x);
+		*last = api_page_last(root, page, (size_t)count, API_D1_PAGE);
 	}
+	*v = x.v;
+	*n = x.n;
 	cJSON_Delete(root);
 	return count;
 }
@@ -116,55 +121,31 @@ api_parse_d1_page(const struct api_call *c, int page, struct obs_d1 **v, size_t 
  * (it stops at a short page); total_pages ends it too. Bounded by
  * API_D1_LIST_MAX_* like every listing.
  */
+static struct api_call *
+d1_page_call(int page, const void *arg)
+{
+	(void)arg;
+	return api_op_d1_list_page(page, API_D1_PAGE);
+}
+
 enum errcode
 api_d1_list(struct api *a, struct obs_d1 **v, size_t *n, struct err *e)
 {
 	struct api_listing l;
-	struct obs_d1 *got = NULL;
-	size_t ngot = 0, cap = 0;
-	enum errcode rc = ERR_OK;
+	struct d1_acc x = { NULL, 0, 0 };
+	enum errcode rc;
 
 	api_listing_init(&l, a, API_D1_LIST_MAX_PAGES, API_D1_LIST_MAX_ITEMS, "D1 databases");
-	for (int page = 1; rc == ERR_OK; page++) {
-		struct api_call *c = api_op_d1_list_page(page, API_D1_PAGE);
-		char why[160];
-		cJSON *root;
-		const cJSON *res;
-		int last;
-
-		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
-			api_call_free(c);
-			break;
-		}
-		root = api_json_parse(c, why, sizeof(why));
-		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res))
-			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l.what,
-			             root ? "no result array in the response" : why);
-		else
-			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
-		if (rc != ERR_OK) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		last = d1_items(res, root, page, &got, &ngot, &cap);
-		cJSON_Delete(root);
-		api_call_free(c);
-		if (last)
-			break;
-		rc = api_listing_next(&l, e);
-	}
-	if (rc == ERR_OK && ngot > 0) {
-		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
-		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
-		*n += ngot;
+	rc = api_list_numbered(a, &l, API_D1_PAGE, d1_page_call, NULL, d1_take, &x, e);
+	if (rc == ERR_OK && x.n > 0) {
+		*v = xrealloc(*v, (*n + x.n) * sizeof(**v));
+		memcpy(&(*v)[*n], x.v, x.n * sizeof(*x.v));
+		*n += x.n;
 	} else {
-		for (size_t i = 0; i < ngot; i++)
-			obs_d1_release(&got[i]);
+		for (size_t i = 0; i < x.n; i++)
+			obs_d1_release(&x.v[i]);
 	}
-	free(got);
+	free(x.v);
 	api_listing_release(&l);
 	return rc;
 }

@@ -39,38 +39,37 @@ obs_secrets_free(struct obs_secret *v, size_t n)
 	free(v);
 }
 
-/* Appends the named items of a listing's result array to *v (*cap
- * allocated, doubling); the array's length, or -1 when it is none. */
-static int
-append_items(const cJSON *res, struct obs_secret **v, size_t *n, size_t *cap)
-{
-	const cJSON *it;
-	int count = 0;
+/* An accumulator of listed secrets (n used, cap allocated). */
+struct secret_acc {
+	struct obs_secret *v;
+	size_t n, cap;
+};
 
-	if (!cJSON_IsArray(res))
-		return -1;
+/* Appends the named items of a listing's result array to the accumulator:
+ * a name or id that could not go into a URL is not listed. */
+static void
+take_secrets(const cJSON *res, void *acc)
+{
+	struct secret_acc *x = acc;
+	const cJSON *it;
+
 	cJSON_ArrayForEach(it, res) {
 		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
-		char *name;
 
-		count++;
-		/* a name or id that could not go into a URL is not listed */
 		if (!cJSON_IsString(nm) || !api_name_ok(nm->valuestring))
 			continue;
 		if (cJSON_GetObjectItemCaseSensitive(it, "id") &&
 		    !api_id_ok(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "id"))))
 			continue;
-		name = xstrdup(nm->valuestring);
-		if (*n == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*v = xrealloc(*v, *cap * sizeof(**v));
+		if (x->n == x->cap) {
+			x->cap = x->cap ? x->cap * 2 : 16;
+			x->v = xrealloc(x->v, x->cap * sizeof(*x->v));
 		}
-		(*v)[*n].name = name;
-		(*v)[*n].id = str_dup(it, "id");
-		(*v)[*n].comment = str_dup(it, "comment");
-		(*n)++;
+		x->v[x->n].name = xstrdup(nm->valuestring);
+		x->v[x->n].id = str_dup(it, "id");
+		x->v[x->n].comment = str_dup(it, "comment");
+		x->n++;
 	}
-	return count;
 }
 
 enum errcode
@@ -94,59 +93,34 @@ api_store_lookup(struct api *a, const char *store, char **id, char **other, stru
  * the listing, and a server that keeps sending full pages is stopped by the
  * listing's bounds (API_SS_LIST_MAX_*).
  */
+static struct api_call *
+store_page_call(int page, const void *arg)
+{
+	return api_listing_call("/secrets_store/stores/%s/secrets?page=%d&per_page=%d",
+	                        (const char *)arg, page, API_SS_PAGE);
+}
+
 enum errcode
 api_store_secrets(struct api *a, const char *store_id, struct obs_secret **v, size_t *n,
                   struct err *e)
 {
 	char *sid = api_escape(store_id);
 	struct api_listing l;
-	enum errcode rc = ERR_OK;
-	size_t cap = 0;
+	struct secret_acc x = { NULL, 0, 0 };
+	enum errcode rc;
 
-	*v = NULL;
-	*n = 0;
 	api_listing_init(&l, a, API_SS_LIST_MAX_PAGES, API_SS_LIST_MAX_ITEMS,
 	                 "secrets of Secrets Store '%s'", store_id);
-	for (int page = 1; rc == ERR_OK; page++) {
-		struct api_call *c = api_listing_call("/secrets_store/stores/%s/secrets?page=%d"
-		                                      "&per_page=%d", sid, page, API_SS_PAGE);
-		cJSON *root, *res, *tp;
-		char why[160];
-		int count, last;
-
-		if ((rc = api_call_sync(a, c)) != ERR_OK) {
-			rc = err_set(e, rc, "listing %s: %s", l.what, c->err.msg);
-			api_call_free(c);
-			break;
-		}
-		res = result_of(c, &root, why, sizeof(why));
-		if (!cJSON_IsArray(res))
-			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l.what,
-			             root ? "no result array in the response" : why);
-		else
-			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
-		if (rc != ERR_OK) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		count = append_items(res, v, n, &cap);
-		tp = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(root, "result_info"), "total_pages");
-		last = count < API_SS_PAGE || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
-		cJSON_Delete(root);
-		api_call_free(c);
-		if (last)
-			break;
-		rc = api_listing_next(&l, e);
-	}
+	rc = api_list_numbered(a, &l, API_SS_PAGE, store_page_call, sid, take_secrets, &x, e);
 	api_listing_release(&l);
 	free(sid);
 	if (rc != ERR_OK) {
-		obs_secrets_free(*v, *n);
-		*v = NULL;
-		*n = 0;
+		obs_secrets_free(x.v, x.n);
+		x.v = NULL;
+		x.n = 0;
 	}
+	*v = x.v;
+	*n = x.n;
 	return rc;
 }
 
@@ -158,8 +132,9 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 	struct api_call *c = api_call_new("GET", "/workers/scripts/%s/secrets", s);
 	enum errcode rc;
 	cJSON *root = NULL;
+	const cJSON *res;
 	char why[160];
-	size_t cap = 0;
+	struct secret_acc x = { NULL, 0, 0 };
 
 	free(s);
 	*v = NULL;
@@ -169,15 +144,18 @@ api_worker_secrets(struct api *a, const char *script, struct obs_secret **v, siz
 		rc = err_set(e, ERR_NOTFOUND, "Worker script '%s' does not exist", script);
 	else if (rc != ERR_OK)
 		rc = err_set(e, rc, "listing secrets of Worker '%s': %s", script, c->err.msg);
-	else if (append_items(result_of(c, &root, why, sizeof(why)), v, n, &cap) < 0)
+	else if (!cJSON_IsArray(res = result_of(c, &root, why, sizeof(why))))
 		rc = err_set(e, ERR_PERMANENT, "listing secrets of Worker '%s': %s", script,
 		             root ? "no result array in the response" : why);
+	else
+		take_secrets(res, &x);
 	cJSON_Delete(root);
 	api_call_free(c);
 	if (rc != ERR_OK) {
-		obs_secrets_free(*v, *n);
-		*v = NULL;
-		*n = 0;
+		obs_secrets_free(x.v, x.n);
+	} else {
+		*v = x.v;
+		*n = x.n;
 	}
 	return rc;
 }

@@ -506,27 +506,28 @@ api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
  * total_pages or count and keeps sending full pages is stopped by the
  * listing's page and item bounds.
  */
-/* The namespaces of one page (the result array) that have a valid id and
- * title, appended to *v (*n used, *cap allocated). Returns 1 when page
- * `page` is the last: a short page, or result_info.total_pages says so. */
-static int
-ns_items(const cJSON *res, const cJSON *root, int page, struct obs_kv **v, size_t *n,
-         size_t *cap)
+/* An accumulator of namespaces (n used, cap allocated). */
+struct ns_acc {
+	struct obs_kv *v;
+	size_t n, cap;
+};
+
+/* The namespaces of one page's result array that have a valid id and title,
+ * appended to the accumulator. */
+static void
+ns_take(const cJSON *res, void *acc)
 {
-	const cJSON *it, *info, *tp;
+	struct ns_acc *x = acc;
+	const cJSON *it;
 
 	cJSON_ArrayForEach(it, res) {
 		if (!jid(it, "id") || !jname(it, "title"))
 			continue;
-		grow((void **)v, *n, cap, sizeof(**v));
-		memset(&(*v)[*n], 0, sizeof(**v));
-		(*v)[*n].id = jdup(it, "id");
-		(*v)[(*n)++].title = jdup(it, "title");
+		grow((void **)&x->v, x->n, &x->cap, sizeof(*x->v));
+		memset(&x->v[x->n], 0, sizeof(*x->v));
+		x->v[x->n].id = jdup(it, "id");
+		x->v[x->n++].title = jdup(it, "title");
 	}
-	info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-	tp = cJSON_GetObjectItemCaseSensitive(info, "total_pages");
-	return cJSON_GetArraySize(res) < API_KV_NS_PAGE ||
-	       (cJSON_IsNumber(tp) && page >= tp->valuedouble);
 }
 
 int
@@ -535,7 +536,7 @@ api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size
 {
 	char why[160];
 	cJSON *root = api_json_parse(c, why, sizeof(why)), *res;
-	size_t cap = *n; /* *v holds exactly *n: the first append grows it */
+	struct ns_acc x = { *v, *n, *n }; /* *v holds exactly *n: the first append grows it */
 	int count;
 
 	*last = 0;
@@ -545,60 +546,40 @@ api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size
 		return -1;
 	}
 	count = cJSON_GetArraySize(res);
-	*last = ns_items(res, root, page, v, n, &cap);
+	ns_take(res, &x);
+	*last = api_page_last(root, page, (size_t)count, API_KV_NS_PAGE);
+	*v = x.v;
+	*n = x.n;
 	cJSON_Delete(root);
 	return count;
+}
+
+static struct api_call *
+ns_page_call(int page, const void *arg)
+{
+	(void)arg;
+	return api_listing_call("/storage/kv/namespaces?page=%d&per_page=%d", page, API_KV_NS_PAGE);
 }
 
 enum errcode
 api_kv_list(struct api *a, struct obs_kv **v, size_t *n, struct err *e)
 {
 	struct api_listing l;
-	struct obs_kv *got = NULL;
-	size_t ngot = 0, cap = 0;
-	enum errcode rc = ERR_OK;
+	struct ns_acc x = { NULL, 0, 0 };
+	enum errcode rc;
 
 	api_listing_init(&l, a, API_KV_NS_LIST_MAX_PAGES, API_KV_NS_LIST_MAX_ITEMS,
 	                 "KV namespaces");
-	for (int page = 1; rc == ERR_OK; page++) {
-		struct api_call *c = api_listing_call("/storage/kv/namespaces?page=%d&per_page=%d",
-		                                      page, API_KV_NS_PAGE);
-		cJSON *root, *res;
-		char why[160];
-		int last;
-
-		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
-			api_call_free(c);
-			break;
-		}
-		root = api_json_parse(c, why, sizeof(why));
-		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res))
-			rc = shape_error(&l, root, why, "no result array in the response", e);
-		else
-			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
-		if (rc != ERR_OK) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		last = ns_items(res, root, page, &got, &ngot, &cap);
-		cJSON_Delete(root);
-		api_call_free(c);
-		if (last)
-			break;
-		rc = api_listing_next(&l, e);
-	}
-	if (rc == ERR_OK && ngot > 0) {
-		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
-		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
-		*n += ngot;
+	rc = api_list_numbered(a, &l, API_KV_NS_PAGE, ns_page_call, NULL, ns_take, &x, e);
+	if (rc == ERR_OK && x.n > 0) {
+		*v = xrealloc(*v, (*n + x.n) * sizeof(**v));
+		memcpy(&(*v)[*n], x.v, x.n * sizeof(*x.v));
+		*n += x.n;
 	} else {
-		for (size_t i = 0; i < ngot; i++)
-			obs_kv_release(&got[i]);
+		for (size_t i = 0; i < x.n; i++)
+			obs_kv_release(&x.v[i]);
 	}
-	free(got);
+	free(x.v);
 	api_listing_release(&l);
 	return rc;
 }
