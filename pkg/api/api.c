@@ -35,6 +35,19 @@ struct inflight {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/*
+ * A sliding request window: the send times (monotonic ms) of the requests of
+ * the last win_ms, in a ring that grows as it fills, up to `limit` slots, so
+ * a large --rate-limit N costs memory only when that many requests are
+ * actually sent within one window (8 bytes each), never up front.
+ */
+struct rate_window {
+	int64_t *stamps;
+	size_t head, count, cap;
+	size_t limit;            /* at most this many in any window; 0: unlimited */
+	int64_t win_ms;
+};
+
 struct api {
 	CURLM *multi;
 	CURL **idle;            /* easy handles kept for reuse (their connections live
@@ -45,8 +58,8 @@ struct api {
 	char *account;
 	unsigned parallelism, running;
 	unsigned rate_n, rate_secs, max_retries;
-	int64_t *stamps;        /* ring of send times (ms) within the window */
-	size_t head, count;
+	struct rate_window all;  /* every request: rate_n per rate_secs */
+	struct rate_window reads; /* GETs, when a read share is set (limit 0: none) */
 	int64_t paused_until;   /* a 429's Retry-After */
 	struct api_call **queue;
 	size_t nqueue, capqueue;
@@ -295,7 +308,9 @@ api_new(const struct api_config *cfg, struct err *e)
 	a->rate_n = cfg->rate_n ? cfg->rate_n : API_DEFAULT_RATE_N;
 	a->rate_secs = cfg->rate_secs ? cfg->rate_secs : API_DEFAULT_RATE_SECS;
 	a->max_retries = cfg->max_retries ? cfg->max_retries : API_MAX_RETRIES;
-	a->stamps = xcalloc(a->rate_n, sizeof(*a->stamps));
+	a->all.limit = a->rate_n;
+	a->all.win_ms = (int64_t)a->rate_secs * 1000 + API_RATE_SLACK_MS;
+	a->reads.win_ms = a->all.win_ms;
 	a->idle = xcalloc(a->parallelism, sizeof(*a->idle));
 	a->rng = cfg->seed ? cfg->seed : (uint64_t)time(NULL) * 2654435761u + 1;
 	curl_multi_setopt(a->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)a->parallelism);
@@ -321,7 +336,8 @@ api_free(struct api *a)
 		free(a->auth);
 	}
 	free(a->account);
-	free(a->stamps);
+	free(a->all.stamps);
+	free(a->reads.stamps);
 	free(a);
 }
 
@@ -864,26 +880,116 @@ classify(struct api *a, struct api_call *c, CURLcode cc)
 	return 0;
 }
 
-/* Room in the request window now? Drops stamps that left the window. */
-static int64_t
-budget_wait(struct api *a, int64_t now)
+/* Drops the stamps that left the window w. */
+static void
+rw_expire(struct rate_window *w, int64_t now)
 {
-	int64_t win = (int64_t)a->rate_secs * 1000;
-
-	while (a->count > 0 && a->stamps[a->head] <= now - win) {
-		a->head = (a->head + 1) % a->rate_n;
-		a->count--;
+	while (w->count > 0 && w->stamps[w->head] <= now - w->win_ms) {
+		w->head = (w->head + 1) % w->cap;
+		w->count--;
 	}
-	if (a->count < a->rate_n)
+}
+
+/* How long until w has room for one more request (0: now). */
+static int64_t
+rw_wait(struct rate_window *w, int64_t now)
+{
+	if (w->limit == 0)
 		return 0;
-	return a->stamps[a->head] + win - now;
+	rw_expire(w, now);
+	if (w->count < w->limit)
+		return 0;
+	return w->stamps[w->head] + w->win_ms - now;
+}
+
+/* Records a request sent at now, growing the ring (doubling, at most to the
+ * limit) when it is full. */
+static void
+rw_spend(struct rate_window *w, int64_t now)
+{
+	if (w->limit == 0)
+		return;
+	if (w->count == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : API_RATE_RING_MIN;
+		int64_t *v;
+
+		if (cap > w->limit)
+			cap = w->limit;
+		v = xcalloc(cap, sizeof(*v));
+		for (size_t i = 0; i < w->count; i++)
+			v[i] = w->stamps[(w->head + i) % w->cap];
+		free(w->stamps);
+		w->stamps = v;
+		w->head = 0;
+		w->cap = cap;
+	}
+	w->stamps[(w->head + w->count) % w->cap] = now;
+	w->count++;
+}
+
+static int
+is_read(const struct api_call *c)
+{
+	return strcmp(c->method, "GET") == 0;
+}
+
+/* How long until c may be sent (0: now): the whole budget, and for a read
+ * the read share too. */
+static int64_t
+budget_wait(struct api *a, const struct api_call *c, int64_t now)
+{
+	int64_t w = rw_wait(&a->all, now), r;
+
+	if (is_read(c) && (r = rw_wait(&a->reads, now)) > w)
+		w = r;
+	return w;
 }
 
 static void
-spend(struct api *a, int64_t now)
+spend(struct api *a, const struct api_call *c, int64_t now)
 {
-	a->stamps[(a->head + a->count) % a->rate_n] = now;
-	a->count++;
+	rw_spend(&a->all, now);
+	if (is_read(c))
+		rw_spend(&a->reads, now);
+}
+
+void
+api_set_read_share(struct api *a, unsigned n)
+{
+	a->reads.limit = n;
+	if (n == 0 || n > a->rate_n)
+		a->reads.limit = 0;
+}
+
+unsigned
+api_read_room(struct api *a)
+{
+	int64_t now = mono_ms();
+	size_t room;
+
+	rw_expire(&a->all, now);
+	room = a->all.count < a->all.limit ? a->all.limit - a->all.count : 0;
+	if (a->reads.limit) {
+		size_t r;
+
+		rw_expire(&a->reads, now);
+		r = a->reads.count < a->reads.limit ? a->reads.limit - a->reads.count : 0;
+		if (r < room)
+			room = r;
+	}
+	return (unsigned)room;
+}
+
+unsigned
+api_read_limit(const struct api *a)
+{
+	return a->reads.limit ? (unsigned)a->reads.limit : a->rate_n;
+}
+
+unsigned
+api_rate_secs(const struct api *a)
+{
+	return a->rate_secs;
 }
 
 static void
@@ -943,11 +1049,14 @@ start_due(struct api *a, int64_t now, int64_t *next)
 			i++;
 			continue;
 		}
-		if ((bw = budget_wait(a, now)) > 0) {
+		if ((bw = budget_wait(a, c, now)) > 0) {
 			if (now + bw < *next)
 				*next = now + bw;
 			wait_budget = 1;
-			break;
+			if (rw_wait(&a->all, now) > 0)
+				break;
+			i++; /* only the read share is spent: writes behind it go on */
+			continue;
 		}
 		memmove(&a->queue[i], &a->queue[i + 1], (a->nqueue - i - 1) * sizeof(*a->queue));
 		a->nqueue--;
@@ -962,7 +1071,7 @@ start_due(struct api *a, int64_t now, int64_t *next)
 			}
 			continue;
 		}
-		spend(a, now);
+		spend(a, c, now);
 		start(a, c);
 	}
 	return wait_budget;
@@ -1055,16 +1164,13 @@ api_wait(struct api *a)
 				int64_t due = a->queue[i]->not_before_ms > a->paused_until
 				            ? a->queue[i]->not_before_ms : a->paused_until;
 
+				if (due <= t)
+					due = t + budget_wait(a, a->queue[i], t);
 				if (due < soonest)
 					soonest = due;
 			}
-			if (soonest <= t) {
-				int64_t bw = budget_wait(a, t);
-
-				if (bw == 0)
-					continue;
-				soonest = t + bw;
-			}
+			if (soonest <= t)
+				continue;
 			if (soonest < next)
 				next = soonest;
 		}

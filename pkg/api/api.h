@@ -24,6 +24,13 @@
 /* Cloudflare's global limit: 1200 requests per 5 minutes per user. */
 #define API_DEFAULT_RATE_N 1200
 #define API_DEFAULT_RATE_SECS 300
+/* A request counts in its window this much longer than the window itself:
+ * the server sees it a little after we send it, and must never count more
+ * than N in any S seconds of its own clock. */
+#define API_RATE_SLACK_MS 250
+/* First size of a request window's ring of send times; it doubles as
+ * requests are sent, up to the window's limit (8 bytes a slot). */
+#define API_RATE_RING_MIN 64
 /* Concurrent requests in flight. */
 #define API_DEFAULT_PARALLELISM 4
 #define API_MAX_PARALLELISM 64
@@ -221,6 +228,19 @@ void api_global_init(void);
 struct api *api_new(const struct api_config *cfg, struct err *e) WARN_UNUSED_RESULT;
 void api_free(struct api *a);
 const struct api_stats *api_get_stats(const struct api *a);
+/*
+ * A read share (the daemon's --api-share): GETs are limited to n in any
+ * window of the budget's seconds, on top of the whole budget that every
+ * request counts in. A read held back by its share never holds back a write
+ * queued behind it, so writes always have the rest of the budget. 0 (or n at
+ * least the whole budget) lifts the share.
+ */
+void api_set_read_share(struct api *a, unsigned n);
+/* Reads that may be sent now without waiting (share and budget). */
+unsigned api_read_room(struct api *a);
+/* Reads allowed in one window: the share, else the whole budget. */
+unsigned api_read_limit(const struct api *a);
+unsigned api_rate_secs(const struct api *a);
 const char *api_account(const struct api *a);
 
 /* A call for METHOD on a printf-formatted path below /accounts/{id}

@@ -184,8 +184,12 @@ record(struct job *j)
 		inv_set(&x->bucket_name, b->bucket_name);
 		inv_set(&x->jurisdiction, b->jurisdiction);
 		inv_set(&x->location_hint, b->location_hint);
-		x->managed_lifecycle = b->has_lifecycle;
-		x->managed_cors = b->has_cors;
+		/* an unobserved part keeps its claim until a pass has read it and
+		 * put it back to Cloudflare's default */
+		x->managed_lifecycle = b->has_lifecycle ||
+		                       (x->managed_lifecycle && (a->unobserved & PLAN_UNOBSERVED_LIFECYCLE));
+		x->managed_cors = b->has_cors ||
+		                  (x->managed_cors && (a->unobserved & PLAN_UNOBSERVED_CORS));
 	} else if (a->kind == KIND_KVNAMESPACE) {
 		inv_set(&x->title, a->want->u.kv.title);
 		if (j->kv_id)

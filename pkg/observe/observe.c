@@ -7,6 +7,53 @@
 
 static const char *const juris[] = { "default", "eu", "fedramp" };
 
+const char *const obs_part_names[OBS_NPARTS] = { "lifecycle", "cors", "kv_keys" };
+
+/* Does the selection read this part now? */
+static int
+selected(const struct observe_sel *sel, enum kind k, const char *name, enum obs_part part)
+{
+	return sel == NULL || sel->want(k, name, part, sel->user);
+}
+
+/* A bucket by (name, jurisdiction): a declared resource or an inventory entry. */
+struct bref {
+	const char *name, *juris;
+	const void *p;
+	size_t idx;              /* position in its array: the first one wins */
+};
+
+static int
+bref_cmp(const void *x, const void *y)
+{
+	const struct bref *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+
+	if (c == 0)
+		c = strcmp(a->juris, b->juris);
+	return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static int
+bref_key_cmp(const void *x, const void *y)
+{
+	const struct bref *a = x, *b = y;
+	int c = strcmp(a->name, b->name);
+
+	return c ? c : strcmp(a->juris, b->juris);
+}
+
+static const void *
+bref_find(const struct bref *v, size_t n, const char *name, const char *jur)
+{
+	struct bref k = { name, jur, NULL, 0 };
+	const struct bref *f = n ? bsearch(&k, v, n, sizeof(*v), bref_key_cmp) : NULL;
+
+	while (f && f > v && bref_key_cmp(f - 1, &k) == 0)
+		f--; /* the first declared (recorded) of equal ones */
+	return f ? f->p : NULL;
+}
+
 static int
 juris_index(const char *j)
 {
@@ -189,10 +236,12 @@ observe_secrets(struct api *a, const struct manifest_set *want, struct snapshot 
  */
 enum errcode
 observe_run(struct api *a, const struct manifest_set *want, const struct state *st,
-            int prune, struct snapshot *snap, struct err *e)
+            int prune, const struct observe_sel *sel, struct snapshot *snap, struct err *e)
 {
 	int need_j[3] = { 0, 0, 0 }, need_kv = 0;
 	enum errcode rc = ERR_OK;
+	struct bref *wb = NULL, *sb = NULL;
+	size_t nwb = 0, nsb = 0;
 
 	memset(snap, 0, sizeof(*snap));
 	for (size_t i = 0; i < want->n; i++) {
@@ -232,31 +281,38 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 		if (r->kind != KIND_KVNAMESPACE || !r->u.kv.has_entries)
 			continue;
 		k = namespace_of(r, st, snap);
-		if (k && !k->keys_read)
+		if (k && !k->keys_read && selected(sel, KIND_KVNAMESPACE, r->name, OBS_KV_KEYS))
 			rc = api_kv_keys(a, k, e);
 	}
 	if (rc != ERR_OK)
 		return rc;
+	/* declared and recorded buckets by (name, jurisdiction), first match
+	 * kept, so each listed bucket finds its own in O(log n) */
+	wb = xcalloc(want->n + 1, sizeof(*wb));
+	for (size_t k = 0; k < want->n; k++)
+		if (want->items[k].kind == KIND_R2BUCKET)
+			wb[nwb++] = (struct bref){ want->items[k].u.bucket.bucket_name,
+			                           want->items[k].u.bucket.jurisdiction, &want->items[k],
+			                           k };
+	sb = xcalloc(st->n + 1, sizeof(*sb));
+	for (size_t k = 0; k < st->n; k++)
+		if (st->v[k]->kind == KIND_R2BUCKET && st->v[k]->bucket_name)
+			sb[nsb++] = (struct bref){ st->v[k]->bucket_name, st->v[k]->jurisdiction ?
+			                           st->v[k]->jurisdiction : "default", st->v[k], k };
+	qsort(wb, nwb, sizeof(*wb), bref_cmp);
+	qsort(sb, nsb, sizeof(*sb), bref_cmp);
 	/* Only now is the bucket array final: reads keep pointers into it. */
 	for (size_t i = 0; i < snap->nbuckets; i++) {
 		struct obs_bucket *b = &snap->buckets[i];
-		const struct resource *r = NULL;
-		const struct inv_entry *x = NULL;
+		const struct resource *r = bref_find(wb, nwb, b->name, b->jurisdiction);
+		const struct inv_entry *x = bref_find(sb, nsb, b->name, b->jurisdiction);
+		const char *rname = r ? r->name : x ? x->name : b->name;
 
-		for (size_t k = 0; k < want->n && !r; k++)
-			if (want->items[k].kind == KIND_R2BUCKET &&
-			    strcmp(want->items[k].u.bucket.bucket_name, b->name) == 0 &&
-			    strcmp(want->items[k].u.bucket.jurisdiction, b->jurisdiction) == 0)
-				r = &want->items[k];
-		for (size_t k = 0; k < st->n && !x; k++)
-			if (st->v[k]->kind == KIND_R2BUCKET && st->v[k]->bucket_name &&
-			    strcmp(st->v[k]->bucket_name, b->name) == 0 &&
-			    strcmp(st->v[k]->jurisdiction ? st->v[k]->jurisdiction : "default",
-			           b->jurisdiction) == 0)
-				x = st->v[k];
-		if ((r && r->u.bucket.has_lifecycle) || (x && x->managed_lifecycle))
+		if (((r && r->u.bucket.has_lifecycle) || (x && x->managed_lifecycle)) &&
+		    selected(sel, KIND_R2BUCKET, rname, OBS_LIFECYCLE))
 			api_bucket_read(a, b, API_BUCKET_LIFECYCLE, &rc, e);
-		if ((r && r->u.bucket.has_cors) || (x && x->managed_cors))
+		if (((r && r->u.bucket.has_cors) || (x && x->managed_cors)) &&
+		    selected(sel, KIND_R2BUCKET, rname, OBS_CORS))
 			api_bucket_read(a, b, API_BUCKET_CORS, &rc, e);
 		if (prune && x && r == NULL && x->policy == DELETION_DELETE) {
 			int still_wanted = 0;
@@ -270,6 +326,8 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 		}
 	}
 	api_wait(a);
+	free(wb);
+	free(sb);
 	return rc;
 }
 

@@ -45,9 +45,37 @@ struct snapshot {
 	int listed_d1;           /* the D1 list was read */
 };
 
+/*
+ * The per-resource parts of an observation: each is one more read (or one
+ * paged listing) per resource, on top of the list-level reads.
+ */
+enum obs_part {
+	OBS_LIFECYCLE = 0,       /* a bucket's lifecycle rules */
+	OBS_CORS,                /* a bucket's CORS policy */
+	OBS_KV_KEYS,             /* a namespace's key listing */
+	OBS_NPARTS
+};
+extern const char *const obs_part_names[OBS_NPARTS];
+
+/*
+ * Which per-resource parts a pass reads (the daemon's rotation). want() is
+ * asked once per part a full observation would read, with the resource's
+ * kind and metadata.name; 0 leaves the part unread. An unread part is
+ * UNKNOWN, never empty: its obs_bucket keeps lifecycle_read (cors_read) 0 and
+ * its obs_kv keeps keys_read 0, and the plan then neither writes nor deletes
+ * anything that part holds (plan.h: PLAN_UNOBSERVED_*). The list-level reads
+ * (buckets, namespaces, Secrets Stores and scripts) are always made: they
+ * catch creations, deletions and renames of whole resources.
+ */
+struct observe_sel {
+	int (*want)(enum kind kind, const char *name, enum obs_part part, void *user);
+	void *user;
+};
+
+/* Reads the account into snap; sel NULL reads every part. */
 enum errcode observe_run(struct api *a, const struct manifest_set *want,
-                         const struct state *st, int prune, struct snapshot *snap,
-                         struct err *e) WARN_UNUSED_RESULT;
+                         const struct state *st, int prune, const struct observe_sel *sel,
+                         struct snapshot *snap, struct err *e) WARN_UNUSED_RESULT;
 void snapshot_release(struct snapshot *s);
 /*
  * D1 (observe_d1.c): one paged database list when the manifests or the

@@ -431,6 +431,11 @@ bucket_compare(struct plan_action *a, const struct r2_bucket_spec *b,
 		       b->storage_class);
 		a->set_storage_class = 1;
 	}
+	/* a part that was not read is unknown: nothing below touches it */
+	if ((b->has_lifecycle || (inv && inv->managed_lifecycle)) && !ob->lifecycle_read)
+		a->unobserved |= PLAN_UNOBSERVED_LIFECYCLE;
+	if ((b->has_cors || (inv && inv->managed_cors)) && !ob->cors_read)
+		a->unobserved |= PLAN_UNOBSERVED_CORS;
 	if (b->has_lifecycle && ob->lifecycle_read) {
 		desired_rules(b, ob, &a->lc, &a->nlc);
 		if (lifecycle_diff(a, a->lc, a->nlc, ob->rules, ob->nrules))
@@ -608,6 +613,8 @@ plan_entries(struct plan_action *a, const struct kv_namespace_spec *kv,
 	const struct obs_key **sorted = NULL;
 	size_t nsorted = 0, lines = 0, hidden = 0;
 
+	if (kv->has_entries && ok && !ok->keys_read)
+		a->unobserved |= PLAN_UNOBSERVED_KV_KEYS; /* unknown: no entry written */
 	if (!kv->has_entries || (ok && !ok->keys_read))
 		return;
 	if (ok && ok->nkeys) {

@@ -40,6 +40,16 @@ struct plan_change {
 	char *after;      /* JSON (or plain) value declared; NULL when none */
 };
 
+/*
+ * Parts of a resource this pass did not observe (observe_sel left them
+ * unread). Unobserved is unknown, never empty: the plan writes, deletes and
+ * reverts nothing in such a part, and apply keeps what the inventory says it
+ * manages there, until a later pass reads it.
+ */
+#define PLAN_UNOBSERVED_LIFECYCLE 1u
+#define PLAN_UNOBSERVED_CORS 2u
+#define PLAN_UNOBSERVED_KV_KEYS 4u
+
 struct plan_action {
 	enum plan_op op;
 	enum kind kind;
@@ -58,6 +68,7 @@ struct plan_action {
 	int held;                       /* refused only because it is on hold (plan_opts) */
 	int imported;                   /* an adoption by `cfstorage import` */
 	int wa_new;                     /* apply: the write-ahead added the entry */
+	unsigned unobserved;            /* PLAN_UNOBSERVED_*: parts left unknown */
 	struct lc_rule *lc;             /* put_lifecycle body (owned) */
 	size_t nlc;
 	char spec_hash[17];

@@ -42,7 +42,7 @@ reconcile_pass(struct api *a, const struct manifest_set *set, struct state *st,
 			if (set->items[i].kind == KIND_SECRET)
 				state_ledger_remove(st, set->items[i].name);
 	/* observe */
-	if ((rc = observe_run(a, set, st, o->plan.prune, &r->snap, e)) != ERR_OK)
+	if ((rc = observe_run(a, set, st, o->plan.prune, o->observe, &r->snap, e)) != ERR_OK)
 		goto out;
 	if (o->verify_values &&
 	    (rc = observe_verify_values(a, set, st, &r->snap, &r->verified, e)) != ERR_OK)

@@ -32,6 +32,9 @@ struct reconcile_opts {
 	enum reconcile_mode mode;
 	struct plan_opts plan;   /* prune, now, rotate, only, adopt_only, holds */
 	int verify_values;       /* read every declared KV value (one GET each) */
+	/* Which per-resource parts observe reads (the daemon's rotation); NULL:
+	 * all of them. What is not read is unknown to the plan, not absent. */
+	const struct observe_sel *observe;
 	int rebuild_ledgers;     /* drop the manifests' secret ledgers before planning */
 	/* With RECONCILE_APPLY: asked between plan and apply; non-zero means do not
 	 * apply (a saved plan that no longer matches the account). */

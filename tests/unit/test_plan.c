@@ -575,6 +575,67 @@ test_lifecycle_no_longer_declared_resets(void **state)
 	assert_string_equal(f->p.v[0].lc[0].id, PLAN_DEFAULT_LC_ID);
 }
 
+/* Unobserved is unknown, not empty (the daemon's rotation reads a bucket's
+ * lifecycle and CORS, and a namespace's keys, only every so many passes):
+ * a part that was not read is neither written, nor deleted, nor reverted. */
+static void
+test_unobserved_parts_are_unknown(void **state)
+{
+	struct fx *f = *state;
+	struct inv_entry *x;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec:\n"
+	        "  lifecycle: {deleteAfterDays: 30}\n"
+	        "  cors: {rules: [{allowedOrigins: ['*'], allowedMethods: [GET]}]}\n"
+	        "---\n" HDR "kind: R2Bucket\nmetadata: {name: old}\nspec: {}\n"
+	        "---\n" HDR "kind: KVNamespace\nmetadata: {name: ns}\nspec:\n"
+	        "  entries:\n    - {key: a, value: b}\n");
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	x = own_bucket(f, "old", "old", "default", DELETION_RETAIN);
+	x->managed_lifecycle = 1; /* no longer declared: would be reset if read */
+	x->managed_cors = 1;
+	x = state_upsert(f->st, KIND_KVNAMESPACE, "ns");
+	x->kv_id = xstrdup("id-ns");
+	/* listed, but no part read: lifecycle_read, cors_read, keys_read all 0 */
+	have_bucket(f, "logs", "default", "Standard", NULL, NULL, -1);
+	have_bucket(f, "old", "default", "Standard", NULL, NULL, -1);
+	have_kv(f, "id-ns", "ns");
+	compute(f);
+	assert_int_equal(f->p.n, 3);
+	for (size_t i = 0; i < f->p.n; i++) {
+		const struct plan_action *a = &f->p.v[i];
+
+		assert_int_equal(a->op, PLAN_NOOP);
+		assert_false(a->put_lifecycle || a->put_cors || a->delete_cors);
+		assert_int_equal(a->nkv_put, 0);
+		assert_int_equal(a->nkv_del, 0);
+		assert_int_equal(a->nchanges, 0);
+		if (strcmp(a->name, "ns") == 0)
+			assert_int_equal(a->unobserved, PLAN_UNOBSERVED_KV_KEYS);
+		else
+			assert_int_equal(a->unobserved,
+			                 PLAN_UNOBSERVED_LIFECYCLE | PLAN_UNOBSERVED_CORS);
+	}
+	assert_false(plan_has_changes(&f->p));
+}
+
+/* The same parts, read and empty, are acted on: the contrast to the above. */
+static void
+test_observed_empty_parts_are_repaired(void **state)
+{
+	struct fx *f = *state;
+
+	want(f, HDR "kind: R2Bucket\nmetadata: {name: logs}\nspec:\n"
+	        "  lifecycle: {deleteAfterDays: 30}\n"
+	        "  cors: {rules: [{allowedOrigins: ['*'], allowedMethods: [GET]}]}\n");
+	own_bucket(f, "logs", "logs", "default", DELETION_RETAIN)->managed_lifecycle = 1;
+	have_bucket(f, "logs", "default", "Standard", "{\"result\":{\"rules\":[]}}", "404", -1);
+	compute(f);
+	assert_int_equal(f->p.v[0].op, PLAN_UPDATE);
+	assert_true(f->p.v[0].put_lifecycle && f->p.v[0].put_cors);
+	assert_int_equal(f->p.v[0].unobserved, 0);
+}
+
 static void
 test_kv_entries_listing_only(void **state)
 {
@@ -661,6 +722,8 @@ main(void)
 		T(test_empty_set_never_prunes_everything),
 		T(test_lifecycle_no_longer_declared_resets),
 		T(test_kv_entries_listing_only),
+		T(test_unobserved_parts_are_unknown),
+		T(test_observed_empty_parts_are_repaired),
 		T(test_spec_hash_stable_and_sensitive),
 #undef T
 	};
