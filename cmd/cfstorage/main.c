@@ -36,7 +36,8 @@ enum { OPT_STATE = 256, OPT_ACCOUNT, OPT_TOKEN_FILE, OPT_ENDPOINT, OPT_LOCAL, OP
        OPT_VERSION, OPT_TOKEN, OPT_PRUNE, OPT_ALLOW_EMPTY, OPT_DRY_RUN, OPT_PARALLELISM,
        OPT_RATE_LIMIT, OPT_FORCE, OPT_REBUILD, OPT_INTERVAL, OPT_LISTEN, OPT_LOG_FORMAT,
        OPT_LOG_LEVEL, OPT_VERIFY_VALUES, OPT_DIR, OPT_KIND, OPT_WITH_ENTRIES,
-       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO, OPT_MAN, OPT_NO_COLOR, OPT_YES };
+       OPT_ALLOW_PATH_ROOT, OPT_OUT, OPT_TO, OPT_MAN, OPT_NO_COLOR, OPT_YES,
+       OPT_API_SHARE, OPT_OBSERVE_ALL };
 
 
 /* The flag a getopt code stands for, -1 for none (version, token, errors). */
@@ -75,6 +76,8 @@ flag_of(int c)
 	case OPT_TO: return CF_TO;
 	case OPT_NO_COLOR: return CF_NO_COLOR;
 	case OPT_YES: return CF_YES;
+	case OPT_API_SHARE: return CF_API_SHARE;
+	case OPT_OBSERVE_ALL: return CF_OBSERVE_ALL;
 	default: return -1;
 	}
 }
@@ -102,6 +105,8 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "parallelism", required_argument, NULL, OPT_PARALLELISM },
 		{ "rate-limit", required_argument, NULL, OPT_RATE_LIMIT },
+		{ "api-share", required_argument, NULL, OPT_API_SHARE },
+		{ "observe-all", no_argument, NULL, OPT_OBSERVE_ALL },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "rebuild", no_argument, NULL, OPT_REBUILD },
 		{ "verify-values", no_argument, NULL, OPT_VERIFY_VALUES },
@@ -204,6 +209,18 @@ parse_args(int argc, char **argv, struct cli_opts *o)
 			if (cli_parse_rate(optarg, &o->rate_n, &o->rate_secs) != 0)
 				return cli_fail("--rate-limit must be N/SECONDS, e.g. 1200/300");
 			break;
+		case OPT_API_SHARE: {
+			char *end;
+			long v;
+
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno || end == optarg || (*end && strcmp(end, "%") != 0) || v < 1 || v > 100)
+				return cli_fail("--api-share must be a percentage 1..100, e.g. 25%%");
+			o->api_share = (unsigned)v;
+			break;
+		}
+		case OPT_OBSERVE_ALL: o->observe_all = 1; break;
 		case OPT_VERSION:
 			printf("cfstorage %s\n", CFS_VERSION);
 			exit(EXIT_OK);

@@ -992,6 +992,23 @@ api_rate_secs(const struct api *a)
 	return a->rate_secs;
 }
 
+unsigned
+api_rate_n(const struct api *a)
+{
+	return a->rate_n;
+}
+
+void
+api_window(struct api *a, unsigned long *reads, unsigned long *all)
+{
+	int64_t now = mono_ms();
+
+	rw_expire(&a->all, now);
+	rw_expire(&a->reads, now);
+	*reads = a->reads.count;
+	*all = a->all.count;
+}
+
 static void
 untrack(struct api *a, const struct api_call *c)
 {

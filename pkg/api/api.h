@@ -241,6 +241,10 @@ unsigned api_read_room(struct api *a);
 /* Reads allowed in one window: the share, else the whole budget. */
 unsigned api_read_limit(const struct api *a);
 unsigned api_rate_secs(const struct api *a);
+unsigned api_rate_n(const struct api *a);
+/* Requests in the current window: reads (GETs, counted only while a share is
+ * set) and all of them. */
+void api_window(struct api *a, unsigned long *reads, unsigned long *all);
 const char *api_account(const struct api *a);
 
 /* A call for METHOD on a printf-formatted path below /accounts/{id}

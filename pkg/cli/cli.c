@@ -106,10 +106,16 @@ const struct cli_help cli_helps[] = {
 	{ CLI_RUN,
 	  "usage: cfstorage run -f PATH... [--interval DUR] [--listen ADDR]\n"
 	  "                     [--log-format logfmt|json] [--log-level LEVEL] [--prune]\n"
-	  "                     [--allow-empty]\n",
+	  "                     [--allow-empty] [--rate-limit N/SECONDS] [--api-share P%]\n"
+	  "                     [--observe-all]\n",
 	  "Reconciles forever: at start, on manifest changes, every --interval\n"
 	  "(default 5m), when a rotation falls due, on SIGHUP. Serves /healthz,\n"
 	  "/readyz and /metrics on --listen (default 127.0.0.1:9464; 'off' disables).\n"
+	  "Its reads take at most --api-share (default 25%) of the --rate-limit budget\n"
+	  "in any window; writes use the rest. List reads run every pass; lifecycle,\n"
+	  "CORS and KV key listings in a rotation that fits the share, whose coverage\n"
+	  "period (the longest any of them goes unread) is logged and exported.\n"
+	  "--observe-all reads every part every pass (no rotation).\n"
 	  "SIGTERM finishes in-flight requests, saves the state and exits 0.\n" },
 	{ CLI_ROTATE,
 	  "usage: cfstorage rotate NAME -f PATH... [--force] [--dry-run] [-o text|json]\n",
@@ -295,6 +301,7 @@ static const char *const flag_names[CF_COUNT] = {
 	[CF_LISTEN] = "listen", [CF_LOG_FORMAT] = "log-format", [CF_LOG_LEVEL] = "log-level",
 	[CF_ALLOW_PATH_ROOT] = "allow-path-root", [CF_OUT] = "out", [CF_TO] = "to",
 	[CF_NO_COLOR] = "no-color", [CF_YES] = "yes",
+	[CF_API_SHARE] = "api-share", [CF_OBSERVE_ALL] = "observe-all",
 };
 
 const char *
@@ -322,7 +329,7 @@ static const struct {
 	{ CLI_APPLY, F(CF_FILE) | F(CF_OUTPUT) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) | F(CF_DRY_RUN) |
 	             F(CF_VERIFY_VALUES) | F(CF_YES) | CLIENT, "text json markdown" },
 	{ CLI_RUN, F(CF_FILE) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_PRUNE) | F(CF_ALLOW_EMPTY) |
-	           CLIENT, NULL },
+	           F(CF_API_SHARE) | F(CF_OBSERVE_ALL) | CLIENT, NULL },
 	{ CLI_ROTATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_FORCE) | F(CF_DRY_RUN) | CLIENT,
 	  "text json" },
 	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
@@ -336,7 +343,7 @@ static const struct {
 #define VALUED (F(CF_FILE) | F(CF_OUTPUT) | F(CF_STATE) | F(CF_ACCOUNT) | F(CF_TOKEN_FILE) | \
                 F(CF_ENDPOINT) | F(CF_NOW) | F(CF_PARALLELISM) | F(CF_RATE_LIMIT) | F(CF_DIR) | \
                 F(CF_KIND) | F(CF_INTERVAL) | F(CF_LISTEN) | F(CF_LOG_FORMAT) | F(CF_LOG_LEVEL) | \
-                F(CF_ALLOW_PATH_ROOT) | F(CF_OUT))
+                F(CF_ALLOW_PATH_ROOT) | F(CF_OUT) | F(CF_API_SHARE))
 
 int
 cli_flag_takes_value(enum cli_flag f)

@@ -74,7 +74,8 @@ enum cli_flag { CF_FILE, CF_OUTPUT, CF_QUIET, CF_VERBOSE, CF_HELP, CF_STATE, CF_
 	CF_TOKEN_FILE, CF_ENDPOINT, CF_LOCAL, CF_NOW, CF_PRUNE, CF_ALLOW_EMPTY, CF_DRY_RUN,
 	CF_PARALLELISM, CF_RATE_LIMIT, CF_FORCE, CF_REBUILD, CF_VERIFY_VALUES, CF_DIR, CF_KIND,
 	CF_WITH_ENTRIES, CF_INTERVAL, CF_LISTEN, CF_LOG_FORMAT, CF_LOG_LEVEL, CF_ALLOW_PATH_ROOT,
-	CF_OUT, CF_TO, CF_NO_COLOR, CF_YES, CF_COUNT };
+	CF_OUT, CF_TO, CF_NO_COLOR, CF_YES,
+	CF_API_SHARE, CF_OBSERVE_ALL, CF_COUNT };
 
 /* The command line, parsed (cmd/cfstorage/main.c). */
 struct cli_opts {
@@ -96,6 +97,8 @@ struct cli_opts {
 	const char *path_roots[MANIFEST_MAX_PATH_ROOTS]; /* --allow-path-root */
 	size_t npath_roots;
 	unsigned parallelism, rate_n, rate_secs;
+	unsigned api_share;      /* run --api-share: percent of the budget for reads, 0: default */
+	int observe_all;         /* run --observe-all: every part every pass, no rotation */
 	char **args;
 	size_t nargs;
 	uint64_t given;          /* 1 << enum cli_flag, for every flag on the line */

@@ -552,6 +552,8 @@ cli_cmd_run(const struct cli_opts *o)
 	d.now_offset = o->now ? c.now - (int64_t)time(NULL) : 0;
 	d.prune = o->prune;
 	d.allow_empty = o->allow_empty;
+	d.api_share = o->api_share ? o->api_share : DAEMON_DEFAULT_API_SHARE;
+	d.observe_all = o->observe_all;
 	err_clear(&e);
 	if (daemon_run(&d, &c.set, c.st, c.api, &e) != 0)
 		rc = cli_fail("%s", e.msg);

@@ -59,6 +59,12 @@ struct loop {
 	unsigned char applied[32]; /* set_digest of the manifests the loop holds */
 	struct refusal *refused;   /* the last pass's refusals, by resource */
 	size_t nrefused;
+	struct sched sched;        /* the observation rotation (schedule.c) */
+	int64_t started;           /* monotonic ms the loop started */
+	unsigned lists;            /* list-level reads a pass makes (the last one's) */
+	unsigned reserve;          /* reads of the share kept for manifest changes */
+	int64_t coverage_ms;       /* the coverage period last logged (0: none yet) */
+	int64_t pass_ms;           /* how long the last pass took */
 };
 
 static int64_t
@@ -238,6 +244,8 @@ reload(struct loop *l)
 
 		manifest_set_fingerprint(&set, dg);
 		ok = memcmp(dg, l->applied, sizeof(dg)) != 0 ? 2 : 1;
+		if (ok == 2) /* what changed is observed at once */
+			sched_rebuild(&l->sched, &set, &l->set);
 		manifest_set_free(&l->set);
 		l->set = set; /* hand-over: the loop owns the new set */
 		manifest_set_init(&set);
@@ -465,6 +473,66 @@ secrets_lost(struct loop *l, const struct plan *p)
 	pthread_mutex_unlock(&l->m.lock);
 }
 
+/*
+ * The coverage period for the current set, share and interval: exported, and
+ * logged at start and whenever it changes by more than a tenth (it moves a
+ * little with the list reads a pass needs and how long a pass takes).
+ */
+static void
+coverage(struct loop *l)
+{
+	unsigned limit = api_read_limit(l->api);
+	int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
+	int64_t c = sched_coverage(l->sched.n, limit, l->reserve, l->lists, window,
+	                           l->o->interval_ms, l->pass_ms, l->o->observe_all);
+	int64_t was = l->coverage_ms, ages[OBS_NPARTS], now = mono_ms();
+	unsigned long wr, wa;
+
+	sched_ages(&l->sched, now, l->started, ages);
+	api_window(l->api, &wr, &wa);
+	pthread_mutex_lock(&l->m.lock);
+	l->m.coverage_s = c < 0 ? -1 : (double)c / 1000.0;
+	for (int p = 0; p < OBS_NPARTS; p++)
+		l->m.oldest_at[p] = ages[p] < 0 ? -1 : now - ages[p];
+	l->m.win_reads = wr;
+	l->m.win_all = wa;
+	l->m.read_limit = limit;
+	l->m.all_limit = api_rate_n(l->api);
+	pthread_mutex_unlock(&l->m.lock);
+	if (was != 0 && c >= 0 && was >= 0 && c - was <= was / 10 && was - c <= was / 10)
+		return;
+	l->coverage_ms = c ? c : 1;
+	if (c < 0)
+		log_warn("drift coverage unbounded: the read share does not cover the list reads",
+		         "read_share=%u per_s=%u lists_per_pass=%u interval_ms=%lld", limit,
+		         api_rate_secs(l->api), l->lists, (long long)l->o->interval_ms);
+	else
+		log_info("drift coverage", "coverage_s=%lld parts=%zu read_share=%u per_s=%u "
+		         "reserve=%u lists_per_pass=%u interval_ms=%lld rotation=%s",
+		         (long long)((c + 999) / 1000), l->sched.n, limit, api_rate_secs(l->api),
+		         l->reserve, l->lists, (long long)l->o->interval_ms,
+		         l->o->observe_all ? "off" : "on");
+}
+
+/* What each applied action changed, one line per field (as plan prints it). */
+static void
+change_lines(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct plan_action *a = &p->v[i];
+
+		if (a->held || a->op == PLAN_NOOP || a->op == PLAN_REFUSE)
+			continue;
+		for (size_t k = 0; k < a->nchanges; k++) {
+			const struct plan_change *c = &a->changes[k];
+
+			log_info("change", "kind=%s name=%s op=%s field=%s sign=%c change=\"%s\"",
+			         kind_name(a->kind), a->name, plan_op_name(a->op),
+			         c->field ? c->field : "", c->sign, c->text ? c->text : "");
+		}
+	}
+}
+
 static void
 pass(struct loop *l, enum reason why)
 {
@@ -476,7 +544,9 @@ pass(struct loop *l, enum reason why)
 	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
 	size_t applied = 0, failed = 0, skipped = 0;
 	unsigned long req_done = 0;
-	size_t refused = 0;
+	size_t refused = 0, picked, room;
+	unsigned long reads_done = 0, writes_done = 0, win_reads, win_all;
+	struct observe_sel sel = { sched_want, &l->sched };
 	int result;
 	double secs;
 
@@ -497,16 +567,47 @@ pass(struct loop *l, enum reason why)
 			ro.plan.nholds++;
 		}
 	ro.plan.holds = holds;
+	/* a resource whose backoff is over is read again first */
+	for (size_t k = 0; k < l->nbo; k++)
+		if (l->bo[k].until <= now)
+			sched_mark_urgent(&l->sched, l->bo[k].kind, l->bo[k].name);
+	/* as many parts as the share has room for now, less the list reads and
+	 * the reserve for manifest changes: a pass never waits for the budget */
+	room = api_read_room(l->api);
+	{
+		/* the list reads of every pass that can start in one window */
+		int64_t imin = l->o->interval_ms - l->o->interval_ms / 10;
+		int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
+		size_t keep = (size_t)l->reserve + (size_t)l->lists *
+		              (size_t)(l->o->interval_ms >= window ? 1 : (window + imin - 1) / imin);
+
+		room = room > keep ? room - keep : 0;
+	}
+	picked = sched_pick(&l->sched, room, l->o->observe_all);
+	ro.observe = &sel;
 	err_clear(&e);
 	if (reconcile_pass(l->api, &l->set, l->st, &ro, &r, &e) != ERR_OK) {
 		log_error("observe failed", "reason=%s error=\"%s\"", reason_names[why], e.msg);
 		result = 2;
 		l->pass_errors++;
+		req_done = r.requests;
+		reads_done = r.requests - r.writes;
+		writes_done = r.writes;
 		reconcile_result_release(&r);
 		free(holds);
-		req_done = r.requests;
 		goto done;
 	}
+	sched_commit(&l->sched, t0);
+	/* the list reads of this pass: its reads less the parts it picked */
+	reads_done = r.requests - r.writes;
+	writes_done = r.writes;
+	{
+		unsigned long rest = reads_done > picked ? reads_done - picked : 1;
+
+		l->lists = (unsigned)(rest > UINT_MAX ? UINT_MAX : rest);
+	}
+	if (r.applied)
+		change_lines(&r.plan);
 	secrets_lost(l, &r.plan);
 	refused = refusals(l, &r.plan);
 	now = mono_ms();
@@ -553,6 +654,9 @@ pass(struct loop *l, enum reason why)
 	reconcile_result_release(&r);
 	free(holds);
 done:
+	l->pass_ms = mono_ms() - t0;
+	coverage(l);
+	api_window(l->api, &win_reads, &win_all);
 	secs = (double)(mono_ms() - t0) / 1000.0;
 	pthread_mutex_lock(&l->m.lock);
 	l->m.reconciles[result]++;
@@ -572,9 +676,12 @@ done:
 	pthread_mutex_unlock(&l->m.lock);
 	gauges(l);
 	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu refused=%zu "
-	         "backing_off=%zu requests=%lu duration_ms=%lld", reason_names[why],
-	         result == 0 ? "ok" : result == 1 ? "partial" : "error", applied, failed, refused,
-	         skipped, req_done, (long long)(mono_ms() - t0));
+	         "backing_off=%zu requests=%lu reads=%lu writes=%lu parts_read=%zu "
+	         "window_reads=%lu read_share=%u window_requests=%lu budget=%u duration_ms=%lld",
+	         reason_names[why], result == 0 ? "ok" : result == 1 ? "partial" : "error",
+	         applied, failed, refused, skipped, req_done, reads_done, writes_done, picked,
+	         win_reads, api_read_limit(l->api), win_all, api_rate_n(l->api),
+	         (long long)(mono_ms() - t0));
 	if (l->pass_errors) {
 		int64_t d = DAEMON_BACKOFF_MIN_MS;
 
@@ -763,6 +870,7 @@ loop_close(struct loop *l)
 		free(l->bo[i].name);
 	free(l->bo);
 	refusals_free(l->refused, l->nrefused);
+	sched_release(&l->sched);
 	pthread_mutex_lock(&l->m.lock);
 	series_clear(l->m.requests, &l->m.nrequests);
 	series_clear(l->m.resources, &l->m.nresources);
@@ -795,8 +903,30 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	}
 	api_set_observer(a, observe_request, &l);
 	api_set_cancel(a, cancel_cb, &l);
-	log_info("daemon started", "interval_ms=%lld resources=%zu", (long long)o->interval_ms,
-	         l.set.n);
+	{
+		unsigned n = api_rate_n(a), share = o->api_share ? o->api_share : 100;
+		unsigned limit = share >= 100 ? n : (unsigned)((uint64_t)n * share / 100);
+
+		api_set_read_share(a, limit ? limit : 1);
+		limit = api_read_limit(a);
+		l.reserve = limit * DAEMON_READ_RESERVE_PCT / 100;
+		if (l.reserve < DAEMON_READ_RESERVE_MIN)
+			l.reserve = DAEMON_READ_RESERVE_MIN;
+		if (l.reserve >= limit)
+			l.reserve = limit / 2;
+	}
+	l.started = mono_ms();
+	l.lists = 1;
+	for (size_t i = 0; i < l.set.n; i++)
+		if (l.set.items[i].kind == KIND_KVNAMESPACE || l.set.items[i].kind == KIND_SECRET) {
+			l.lists++; /* a first guess; each pass measures it */
+			break;
+		}
+	sched_rebuild(&l.sched, &l.set, NULL);
+	log_info("daemon started", "interval_ms=%lld resources=%zu budget=%u per_s=%u "
+	         "api_share_pct=%u", (long long)o->interval_ms, l.set.n, api_rate_n(a),
+	         api_rate_secs(a), o->api_share ? o->api_share : 100);
+	coverage(&l);
 	while (!l.stopping) {
 		int64_t now = mono_ms(), wake;
 		enum reason why;

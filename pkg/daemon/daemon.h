@@ -30,6 +30,14 @@
 /* A standby campaigns for the lease this often. */
 #define DAEMON_CAMPAIGN_MS 3000
 /* SIGTERM: in-flight requests get API_CANCEL_GRACE_MS, then are dropped. */
+/* Percent of the token's request budget the daemon's reads may take in any
+ * window (--api-share): the token is shared with every other tool using it. */
+#define DAEMON_DEFAULT_API_SHARE 25
+/* Reads of the share the rotation leaves free, for the reads a manifest
+ * change needs at once: this percent of the share, and at least
+ * DAEMON_READ_RESERVE_MIN. */
+#define DAEMON_READ_RESERVE_PCT 15
+#define DAEMON_READ_RESERVE_MIN 3
 
 struct daemon_opts {
 	const char *const *paths;
@@ -40,6 +48,8 @@ struct daemon_opts {
 	const char *listen;      /* "127.0.0.1:9464"; "" or "off" disables HTTP */
 	int64_t now_offset;      /* --now: seconds added to the wall clock */
 	int prune, allow_empty;
+	unsigned api_share;      /* percent of the request budget for reads (1..100) */
+	int observe_all;         /* every part every pass: no rotation (the naive loop) */
 };
 
 /*

@@ -5,7 +5,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "../manifest/manifest.h"
 #include "../mem/mem.h"
+#include "../observe/observe.h"
 
 #define DAEMON_HIST_BUCKETS 10
 #define DAEMON_MAX_SERIES 512
@@ -41,7 +43,41 @@ struct metrics {
 	size_t nsecret_next;
 	struct series secret_lost[DAEMON_MAX_SERIES]; /* retained versions lost, per Secret */
 	size_t nsecret_lost;
+	/* observation rotation (schedule.c) */
+	double coverage_s;       /* coverage period; -1: the share cannot cover it */
+	int64_t oldest_at[OBS_NPARTS]; /* monotonic ms of each part's oldest read
+	                                  (the start when never read); -1: none declared */
+	/* the request budget's current window */
+	unsigned long win_reads, win_all;
+	unsigned read_limit, all_limit;
 };
+
+/* One per-resource part the daemon reads in rotation. */
+struct sched_item {
+	enum kind kind;
+	char *name;              /* metadata.name */
+	enum obs_part part;
+	int64_t last;            /* monotonic ms of the pass that read it, 0: never */
+	int urgent;              /* read next pass: changed in the manifests, or failed */
+	int picked;              /* read by the pass being run */
+};
+
+/* Sorted by (kind, name, part) for lookups from observe. */
+struct sched {
+	struct sched_item *v;
+	size_t n;
+	struct sched_item **order; /* scratch for sched_pick */
+};
+void sched_rebuild(struct sched *s, const struct manifest_set *set,
+                   const struct manifest_set *old);
+void sched_release(struct sched *s);
+void sched_mark_urgent(struct sched *s, enum kind k, const char *name);
+size_t sched_pick(struct sched *s, size_t room, int all);
+int sched_want(enum kind k, const char *name, enum obs_part part, void *user);
+void sched_commit(struct sched *s, int64_t at);
+void sched_ages(const struct sched *s, int64_t now, int64_t start, int64_t age_ms[OBS_NPARTS]);
+int64_t sched_coverage(size_t n, unsigned limit, unsigned reserve, unsigned lists,
+                       int64_t window_ms, int64_t interval_ms, int64_t pass_ms, int all);
 
 /*
  * Limits of the HTTP side (/healthz, /readyz, /metrics). Its clients are a

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../err/err.h"
 #include "../log/log.h"
@@ -142,6 +144,57 @@ metrics_render(struct metrics *m)
 	buf_printf(&b, "cfstorage_last_reconcile_timestamp_seconds %.0f\n", m->last_reconcile);
 	family(&b, "cfstorage_leader", "gauge", "1 when this replica is the one that writes.");
 	buf_printf(&b, "cfstorage_leader %d\n", m->leader);
+	family(&b, "cfstorage_drift_coverage_seconds", "gauge", "Coverage period: the longest "
+	       "any declared lifecycle, CORS policy or KV key listing goes unread (-1: the "
+	       "read share cannot cover them).");
+	buf_printf(&b, "cfstorage_drift_coverage_seconds %.3f\n", m->coverage_s);
+	family(&b, "cfstorage_observation_age_seconds", "gauge",
+	       "Time since the least recently read part of each kind was read.");
+	{
+		static const char *const kinds[OBS_NPARTS] = { "R2Bucket", "R2Bucket", "KVNamespace" };
+		double max = 0;
+		int64_t now = mono_ms();
+
+		for (int p = 0; p < OBS_NPARTS; p++) {
+			double age;
+
+			if (m->oldest_at[p] < 0)
+				continue;
+			age = (double)(now - m->oldest_at[p]) / 1000.0;
+			buf_printf(&b, "cfstorage_observation_age_seconds{kind=\"%s\",part=\"%s\"} %.3f\n",
+			           kinds[p], obs_part_names[p], age);
+			if (age > max)
+				max = age;
+		}
+		family(&b, "cfstorage_observation_age_max_seconds", "gauge",
+		       "The largest of cfstorage_observation_age_seconds.");
+		buf_printf(&b, "cfstorage_observation_age_max_seconds %.3f\n", max);
+	}
+	family(&b, "cfstorage_api_window_requests", "gauge", "Requests in the request "
+	       "budget's current window: reads (GETs) and writes.");
+	buf_printf(&b, "cfstorage_api_window_requests{class=\"read\"} %lu\n", m->win_reads);
+	buf_printf(&b, "cfstorage_api_window_requests{class=\"write\"} %lu\n",
+	           m->win_all >= m->win_reads ? m->win_all - m->win_reads : 0);
+	family(&b, "cfstorage_api_window_limit", "gauge", "The request budget per window: the "
+	       "daemon's read share, and the whole budget.");
+	buf_printf(&b, "cfstorage_api_window_limit{class=\"read\"} %u\n", m->read_limit);
+	buf_printf(&b, "cfstorage_api_window_limit{class=\"all\"} %u\n", m->all_limit);
+	{
+		struct mallinfo2 mi = mallinfo2();
+		long pages = 0, rss = 0;
+		FILE *f = fopen("/proc/self/statm", "r");
+
+		if (f) {
+			if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+				rss = 0;
+			fclose(f);
+		}
+		family(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+		buf_printf(&b, "process_resident_memory_bytes %ld\n", rss * sysconf(_SC_PAGESIZE));
+		family(&b, "cfstorage_heap_inuse_bytes", "gauge",
+		       "Heap bytes in use (malloc's uordblks plus mmapped blocks).");
+		buf_printf(&b, "cfstorage_heap_inuse_bytes %zu\n", mi.uordblks + mi.hblkhd);
+	}
 	family(&b, "cfstorage_state_s3_requests_total", "counter", "R2 S3 API requests of an "
 	       "r2:// state (lock, renewals, reads, writes); not under the API's budget.");
 	buf_printf(&b, "cfstorage_state_s3_requests_total %lu\n", m->s3_requests);
