@@ -65,6 +65,7 @@ struct loop {
 	unsigned reserve;          /* reads of the share kept for manifest changes */
 	int64_t coverage_ms;       /* the coverage period last logged (0: none yet) */
 	int64_t pass_ms;           /* how long the last pass took */
+	int64_t interval_ms;       /* --interval, or DAEMON_TEST_INTERVAL_ENV's */
 };
 
 static int64_t
@@ -484,7 +485,7 @@ coverage(struct loop *l)
 	unsigned limit = api_read_limit(l->api);
 	int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
 	int64_t c = sched_coverage(l->sched.n, limit, l->reserve, l->lists, window,
-	                           l->o->interval_ms, l->pass_ms, l->o->observe_all);
+	                           l->interval_ms, l->pass_ms, l->o->observe_all);
 	int64_t was = l->coverage_ms, ages[OBS_NPARTS], now = mono_ms();
 	unsigned long wr, wa;
 
@@ -505,12 +506,12 @@ coverage(struct loop *l)
 	if (c < 0)
 		log_warn("drift coverage unbounded: the read share does not cover the list reads",
 		         "read_share=%u per_s=%u lists_per_pass=%u interval_ms=%lld", limit,
-		         api_rate_secs(l->api), l->lists, (long long)l->o->interval_ms);
+		         api_rate_secs(l->api), l->lists, (long long)l->interval_ms);
 	else
 		log_info("drift coverage", "coverage_s=%lld parts=%zu read_share=%u per_s=%u "
 		         "reserve=%u lists_per_pass=%u interval_ms=%lld rotation=%s",
 		         (long long)((c + 999) / 1000), l->sched.n, limit, api_rate_secs(l->api),
-		         l->reserve, l->lists, (long long)l->o->interval_ms,
+		         l->reserve, l->lists, (long long)l->interval_ms,
 		         l->o->observe_all ? "off" : "on");
 }
 
@@ -576,10 +577,10 @@ pass(struct loop *l, enum reason why)
 	room = api_read_room(l->api);
 	{
 		/* the list reads of every pass that can start in one window */
-		int64_t imin = l->o->interval_ms - l->o->interval_ms / 10;
+		int64_t imin = l->interval_ms - l->interval_ms / 10;
 		int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
 		size_t keep = (size_t)l->reserve + (size_t)l->lists *
-		              (size_t)(l->o->interval_ms >= window ? 1 : (window + imin - 1) / imin);
+		              (size_t)(l->interval_ms >= window ? 1 : (window + imin - 1) / imin);
 
 		room = room > keep ? room - keep : 0;
 	}
@@ -691,7 +692,7 @@ done:
 	} else {
 		l->pass_errors_until = 0;
 	}
-	l->next_interval = mono_ms() + jittered(l, l->o->interval_ms);
+	l->next_interval = mono_ms() + jittered(l, l->interval_ms);
 }
 
 /* 1 when a file event's name can be a manifest: a *.yaml or *.yml, a folder
@@ -916,6 +917,14 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 			l.reserve = limit / 2;
 	}
 	l.started = mono_ms();
+	l.interval_ms = o->interval_ms;
+	if (getenv(DAEMON_TEST_INTERVAL_ENV)) {
+		char *end;
+		long v = strtol(getenv(DAEMON_TEST_INTERVAL_ENV), &end, 10);
+
+		if (*end == '\0' && v >= 1 && v < o->interval_ms)
+			l.interval_ms = v; /* tests only: may only shorten it */
+	}
 	l.lists = 1;
 	for (size_t i = 0; i < l.set.n; i++)
 		if (l.set.items[i].kind == KIND_KVNAMESPACE || l.set.items[i].kind == KIND_SECRET) {
@@ -924,7 +933,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 		}
 	sched_rebuild(&l.sched, &l.set, NULL);
 	log_info("daemon started", "interval_ms=%lld resources=%zu budget=%u per_s=%u "
-	         "api_share_pct=%u", (long long)o->interval_ms, l.set.n, api_rate_n(a),
+	         "api_share_pct=%u", (long long)l.interval_ms, l.set.n, api_rate_n(a),
 	         api_rate_secs(a), o->api_share ? o->api_share : 100);
 	coverage(&l);
 	while (!l.stopping) {

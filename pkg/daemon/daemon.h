@@ -38,6 +38,12 @@
  * DAEMON_READ_RESERVE_MIN. */
 #define DAEMON_READ_RESERVE_PCT 15
 #define DAEMON_READ_RESERVE_MIN 3
+/*
+ * For tests only: CFSTORAGE_TEST_INTERVAL_MS=N shortens the interval to N ms
+ * (below --interval's 100 ms floor), so tests/e2e/daemon_memory.sh can run
+ * 1,000 passes in seconds. It can only shorten the interval.
+ */
+#define DAEMON_TEST_INTERVAL_ENV "CFSTORAGE_TEST_INTERVAL_MS"
 
 struct daemon_opts {
 	const char *const *paths;

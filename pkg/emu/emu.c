@@ -490,6 +490,8 @@ stat_count(struct emu *e, const struct emu_req *rq, const char *route,
 {
 	struct emu_stat *s;
 
+	/* with -v, one line per request: what the e2e scripts time reads by */
+	log_debug("request", "method=%s path=\"%s\" status=%u", rq->method, rq->path, status);
 	e->requests++;
 	if (is_write(rq->method) && !rq->read_only)
 		e->writes++;
