@@ -122,7 +122,8 @@ const struct cli_help cli_helps[] = {
 	  "Writes a new version of the Secret NAME now and applies its retain policy.\n"
 	  "--force is needed when the current version is less than a day old.\n" },
 	{ CLI_STATUS,
-	  "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n",
+	  "usage: cfstorage status [-f PATH...] [--rebuild] [-o text|json] [-v]\n"
+	  "                        [--interval DUR] [--api-share P%]\n",
 	  "The inventory, conditions and every Secret's versions. With -f it also\n"
 	  "reads the account: the next rotation, and what each Secret's targets hold\n"
 	  "beside the ledger (versions present or missing, pointer, alias, names\n"
@@ -332,7 +333,8 @@ static const struct {
 	           F(CF_API_SHARE) | F(CF_OBSERVE_ALL) | CLIENT, NULL },
 	{ CLI_ROTATE, F(CF_FILE) | F(CF_OUTPUT) | F(CF_FORCE) | F(CF_DRY_RUN) | CLIENT,
 	  "text json" },
-	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | CLIENT, "text json" },
+	{ CLI_STATUS, F(CF_FILE) | F(CF_OUTPUT) | F(CF_REBUILD) | F(CF_INTERVAL) | F(CF_API_SHARE) |
+	              CLIENT, "text json" },
 	{ CLI_IMPORT, F(CF_FILE) | CLIENT, NULL },
 	{ CLI_EXPORT, F(CF_DIR) | F(CF_KIND) | F(CF_WITH_ENTRIES) | F(CF_OUTPUT) | F(CF_FORCE) |
 	              CLIENT, "yaml" },

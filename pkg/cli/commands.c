@@ -329,6 +329,31 @@ out:
 }
 
 /*
+ * What `cfstorage run` with the same --rate-limit, --api-share and --interval
+ * would state as its coverage period for these manifests at its start (the
+ * daemon logs and exports the figure it keeps up to date).
+ */
+static void
+status_coverage(const struct cli_opts *o, const struct manifest_set *set)
+{
+	unsigned n = o->rate_n ? o->rate_n : API_DEFAULT_RATE_N;
+	unsigned secs = o->rate_secs ? o->rate_secs : API_DEFAULT_RATE_SECS;
+	unsigned share = o->api_share ? o->api_share : DAEMON_DEFAULT_API_SHARE;
+	int64_t iv = o->interval_ms ? o->interval_ms : DAEMON_DEFAULT_INTERVAL_MS;
+	size_t parts;
+	int64_t c = daemon_coverage_estimate(set, n, secs, share, iv, &parts);
+
+	if (c < 0)
+		printf("\nDrift coverage: unbounded: %u%% of %u/%u s does not cover the list reads "
+		       "at --interval %llds\n", share, n, secs, (long long)(iv / 1000));
+	else
+		printf("\nDrift coverage: %zu lifecycle, CORS and key-listing part%s in rotation, each "
+		       "read at least every %llds (cfstorage run --interval %llds, --api-share %u%% of "
+		       "%u/%u s)\n", parts, parts == 1 ? "" : "s", (long long)((c + 999) / 1000),
+		       (long long)(iv / 1000), share, n, secs);
+}
+
+/*
  * status [--rebuild]: the inventory and every Secret's versions; with -f the
  * account is read too (next rotation, what each target holds). --rebuild
  * builds the manifests' secret ledgers again from the account (after the
@@ -371,6 +396,8 @@ cli_cmd_status(const struct cli_opts *o)
 			goto out;
 	}
 	report_status(stdout, c.st, &c.set, o->npaths ? &r.snap : NULL, c.now, &rep);
+	if (o->npaths && !o->json && !o->quiet)
+		status_coverage(o, &c.set);
 out:
 	reconcile_result_release(&r);
 	session_release(&c);

@@ -883,6 +883,68 @@ loop_close(struct loop *l)
 	manifest_set_free(&l->set);
 }
 
+/* Reads per window for a share of percent pct of n (100 or 0: all of it). */
+static unsigned
+share_of(unsigned n, unsigned pct)
+{
+	unsigned limit = pct == 0 || pct >= 100 ? n : (unsigned)((uint64_t)n * pct / 100);
+
+	return limit ? limit : 1;
+}
+
+static unsigned
+reserve_of(unsigned limit)
+{
+	unsigned r = limit * DAEMON_READ_RESERVE_PCT / 100;
+
+	if (r < DAEMON_READ_RESERVE_MIN)
+		r = DAEMON_READ_RESERVE_MIN;
+	return r >= limit ? limit / 2 : r;
+}
+
+/* The list reads of one pass over set, before a pass has measured them: the
+ * pages of each bucket listing (API_R2_PAGE) and of the namespace listing
+ * (API_KV_NS_PAGE), and a listing per Secret target (a first guess). */
+static unsigned
+lists_guess(const struct manifest_set *set)
+{
+	size_t b[3] = { 0, 0, 0 }, kv = 0, sec = 0;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct resource *r = &set->items[i];
+
+		if (r->kind == KIND_R2BUCKET)
+			b[strcmp(r->u.bucket.jurisdiction, "eu") == 0 ? 1 :
+			  strcmp(r->u.bucket.jurisdiction, "fedramp") == 0 ? 2 : 0]++;
+		else if (r->kind == KIND_KVNAMESPACE)
+			kv++;
+		else if (r->kind == KIND_SECRET)
+			sec += r->u.secret.ntargets;
+	}
+	for (int j = 0; j < 3; j++)
+		n += (unsigned)((b[j] + API_R2_PAGE - 1) / API_R2_PAGE);
+	n += (unsigned)(kv ? kv / API_KV_NS_PAGE + 1 : 0);
+	n += (unsigned)sec;
+	return n ? n : 1;
+}
+
+int64_t
+daemon_coverage_estimate(const struct manifest_set *set, unsigned rate_n, unsigned rate_secs,
+                         unsigned share_pct, int64_t interval_ms, size_t *parts)
+{
+	struct sched s = { 0 };
+	unsigned limit = share_of(rate_n, share_pct);
+	int64_t c;
+
+	sched_rebuild(&s, set, NULL);
+	*parts = s.n;
+	c = sched_coverage(s.n, limit, reserve_of(limit), lists_guess(set),
+	                   (int64_t)rate_secs * 1000 + API_RATE_SLACK_MS, interval_ms, 0, 0);
+	sched_release(&s);
+	return c;
+}
+
 int
 daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *st,
            struct api *a, struct err *e)
@@ -904,18 +966,8 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	}
 	api_set_observer(a, observe_request, &l);
 	api_set_cancel(a, cancel_cb, &l);
-	{
-		unsigned n = api_rate_n(a), share = o->api_share ? o->api_share : 100;
-		unsigned limit = share >= 100 ? n : (unsigned)((uint64_t)n * share / 100);
-
-		api_set_read_share(a, limit ? limit : 1);
-		limit = api_read_limit(a);
-		l.reserve = limit * DAEMON_READ_RESERVE_PCT / 100;
-		if (l.reserve < DAEMON_READ_RESERVE_MIN)
-			l.reserve = DAEMON_READ_RESERVE_MIN;
-		if (l.reserve >= limit)
-			l.reserve = limit / 2;
-	}
+	api_set_read_share(a, share_of(api_rate_n(a), o->api_share));
+	l.reserve = reserve_of(api_read_limit(a));
 	l.started = mono_ms();
 	l.interval_ms = o->interval_ms;
 	if (getenv(DAEMON_TEST_INTERVAL_ENV)) {
@@ -925,12 +977,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 		if (*end == '\0' && v >= 1 && v < o->interval_ms)
 			l.interval_ms = v; /* tests only: may only shorten it */
 	}
-	l.lists = 1;
-	for (size_t i = 0; i < l.set.n; i++)
-		if (l.set.items[i].kind == KIND_KVNAMESPACE || l.set.items[i].kind == KIND_SECRET) {
-			l.lists++; /* a first guess; each pass measures it */
-			break;
-		}
+	l.lists = lists_guess(&l.set); /* each pass measures it */
 	sched_rebuild(&l.sched, &l.set, NULL);
 	log_info("daemon started", "interval_ms=%lld resources=%zu budget=%u per_s=%u "
 	         "api_share_pct=%u", (long long)l.interval_ms, l.set.n, api_rate_n(a),

@@ -59,6 +59,16 @@ struct daemon_opts {
 };
 
 /*
+ * The coverage period (ms) a daemon started with these settings would have for
+ * `set` at its start: *parts per-resource parts in rotation, a first guess of
+ * the list reads a pass needs (refined by each pass). -1: the share cannot
+ * cover the list reads. For `status`.
+ */
+int64_t daemon_coverage_estimate(const struct manifest_set *set, unsigned rate_n,
+                                 unsigned rate_secs, unsigned share_pct, int64_t interval_ms,
+                                 size_t *parts);
+
+/*
  * Runs until SIGTERM/SIGINT. `set` is the first valid manifest set (taken
  * over: freed by the daemon); `st` and `a` stay the caller's. Returns 0 on a
  * clean stop, 1 when it could not start (the message is in e).
