@@ -66,6 +66,7 @@ struct loop {
 	int64_t coverage_ms;       /* the coverage period last logged (0: none yet) */
 	int64_t pass_ms;           /* how long the last pass took */
 	int64_t interval_ms;       /* --interval, or DAEMON_TEST_INTERVAL_ENV's */
+	int64_t paced_ms;          /* the stretched interval last logged */
 };
 
 static int64_t
@@ -475,6 +476,39 @@ secrets_lost(struct loop *l, const struct plan *p)
 }
 
 /*
+ * The interval passes actually run at: --interval, stretched when the list
+ * reads of the passes of one window would take more than half of what the
+ * share leaves after its reserve, so list reads never crowd the rotation out
+ * nor wait for the budget (a pass that waited would delay a manifest change).
+ * The naive loop (--observe-all) keeps --interval and waits.
+ */
+static int64_t
+pace_of(unsigned limit, unsigned reserve, unsigned lists, int64_t window, int64_t interval,
+        int all)
+{
+	int64_t half = limit > reserve ? (int64_t)(limit - reserve) / 2 : 1;
+	int64_t allowed, min_iv;
+
+	if (all)
+		return interval;
+	/* a round spends the lists of 2P - 1 passes (sched_coverage) */
+	allowed = (half / (lists ? lists : 1) + 1) / 2;
+	if (allowed < 1)
+		allowed = 1;
+	/* ceil(window / (0.9 * interval)) passes fit in one window */
+	min_iv = window * 10 / (9 * allowed) + 1;
+	return interval > min_iv ? interval : min_iv;
+}
+
+static int64_t
+pace(const struct loop *l)
+{
+	return pace_of(api_read_limit(l->api), l->reserve, l->lists,
+	               (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS, l->interval_ms,
+	               l->o->observe_all);
+}
+
+/*
  * The coverage period for the current set, share and interval: exported, and
  * logged at start and whenever it changes by more than a tenth (it moves a
  * little with the list reads a pass needs and how long a pass takes).
@@ -484,8 +518,9 @@ coverage(struct loop *l)
 {
 	unsigned limit = api_read_limit(l->api);
 	int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
+	int64_t iv = pace(l);
 	int64_t c = sched_coverage(l->sched.n, limit, l->reserve, l->lists, window,
-	                           l->interval_ms, l->pass_ms, l->o->observe_all);
+	                           iv, l->pass_ms, l->o->observe_all);
 	int64_t was = l->coverage_ms, ages[OBS_NPARTS], now = mono_ms();
 	unsigned long wr, wa;
 
@@ -506,13 +541,17 @@ coverage(struct loop *l)
 	if (c < 0)
 		log_warn("drift coverage unbounded: the read share does not cover the list reads",
 		         "read_share=%u per_s=%u lists_per_pass=%u interval_ms=%lld", limit,
-		         api_rate_secs(l->api), l->lists, (long long)l->interval_ms);
+		         api_rate_secs(l->api), l->lists, (long long)iv);
 	else
 		log_info("drift coverage", "coverage_s=%lld parts=%zu read_share=%u per_s=%u "
 		         "reserve=%u lists_per_pass=%u interval_ms=%lld rotation=%s",
 		         (long long)((c + 999) / 1000), l->sched.n, limit, api_rate_secs(l->api),
-		         l->reserve, l->lists, (long long)l->interval_ms,
-		         l->o->observe_all ? "off" : "on");
+		         l->reserve, l->lists, (long long)iv, l->o->observe_all ? "off" : "on");
+	if (iv != l->interval_ms && iv != l->paced_ms)
+		log_warn("interval stretched to fit the list reads in the read share",
+		         "interval_ms=%lld wanted_ms=%lld lists_per_pass=%u read_share=%u",
+		         (long long)iv, (long long)l->interval_ms, l->lists, limit);
+	l->paced_ms = iv;
 }
 
 /* What each applied action changed, one line per field (as plan prints it). */
@@ -577,10 +616,10 @@ pass(struct loop *l, enum reason why)
 	room = api_read_room(l->api);
 	{
 		/* the list reads of every pass that can start in one window */
-		int64_t imin = l->interval_ms - l->interval_ms / 10;
+		int64_t iv = pace(l), imin = iv - iv / 10;
 		int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
 		size_t keep = (size_t)l->reserve + (size_t)l->lists *
-		              (size_t)(l->interval_ms >= window ? 1 : (window + imin - 1) / imin);
+		              (size_t)(imin >= window ? 1 : (window + imin - 1) / imin);
 
 		room = room > keep ? room - keep : 0;
 	}
@@ -692,7 +731,7 @@ done:
 	} else {
 		l->pass_errors_until = 0;
 	}
-	l->next_interval = mono_ms() + jittered(l, l->interval_ms);
+	l->next_interval = mono_ms() + jittered(l, pace(l));
 }
 
 /* 1 when a file event's name can be a manifest: a *.yaml or *.yml, a folder
@@ -935,12 +974,13 @@ daemon_coverage_estimate(const struct manifest_set *set, unsigned rate_n, unsign
 {
 	struct sched s = { 0 };
 	unsigned limit = share_of(rate_n, share_pct);
-	int64_t c;
+	int64_t c, window = (int64_t)rate_secs * 1000 + API_RATE_SLACK_MS;
 
 	sched_rebuild(&s, set, NULL);
 	*parts = s.n;
-	c = sched_coverage(s.n, limit, reserve_of(limit), lists_guess(set),
-	                   (int64_t)rate_secs * 1000 + API_RATE_SLACK_MS, interval_ms, 0, 0);
+	c = sched_coverage(s.n, limit, reserve_of(limit), lists_guess(set), window,
+	                   pace_of(limit, reserve_of(limit), lists_guess(set), window, interval_ms, 0),
+	                   0, 0);
 	sched_release(&s);
 	return c;
 }

@@ -213,8 +213,17 @@ sched_ages(const struct sched *s, int64_t now, int64_t start, int64_t age_ms[OBS
  * The coverage period in ms, or -1 when the share cannot cover even the list
  * reads. n items; `limit` reads per window of window_ms, `reserve` of them
  * left to manifest changes, `lists` list reads per pass, passes every
- * interval_ms ±10%. Conservative on purpose: one window (or pass) more than
- * the reads strictly need, for the first pass's start and for rounding.
+ * interval_ms ±10% (each taking pass_ms).
+ *
+ * With passes more often than the window, a pass takes the room the window
+ * has now, less the list reads of this pass and of the P - 1 passes that can
+ * still start before its reads leave the window; the lists of the passes
+ * already in the window are spent too, so a round reads
+ * limit - reserve - (2P - 1) lists parts, and the next round starts with the
+ * first pass after the window has passed: one window and at most one interval
+ * later. With passes at most once a window, every pass finds the share free;
+ * when every pass of a window can read every part, each pass does.
+ * One round more than the reads need, for the first pass's start.
  */
 int64_t
 sched_coverage(size_t n, unsigned limit, unsigned reserve, unsigned lists, int64_t window_ms,
@@ -222,24 +231,25 @@ sched_coverage(size_t n, unsigned limit, unsigned reserve, unsigned lists, int64
 {
 	int64_t imax = interval_ms + interval_ms / 10 + pass_ms;
 	int64_t imin = interval_ms - interval_ms / 10;
-	int64_t passes, per_window, rounds;
+	int64_t passes, per_round, rounds;
 
 	if (all || n == 0)
 		return imax;
 	if (imin < 1)
 		imin = 1;
-	passes = (window_ms + imin - 1) / imin; /* passes that can start in one window */
-	if (interval_ms >= window_ms) {
-		/* each pass finds the whole share free again */
-		per_window = (int64_t)limit - reserve - lists;
-		if (per_window <= 0)
+	if (imin >= window_ms) {
+		per_round = (int64_t)limit - reserve - lists;
+		if (per_round <= 0)
 			return -1;
-		rounds = ((int64_t)n + per_window - 1) / per_window;
-		return (rounds + 1) * imax;
+		rounds = ((int64_t)n + per_round - 1) / per_round;
+		return rounds <= 1 ? imax : (rounds + 1) * imax;
 	}
-	per_window = (int64_t)limit - reserve - passes * lists;
-	if (per_window <= 0)
+	passes = (window_ms + imin - 1) / imin; /* passes that can start in one window */
+	if (((int64_t)n + lists) * passes <= (int64_t)limit - reserve)
+		return imax; /* every pass reads every part */
+	per_round = (int64_t)limit - reserve - (2 * passes - 1) * lists;
+	if (per_round <= 0)
 		return -1;
-	rounds = ((int64_t)n + per_window - 1) / per_window;
-	return (rounds + 1) * window_ms + imax;
+	rounds = ((int64_t)n + per_round - 1) / per_round;
+	return (rounds + 1) * (window_ms + imax) + imax;
 }
