@@ -574,6 +574,94 @@ change_lines(const struct plan *p)
 	}
 }
 
+/*
+ * Picks the parts this pass reads: those of resources whose backoff is over
+ * first, then the rotation's, as many as the share has room for now, less
+ * the reserve for manifest changes and the list reads of every pass that can
+ * start before these reads leave the window, so a pass never waits for the
+ * budget. Returns how many.
+ */
+static size_t
+pick_parts(struct loop *l, int64_t now)
+{
+	int64_t iv = pace(l), imin = iv - iv / 10;
+	int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
+	size_t keep = (size_t)l->reserve + (size_t)l->lists *
+	              (size_t)(imin >= window ? 1 : (window + imin - 1) / imin);
+	size_t room = api_read_room(l->api);
+
+	for (size_t k = 0; k < l->nbo; k++)
+		if (l->bo[k].until <= now)
+			sched_mark_urgent(&l->sched, l->bo[k].kind, l->bo[k].name);
+	return sched_pick(&l->sched, room > keep ? room - keep : 0, l->o->observe_all);
+}
+
+/* Counts what a pass did and moves each resource's backoff: a failure backs
+ * off, anything else clears it, a resource that left the manifests drops it. */
+static void
+tally(struct loop *l, const struct reconcile_result *r, size_t *applied, size_t *failed,
+      size_t *skipped)
+{
+	int64_t now = mono_ms();
+
+	for (size_t i = 0; i < r->plan.n; i++) {
+		const struct plan_action *a = &r->plan.v[i];
+		int bad = 0;
+
+		for (size_t k = 0; r->applied && k < r->res.nfailures; k++)
+			if (r->res.failures[k].kind == a->kind &&
+			    strcmp(r->res.failures[k].name, a->name) == 0)
+				bad = 1;
+		if (a->held) {
+			(*skipped)++;
+		} else if (bad) {
+			bo_fail(l, a->kind, a->name, now);
+			(*failed)++;
+		} else {
+			/* done, or nothing to do any more (reverted, refused, gone):
+			 * a stale backoff would wake the loop for nothing */
+			bo_clear(l, a->kind, a->name);
+			if (a->op != PLAN_NOOP && a->op != PLAN_REFUSE)
+				(*applied)++;
+		}
+	}
+	for (size_t k = 0; k < l->nbo;) {
+		int seen = 0;
+
+		for (size_t i = 0; i < r->plan.n && !seen; i++)
+			seen = r->plan.v[i].kind == l->bo[k].kind &&
+			       strcmp(r->plan.v[i].name, l->bo[k].name) == 0;
+		if (seen) {
+			k++;
+		} else {
+			free(l->bo[k].name); /* the resource left the manifests */
+			l->bo[k] = l->bo[--l->nbo];
+		}
+	}
+}
+
+/* A finished pass in the metrics: its result, duration, budget waits and the
+ * drift it corrected (changes no manifest edit asked for). */
+static void
+record_pass(struct loop *l, int result, double secs, unsigned long waits, size_t drift)
+{
+	pthread_mutex_lock(&l->m.lock);
+	l->m.reconciles[result]++;
+	for (int i = 0; i < DAEMON_HIST_BUCKETS; i++)
+		if (secs <= l->m.hist_le[i]) {
+			l->m.hist[i]++;
+			break;
+		}
+	l->m.hist_sum += secs;
+	l->m.hist_count++;
+	l->m.rate_waits += waits;
+	l->m.drift += drift;
+	l->m.last_reconcile = (double)wall_now(l);
+	l->m.pass_started = 0;
+	l->m.ready = 1;
+	pthread_mutex_unlock(&l->m.lock);
+}
+
 static void
 pass(struct loop *l, enum reason why)
 {
@@ -585,11 +673,10 @@ pass(struct loop *l, enum reason why)
 	unsigned long waits0 = api_get_stats(l->api)->rate_waits;
 	size_t applied = 0, failed = 0, skipped = 0;
 	unsigned long req_done = 0;
-	size_t refused = 0, picked, room;
+	size_t refused = 0, picked;
 	unsigned long reads_done = 0, writes_done = 0, win_reads, win_all;
 	struct observe_sel sel = { sched_want, &l->sched };
 	int result;
-	double secs;
 
 	pthread_mutex_lock(&l->m.lock);
 	l->m.pass_started = t0;
@@ -608,23 +695,7 @@ pass(struct loop *l, enum reason why)
 			ro.plan.nholds++;
 		}
 	ro.plan.holds = holds;
-	/* a resource whose backoff is over is read again first */
-	for (size_t k = 0; k < l->nbo; k++)
-		if (l->bo[k].until <= now)
-			sched_mark_urgent(&l->sched, l->bo[k].kind, l->bo[k].name);
-	/* as many parts as the share has room for now, less the list reads and
-	 * the reserve for manifest changes: a pass never waits for the budget */
-	room = api_read_room(l->api);
-	{
-		/* the list reads of every pass that can start in one window */
-		int64_t iv = pace(l), imin = iv - iv / 10;
-		int64_t window = (int64_t)api_rate_secs(l->api) * 1000 + API_RATE_SLACK_MS;
-		size_t keep = (size_t)l->reserve + (size_t)l->lists *
-		              (size_t)(imin >= window ? 1 : (window + imin - 1) / imin);
-
-		room = room > keep ? room - keep : 0;
-	}
-	picked = sched_pick(&l->sched, room, l->o->observe_all);
+	picked = pick_parts(l, now);
 	ro.observe = &sel;
 	err_clear(&e);
 	if (reconcile_pass(l->api, &l->set, l->st, &ro, &r, &e) != ERR_OK) {
@@ -651,39 +722,7 @@ pass(struct loop *l, enum reason why)
 		change_lines(&r.plan);
 	secrets_lost(l, &r.plan);
 	refused = refusals(l, &r.plan);
-	now = mono_ms();
-	for (size_t i = 0; i < r.plan.n; i++) {
-		const struct plan_action *a = &r.plan.v[i];
-		int bad = 0;
-
-		for (size_t k = 0; r.applied && k < r.res.nfailures; k++)
-			if (r.res.failures[k].kind == a->kind && strcmp(r.res.failures[k].name, a->name) == 0)
-				bad = 1;
-		if (a->held) {
-			skipped++;
-		} else if (bad) {
-			bo_fail(l, a->kind, a->name, now);
-			failed++;
-		} else {
-			/* done, or nothing to do any more (reverted, refused, gone):
-			 * a stale backoff would wake the loop for nothing */
-			bo_clear(l, a->kind, a->name);
-			if (a->op != PLAN_NOOP && a->op != PLAN_REFUSE)
-				applied++;
-		}
-	}
-	for (size_t k = 0; k < l->nbo;) {
-		int seen = 0;
-
-		for (size_t i = 0; i < r.plan.n && !seen; i++)
-			seen = r.plan.v[i].kind == l->bo[k].kind && strcmp(r.plan.v[i].name, l->bo[k].name) == 0;
-		if (seen) {
-			k++;
-		} else {
-			free(l->bo[k].name); /* the resource left the manifests */
-			l->bo[k] = l->bo[--l->nbo];
-		}
-	}
+	tally(l, &r, &applied, &failed, &skipped);
 	for (size_t k = 0; r.applied && k < r.res.nfailures; k++)
 		log_warn("apply failed", "kind=%s name=%s error=\"%s\"",
 		         kind_name(r.res.failures[k].kind), r.res.failures[k].name, r.res.failures[k].msg);
@@ -701,23 +740,8 @@ done:
 	l->pass_ms = mono_ms() - t0;
 	coverage(l);
 	api_window(l->api, &win_reads, &win_all);
-	secs = (double)(mono_ms() - t0) / 1000.0;
-	pthread_mutex_lock(&l->m.lock);
-	l->m.reconciles[result]++;
-	for (int i = 0; i < DAEMON_HIST_BUCKETS; i++)
-		if (secs <= l->m.hist_le[i]) {
-			l->m.hist[i]++;
-			break;
-		}
-	l->m.hist_sum += secs;
-	l->m.hist_count++;
-	l->m.rate_waits += api_get_stats(l->api)->rate_waits - waits0;
-	if (why == R_INTERVAL)
-		l->m.drift += applied;
-	l->m.last_reconcile = (double)wall_now(l);
-	l->m.pass_started = 0;
-	l->m.ready = 1;
-	pthread_mutex_unlock(&l->m.lock);
+	record_pass(l, result, (double)(mono_ms() - t0) / 1000.0,
+	            api_get_stats(l->api)->rate_waits - waits0, why == R_INTERVAL ? applied : 0);
 	gauges(l);
 	log_info("reconcile done", "reason=%s result=%s applied=%zu failed=%zu refused=%zu "
 	         "backing_off=%zu requests=%lu reads=%lu writes=%lu parts_read=%zu "
