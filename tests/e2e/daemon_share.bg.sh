@@ -78,7 +78,7 @@ import re, sys, datetime
 log, t0, cov = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 seen = {}
 for line in open(log):
-.*msg="?request"? method=GET path="?/accounts/\w+/r2/buckets/(sh-\d+)/(lifecycle|cors)"? ', line)
+    m = re.match(r'ts=(\S+) .*msg="?request"? method=GET path="?/accounts/\w+/r2/buckets/(sh-\d+)/(lifecycle|cors)"? ', line)
     if not m:
         continue
     t = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
