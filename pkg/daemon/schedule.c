@@ -35,6 +35,16 @@ find(const struct sched *s, enum kind k, const char *name, enum obs_part part)
 	return s->n ? bsearch(&key, s->v, s->n, sizeof(*s->v), item_cmp) : NULL;
 }
 
+static int
+res_cmp(const void *x, const void *y)
+{
+	const struct resource *a = *(const struct resource *const *)x;
+	const struct resource *b = *(const struct resource *const *)y;
+	int c = (a->kind > b->kind) - (a->kind < b->kind);
+
+	return c ? c : strcmp(a->name, b->name);
+}
+
 static void
 add(struct sched_item **v, size_t *n, size_t *cap, const struct resource *r, enum obs_part p)
 {
@@ -73,6 +83,7 @@ void
 sched_rebuild(struct sched *s, const struct manifest_set *set, const struct manifest_set *old)
 {
 	struct sched_item *v = NULL;
+	const struct resource **olds = NULL;
 	size_t n = 0, cap = 0;
 
 	for (size_t i = 0; i < set->n; i++) {
@@ -96,14 +107,20 @@ sched_rebuild(struct sched *s, const struct manifest_set *set, const struct mani
 			v[i].urgent = was->urgent;
 		}
 	}
+	/* the old set by (kind, name), for one lookup per resource */
+	if (old) {
+		olds = xcalloc(old->n + 1, sizeof(*olds));
+		for (size_t k = 0; k < old->n; k++)
+			olds[k] = &old->items[k];
+		qsort(olds, old->n, sizeof(*olds), res_cmp);
+	}
 	for (size_t i = 0; old && i < set->n; i++) {
 		const struct resource *r = &set->items[i];
-		const struct resource *o = NULL;
+		const struct resource *const *f = old->n ? bsearch(&r, olds, old->n, sizeof(*olds),
+		                                                  res_cmp) : NULL;
+		const struct resource *o = f ? *f : NULL;
 		char h1[17], h2[17];
 
-		for (size_t k = 0; k < old->n && !o; k++)
-			if (old->items[k].kind == r->kind && strcmp(old->items[k].name, r->name) == 0)
-				o = &old->items[k];
 		if (o) {
 			plan_spec_hash(r, h1);
 			plan_spec_hash(o, h2);
@@ -118,6 +135,7 @@ sched_rebuild(struct sched *s, const struct manifest_set *set, const struct mani
 				it->urgent = 1;
 		}
 	}
+	free(olds);
 	sched_release(s);
 	s->v = v;
 	s->n = n;
