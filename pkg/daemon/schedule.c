@@ -98,7 +98,8 @@ sched_rebuild(struct sched *s, const struct manifest_set *set, const struct mani
 			add(&v, &n, &cap, r, OBS_KV_KEYS);
 		}
 	}
-	qsort(v, n, sizeof(*v), item_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), item_cmp);
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_item *was = find(s, v[i].kind, v[i].name, v[i].part);
 
