@@ -201,7 +201,9 @@ expect_rc 1 "missing script: apply"
 
 # ---- 5. the daemon repairs the same hand deletions within one interval
 mkdir -p "$tmp/d"; cp "$tmp/a/key.yaml" "$tmp/d/"; cp "$tmp/a/st/state.json" "$tmp/d.json"
-run_daemon "$tmp/d.json" -f "$tmp/d" --interval 1s --now "$(day 102)"
+# (a pass every second: the naive loop with the whole budget; at the default
+# --api-share 25% the daemon would stretch its interval to fit the share)
+run_daemon "$tmp/d.json" -f "$tmp/d" --interval 1s --api-share 100% --observe-all --now "$(day 102)"
 daemon_ready || fail "daemon not ready"
 cur=$(val store ENC_VERSION)
 ptr_is() { [ "$(val store ENC_VERSION)" = "$1" ] && [ "$(val worker ENC_VERSION)" = "$1" ]; }
