@@ -32,8 +32,10 @@ Y
 cfs apply --state "$tmp/state.json" -f "$m"
 expect_rc 0 "initial apply"
 
+# a pass a second, every part every pass (the naive loop at the whole budget):
+# drift is repaired at the next pass however the flood goes
 ( ulimit -n 1024 && exec "$BIN/cfstorage" run --state "$tmp/state.json" --listen 127.0.0.1:0 \
-	--interval 1s -f "$m" > "$tmp/d.out" 2> "$tmp/d.err" ) &
+	--interval 1s --api-share 100% --observe-all -f "$m" > "$tmp/d.out" 2> "$tmp/d.err" ) &
 dpid=$!
 DPORT=$(listen_port "$tmp/d.out" "$dpid") || fail "daemon exited: $(tail -3 "$tmp/d.err")"
 D="http://127.0.0.1:$DPORT"
