@@ -1047,6 +1047,7 @@ daemon_run(const struct daemon_opts *o, struct manifest_set *set, struct state *
 	}
 	l.lists = lists_guess(&l.set); /* each pass measures it */
 	sched_rebuild(&l.sched, &l.set, NULL);
+	malloc_trim(0); /* what loading the manifests and the state used is free now */
 	log_info("daemon started", "interval_ms=%lld resources=%zu budget=%u per_s=%u "
 	         "api_share_pct=%u", (long long)l.interval_ms, l.set.n, api_rate_n(a),
 	         api_rate_secs(a), o->api_share ? o->api_share : 100);
