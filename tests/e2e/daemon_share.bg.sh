@@ -55,7 +55,12 @@ daemon_ready 20 || fail "not ready: $(tail -3 "$tmp/d.err")"; ok
 cov=$(sed -n 's/.*msg="drift coverage" coverage_s=\([0-9]*\) .*/\1/p' "$tmp/d.err" | head -1)
 [ -n "$cov" ] && [ "$cov" -gt 0 ] || fail "no coverage period logged"; ok
 echo "  coverage period: $cov s for 600 parts"
-[ "$(daemon_metric cfstorage_drift_coverage_seconds | cut -d. -f1)" -le "$cov" ] || fail "metric and log disagree"; ok
+# the metric follows each pass (its duration counts); the log repeats it only
+# when it moves by more than a tenth: they agree within that, and the larger
+# is what the checks below hold the daemon to
+mcov=$(daemon_metric cfstorage_drift_coverage_seconds | cut -d. -f1)
+[ $((mcov * 10)) -le $((cov * 11)) ] && [ $((mcov * 10)) -ge $((cov * 9)) ] || fail "metric $mcov s and log $cov s disagree"; ok
+[ "$mcov" -gt "$cov" ] && cov=$mcov
 # drift by hand: bucket sh-150's lifecycle emptied (a write: nothing read)
 [ "$(api PUT /r2/buckets/sh-150/lifecycle -d '{"rules":[]}')" = 200 ] || fail "could not empty the lifecycle"
 tdel=$(date +%s)
