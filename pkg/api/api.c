@@ -927,10 +927,12 @@ rw_spend(struct rate_window *w, int64_t now)
 	w->count++;
 }
 
+/* A read for the read share: a GET, or a POST that only reads (a D1 SELECT),
+ * so a daemon's per-database reads stay inside its share too. */
 static int
 is_read(const struct api_call *c)
 {
-	return strcmp(c->method, "GET") == 0;
+	return strcmp(c->method, "GET") == 0 || c->read_only;
 }
 
 /* How long until c may be sent (0: now): the whole budget, and for a read

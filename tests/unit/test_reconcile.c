@@ -743,6 +743,39 @@ test_d1_interrupted(void **state)
 	api_set_cancel(f->api, NULL, NULL);
 }
 
+/* The daemon's read share counts a POST that only reads (a D1 SELECT) as a
+ * read, and a D1 write outside it: a GET, a SELECT and a write against a
+ * share of 10. */
+static void
+test_read_share_counts_selects(void **state)
+{
+	struct fx *f = fx_new(0);
+	static const struct api_d1_stmt sel = { "SELECT 1", 8, NULL, 0 };
+	static const struct api_d1_stmt ins = { "CREATE TABLE t (x)", 18, NULL, 0 };
+	const char *uuid = "00000000-0000-4000-8000-000000000000";
+	struct api_call *c;
+	unsigned room;
+
+	(void)state;
+	api_set_read_share(f->api, 10);
+	room = api_read_room(f->api);
+	assert_int_equal(room, 10);
+	c = api_op_d1_get(uuid);
+	(void)api_call_sync(f->api, c);
+	api_call_free(c);
+	assert_int_equal(api_read_room(f->api), room - 1);
+	c = api_op_d1_select(uuid, &sel);
+	(void)api_call_sync(f->api, c);
+	api_call_free(c);
+	assert_int_equal(api_read_room(f->api), room - 2);
+	c = api_op_d1_query(uuid, &ins);
+	(void)api_call_sync(f->api, c);
+	api_call_free(c);
+	assert_int_equal(api_read_room(f->api), room - 2);
+	*state = f;
+	assert_int_equal(teardown(state), 0);
+}
+
 int
 main(void)
 {
@@ -759,6 +792,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_interrupted, setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_d1_concurrent, setup_d1, teardown),
 		cmocka_unit_test_setup_teardown(test_d1_interrupted, setup_d1, teardown),
+		cmocka_unit_test(test_read_share_counts_selects),
 	};
 
 	return cmocka_run_group_tests_name("reconcile", tests, NULL, NULL);
