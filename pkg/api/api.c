@@ -15,6 +15,7 @@
 
 #include "../log/log.h"
 #include "../url/url.h"
+#include "../timefmt/timefmt.h"
 
 #ifndef CFS_VERSION
 #define CFS_VERSION "dev"
@@ -137,14 +138,6 @@ api_route_template(const char *path)
 	return buf_take(&b);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 rnd(struct api *a)

@@ -36,14 +36,6 @@ struct job {
 	int check_page;     /* KV create check: the namespace list page (1-based) */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 apply_save(struct applier *ap, int force)

@@ -22,6 +22,7 @@
 #include "../mem/mem.h"
 #include "../reconcile/reconcile.h"
 #include "../report/report.h"
+#include "../timefmt/timefmt.h"
 #include "cli.h"
 
 static struct {
@@ -39,14 +40,6 @@ static struct {
 	void *accept_user;
 } live;
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Colour on fd: a terminal, --no-color not given, NO_COLOR unset or empty

@@ -20,6 +20,7 @@
 #include "../reconcile/reconcile.h"
 #include "../secret/secret.h"
 #include "../state/state_r2.h"
+#include "../timefmt/timefmt.h"
 #include "daemon_int.h"
 
 enum reason { R_START, R_CHANGE, R_INTERVAL, R_HUP, R_ROTATION, R_BACKOFF, R_RETRY };
@@ -70,14 +71,6 @@ struct loop {
 	int64_t paced_ms;          /* the stretched interval last logged */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t
 wall_now(const struct loop *l)

@@ -23,6 +23,7 @@
 
 #include "../err/err.h"
 #include "../log/log.h"
+#include "../timefmt/timefmt.h"
 #include "daemon_int.h"
 
 #ifndef CFS_VERSION
@@ -44,14 +45,6 @@ struct http {
 	unsigned long log_dropped;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 series_clear(struct series *v, size_t *n)

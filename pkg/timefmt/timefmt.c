@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Howard Hinnant's days_from_civil: exact for every Gregorian date. */
 int64_t
@@ -130,4 +131,13 @@ timefmt_format(int64_t t, char *buf, size_t len)
 	y += m <= 2;
 	snprintf(buf, len, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d,
 	         (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+}
+
+int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

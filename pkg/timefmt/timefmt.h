@@ -1,7 +1,8 @@
 /*
  * timefmt: RFC 3339 timestamps and calendar dates <-> unix seconds (UTC),
  * without the process time zone or locale. Used for --now, Secret startAt and
- * lifecycle dates.
+ * lifecycle dates. Also the one monotonic clock every module measures
+ * durations and deadlines with.
  */
 #ifndef CFS_TIMEFMT_H
 #define CFS_TIMEFMT_H
@@ -18,5 +19,7 @@ int timefmt_parse_date(const char *s, int64_t *out);
 void timefmt_format(int64_t t, char *buf, size_t len);
 /* Days since 1970-01-01 for a proleptic Gregorian date. */
 int64_t timefmt_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* Milliseconds of CLOCK_MONOTONIC: for durations and deadlines, never dates. */
+int64_t mono_ms(void);
 
 #endif
