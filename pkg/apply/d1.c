@@ -39,6 +39,9 @@
  * and its name in the error says the prefix before it ran. */
 #define D1_PROBE_TABLE "cfstorage_probe_no_such_table_7f3c"
 #define D1_PROBE_SQL "SELECT 1 FROM " D1_PROBE_TABLE
+/* D1: queries in one batch. A probe of the whole batch (is it the COMMIT that
+ * fails?) is one more than the batch, so it is sent only when it fits. */
+#define D1_BATCH_QUERIES_MAX 1000
 
 /* The migration file's path as the user can open it: the manifest's folder,
  * the migrations folder as written, the file name. Free it. */
@@ -138,6 +141,7 @@ struct d1_job {
 	char *why;               /* the failed batch's error: the server's, else ours */
 	struct api_d1_stmt *scratch; /* a probe's items */
 	size_t lo, hi;           /* bisection: the prefix [0, lo) runs, [0, hi) fails */
+	int no_commit_probe;     /* the whole batch and a probe are over D1's batch size */
 };
 
 static void job_advance(struct d1_job *j);
@@ -366,9 +370,9 @@ mig_report(struct d1_job *j, long at)
 		msg = xasprintf("migration %s failed at %s:%u: %s (nothing of it was applied)%s",
 		                m->name, path, b->st[at - 1].line, j->why, notrun);
 	else if (at == (long)b->nst + 1)
-		msg = xasprintf("migration %s: recording it in the table '%s' failed: %s "
+		msg = xasprintf("migration %s: recording it in the table '%s'%s failed: %s "
 		                "(nothing of it was applied)%s", m->name, s->migrations_table,
-		                j->why, notrun);
+		                j->no_commit_probe ? " or the COMMIT" : "", j->why, notrun);
 	else if (at == 0)
 		msg = xasprintf("migration %s: creating the table '%s' failed: %s%s", m->name,
 		                s->migrations_table, j->why, notrun);
@@ -437,6 +441,10 @@ batch_answer(struct d1_job *j, struct api_call *c)
 	j->scratch = xcalloc(j->b.n + 1, sizeof(*j->scratch));
 	j->lo = 0;          /* the empty prefix runs */
 	j->hi = j->b.n + 1; /* the whole batch and its COMMIT do not */
+	if (j->hi > D1_BATCH_QUERIES_MAX) {
+		j->hi = j->b.n; /* no room for the commit probe */
+		j->no_commit_probe = 1;
+	}
 	j->step = DS_PROBE;
 }
 
