@@ -485,6 +485,8 @@ struct obs_d1 {
 	char *read_replication;  /* "auto" | "disabled"; NULL when not shown (the list
 	                            omits it: a GET tells) */
 	int migs_read;           /* migs below are the migrations table's rows */
+	char *migs_error;        /* why the migrations table cannot be read as wrangler's
+	                            (its plan is refused), or NULL */
 	char **migs;             /* names in the migrations table, by id */
 	size_t nmigs;
 	long user_tables;        /* tables other than sqlite_*, _cf_* and the migrations
@@ -514,8 +516,9 @@ struct api_d1_stmt {
 /*
  * Of a /query answer (result: one QueryResult per statement), the string
  * values of `column` in the rows of statement `idx`, in order; free each and
- * the array. Returns the row count, -1 when the answer is not a query result
- * or a row's value is not a string (numbers are written as decimal).
+ * the array. Returns the row count, -1 when the answer is not a query result,
+ * -2 when a row's value is not a name (NULL, a BLOB, ...; numbers are
+ * written as decimal).
  */
 long api_d1_rows(const struct api_call *c, size_t idx, const char *column, char ***out);
 /* The longest server error message kept (a SQLite message is one line). */

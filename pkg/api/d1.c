@@ -26,6 +26,7 @@ obs_d1_release(struct obs_d1 *d)
 	free(d->name);
 	free(d->jurisdiction);
 	free(d->read_replication);
+	free(d->migs_error);
 	for (size_t i = 0; i < d->nmigs; i++)
 		free(d->migs[i]);
 	free(d->migs);
@@ -180,7 +181,7 @@ api_d1_rows(const struct api_call *c, size_t idx, const char *column, char ***ou
 				free(v[i]);
 			free(v);
 			cJSON_Delete(root);
-			return -1;
+			return -2;
 		}
 	}
 	cJSON_Delete(root);

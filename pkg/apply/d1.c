@@ -13,7 +13,9 @@
  * sent. The server says what failed but not which statement, so the failing
  * statement is found by bisection over the batch's prefixes, each probe ending
  * in a statement that must fail (so every probe rolls back): at most
- * log2(statements) + 1 extra requests, only after a failure.
+ * log2(statements) + 2 extra requests, only after a failure of SQL (D1's
+ * 7500; any other refusal fails the migration with the server's message).
+ * When every item ran, the COMMIT failed (a deferred foreign key).
  *
  * Each D1Database action is a job of apply's machine, as a Secret is: a step
  * enum (enum dstep) advanced from API callbacks, one call in flight per
@@ -37,6 +39,9 @@
  * and its name in the error says the prefix before it ran. */
 #define D1_PROBE_TABLE "cfstorage_probe_no_such_table_7f3c"
 #define D1_PROBE_SQL "SELECT 1 FROM " D1_PROBE_TABLE
+/* D1: queries in one batch. A probe of the whole batch (is it the COMMIT that
+ * fails?) is one more than the batch, so it is sent only when it fits. */
+#define D1_BATCH_QUERIES_MAX 1000
 
 /* The migration file's path as the user can open it: the manifest's folder,
  * the migrations folder as written, the file name. Free it. */
@@ -136,6 +141,7 @@ struct d1_job {
 	char *why;               /* the failed batch's error: the server's, else ours */
 	struct api_d1_stmt *scratch; /* a probe's items */
 	size_t lo, hi;           /* bisection: the prefix [0, lo) runs, [0, hi) fails */
+	int no_commit_probe;     /* the whole batch and a probe are over D1's batch size */
 };
 
 static void job_advance(struct d1_job *j);
@@ -177,6 +183,8 @@ record_fields(struct applier *ap, struct plan_action *a, struct inv_entry *x)
 	inv_set(&x->location_hint, s->location_hint);
 	x->policy = a->want->deletion_policy;
 	x->allow_data_loss = s->allow_data_loss;
+	inv_set(&x->migrations_table, strcmp(s->migrations_table, D1_DEFAULT_MIGRATIONS_TABLE) == 0
+	        ? NULL : s->migrations_table); /* prune tells it from the user's tables */
 	ap->dirty = 1;
 }
 
@@ -345,7 +353,9 @@ batch_call(struct d1_job *j)
 /*
  * The failed migration's message, recorded: at is the index into the batch
  * of the item that failed (the bisection's finding), or -1 when it is not
- * known. Item 0 is the table's CREATE, the last the INSERT of its row.
+ * known. Item 0 is the table's CREATE, the last the INSERT of its row; at
+ * the batch's length, every item ran and the COMMIT failed (a deferred
+ * foreign key).
  */
 static void
 mig_report(struct d1_job *j, long at)
@@ -360,12 +370,15 @@ mig_report(struct d1_job *j, long at)
 		msg = xasprintf("migration %s failed at %s:%u: %s (nothing of it was applied)%s",
 		                m->name, path, b->st[at - 1].line, j->why, notrun);
 	else if (at == (long)b->nst + 1)
-		msg = xasprintf("migration %s: recording it in the table '%s' failed: %s "
+		msg = xasprintf("migration %s: recording it in the table '%s'%s failed: %s "
 		                "(nothing of it was applied)%s", m->name, s->migrations_table,
-		                j->why, notrun);
+		                j->no_commit_probe ? " or the COMMIT" : "", j->why, notrun);
 	else if (at == 0)
 		msg = xasprintf("migration %s: creating the table '%s' failed: %s%s", m->name,
 		                s->migrations_table, j->why, notrun);
+	else if (at == (long)b->n)
+		msg = xasprintf("migration %s: %s: failed at commit: %s (nothing of it was "
+		                "applied)%s", m->name, path, j->why, notrun);
 	else
 		msg = xasprintf("migration %s failed (%s): %s (nothing of it was applied)%s",
 		                m->name, path, j->why, notrun);
@@ -392,6 +405,14 @@ batch_answer(struct d1_job *j, struct api_call *c)
 		apply_save(j->ap, 1);
 		log_info("migration applied", "kind=D1Database name=%s migration=%s statements=%zu",
 		         j->a->name, m->name, j->b.nst);
+		if (j->ap->res->state_error) {
+			/* what is not recorded is not built on: no later batch */
+			not_run(j, notrun, sizeof(notrun));
+			msg = xasprintf("migration %s was applied, but the state could not be saved: "
+			                "%s%s", m->name, j->ap->res->state_err.msg, notrun);
+			d1_fail(j, msg);
+			free(msg);
+		}
 		batch_release(&j->b);
 		j->mig++;
 		return;
@@ -407,14 +428,29 @@ batch_answer(struct d1_job *j, struct api_call *c)
 	}
 	srv = api_d1_error(c);
 	j->why = srv ? srv : xstrdup(c->err.msg);
+	if (c->cf_code != API_CF_D1_ERROR) {
+		/* not an SQL error (a malformed request, no such database, ...):
+		 * no statement to find, so no probe */
+		not_run(j, notrun, sizeof(notrun));
+		msg = xasprintf("migration %s was refused: %s (nothing of it was applied)%s",
+		                m->name, j->why, notrun);
+		d1_fail(j, msg);
+		free(msg);
+		return;
+	}
 	j->scratch = xcalloc(j->b.n + 1, sizeof(*j->scratch));
-	j->lo = 0;      /* the empty prefix runs */
-	j->hi = j->b.n; /* the whole batch does not */
+	j->lo = 0;          /* the empty prefix runs */
+	j->hi = j->b.n + 1; /* the whole batch and its COMMIT do not */
+	if (j->hi > D1_BATCH_QUERIES_MAX) {
+		j->hi = j->b.n; /* no room for the commit probe */
+		j->no_commit_probe = 1;
+	}
 	j->step = DS_PROBE;
 }
 
-/* The next probe: the batch's first `mid` items, then D1_PROBE_SQL, which
- * fails, so nothing of it stays; NULL when it is too large to send. */
+/* The next probe: the batch's first `mid` items (all of them: whether the
+ * COMMIT is what failed), then D1_PROBE_SQL, which fails, so nothing of it
+ * stays; NULL when it is too large to send. */
 static struct api_call *
 probe_call(struct d1_job *j)
 {
@@ -568,6 +604,8 @@ step_call(struct d1_job *j)
 		j->step = DS_FOUND;
 		return NULL;
 	case DS_MIGRATE:
+		if (!j->failed && j->mig < a->nd1_run && j->ap->res->state_error)
+			d1_fail(j, "the state could not be saved: no migration was sent");
 		if (!j->failed && j->mig < a->nd1_run)
 			return batch_call(j); /* NULL: recorded why it was not sent */
 		j->step = DS_FINISH;

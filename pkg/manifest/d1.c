@@ -31,6 +31,9 @@ manifest_d1_hash(const char *data, size_t len, char out[17])
 
 /* ---- splitting ---- */
 
+/* UTF-8's byte order mark, which some editors put at the start of a file. */
+#define SQL_BOM "\xef\xbb\xbf"
+
 enum sql_state { S_CODE, S_SQUOTE, S_DQUOTE, S_BACKTICK, S_BRACKET, S_LINE, S_BLOCK };
 
 /* 1 when the word w[0..n) is `kw` (upper case), ignoring case. */
@@ -39,6 +42,29 @@ word_is(const char *w, size_t n, const char *kw)
 {
 	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
 }
+
+/*
+ * sqlite3_complete's tokens and states (SQLite's complete.c): a statement
+ * ends at a ';' except inside CREATE [TEMP] TRIGGER, where it ends only at a
+ * ';' that follows an END that itself follows a ';' (with nothing but blanks
+ * and comments between them). So BEGIN, CASE and a column named `end` or
+ * `begin` never matter: only "; END ;" closes a trigger.
+ */
+enum sql_tok { T_SEMI, T_OTHER, T_EXPLAIN, T_CREATE, T_TEMP, T_TRIGGER, T_END };
+enum { Q_INVALID, Q_START, Q_NORMAL, Q_EXPLAIN, Q_CREATE, Q_TRIGGER, Q_SEMI, Q_END };
+
+/* complete.c's table: the next state from [state][token]. */
+static const unsigned char sql_trans[8][7] = {
+	/*            SEMI     OTHER      EXPLAIN    CREATE    TEMP      TRIGGER    END */
+	/* INVALID */ { Q_START, Q_NORMAL, Q_EXPLAIN, Q_CREATE, Q_NORMAL, Q_NORMAL, Q_NORMAL },
+	/* START   */ { Q_START, Q_NORMAL, Q_EXPLAIN, Q_CREATE, Q_NORMAL, Q_NORMAL, Q_NORMAL },
+	/* NORMAL  */ { Q_START, Q_NORMAL, Q_NORMAL, Q_NORMAL, Q_NORMAL, Q_NORMAL, Q_NORMAL },
+	/* EXPLAIN */ { Q_START, Q_EXPLAIN, Q_NORMAL, Q_CREATE, Q_NORMAL, Q_NORMAL, Q_NORMAL },
+	/* CREATE  */ { Q_START, Q_NORMAL, Q_NORMAL, Q_NORMAL, Q_CREATE, Q_TRIGGER, Q_NORMAL },
+	/* TRIGGER */ { Q_SEMI, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER },
+	/* SEMI    */ { Q_SEMI, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_END },
+	/* END     */ { Q_START, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER, Q_TRIGGER },
+};
 
 /* The splitter's progress through one text. */
 struct splitter {
@@ -49,8 +75,7 @@ struct splitter {
 	size_t start;            /* where the open statement starts */
 	unsigned sline, scol;
 	int in_stmt;
-	unsigned words;          /* words of the open statement seen (100: not a CREATE) */
-	int trigger, depth, begun; /* a CREATE TRIGGER: BEGIN/CASE depth, BEGIN seen */
+	unsigned q;              /* the sql_trans state */
 };
 
 /* Closes the open statement at the ';' (or the end) at i. */
@@ -68,45 +93,33 @@ close_stmt(struct splitter *p, size_t i)
 		}
 		p->v[p->n++] = (struct sql_stmt){ p->start, e - p->start, p->sline, p->scol };
 	}
-	p->in_stmt = p->trigger = p->depth = p->begun = 0;
-	p->words = 0;
+	p->in_stmt = 0;
+	p->q = Q_START;
 }
 
-/* The word sql[i..w): tells a CREATE [TEMP] TRIGGER, and inside one counts
- * BEGIN and CASE against END. */
-static void
-word(struct splitter *p, size_t i, size_t w)
+/* The token of the word sql[i..w), as complete.c tells keywords. */
+static enum sql_tok
+word_tok(const char *s, size_t l)
 {
-	const char *s = p->sql + i;
-	size_t l = w - i;
-
-	if (p->words == 0 && !word_is(s, l, "CREATE"))
-		p->words = 100; /* not a CREATE: no trigger */
-	else if (p->words == 1 || p->words == 2) {
-		if (word_is(s, l, "TRIGGER"))
-			p->trigger = 1;
-		else if (!word_is(s, l, "TEMP") && !word_is(s, l, "TEMPORARY"))
-			p->words = 100;
-	}
-	p->words++;
-	if (!p->trigger)
-		return;
-	if (word_is(s, l, "BEGIN")) {
-		p->depth++;
-		p->begun = 1;
-	} else if (word_is(s, l, "CASE")) {
-		p->depth++;
-	} else if (word_is(s, l, "END") && p->depth > 0) {
-		p->depth--;
-	}
+	if (word_is(s, l, "CREATE"))
+		return T_CREATE;
+	if (word_is(s, l, "TEMP") || word_is(s, l, "TEMPORARY"))
+		return T_TEMP;
+	if (word_is(s, l, "TRIGGER"))
+		return T_TRIGGER;
+	if (word_is(s, l, "EXPLAIN"))
+		return T_EXPLAIN;
+	if (word_is(s, l, "END"))
+		return T_END;
+	return T_OTHER;
 }
 
 /*
  * One pass over the text with a small state machine. A statement starts at
  * its first byte that is neither blank nor inside a comment; it ends at a ';'
- * in code, except inside a CREATE TRIGGER body, where BEGIN and CASE open a
- * level and END closes one, so the statement ends at the ';' after the END
- * that closes BEGIN.
+ * in code, except inside a CREATE TRIGGER, where it ends at the ';' of
+ * "; END ;" (sql_trans). A UTF-8 byte order mark at the start is skipped
+ * (it is no column: the first character stays at 1:1).
  */
 size_t
 manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
@@ -114,8 +127,9 @@ manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
 	struct splitter p = { .sql = sql, .len = len };
 	enum sql_state st = S_CODE;
 	unsigned line = 1, col = 1;
+	size_t i0 = len >= 3 && memcmp(sql, SQL_BOM, 3) == 0 ? 3 : 0;
 
-	for (size_t i = 0; i <= len; i++) {
+	for (size_t i = i0; i <= len; i++) {
 		char ch = i < len ? sql[i] : ';'; /* the end closes the last statement */
 		char nx = i + 1 < len ? sql[i + 1] : '\0';
 		char close = st == S_SQUOTE ? '\'' : st == S_DQUOTE ? '"' : st == S_BACKTICK ? '`' : ']';
@@ -144,9 +158,12 @@ manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
 			i++;
 			col++;
 		} else if (ch == ';') {
-			if (!(p.in_stmt && p.trigger && !(p.begun && p.depth == 0) && i < len))
+			p.q = sql_trans[p.q][T_SEMI];
+			if (p.q == Q_START || i == len)
 				close_stmt(&p, i); /* else: a statement of the trigger's body */
 		} else if (!isspace((unsigned char)ch)) {
+			enum sql_tok t = T_OTHER;
+
 			if (!p.in_stmt) {
 				p.in_stmt = 1;
 				p.start = i;
@@ -162,10 +179,11 @@ manifest_sql_split(const char *sql, size_t len, struct sql_stmt **out)
 				while (w < len && (isalnum((unsigned char)sql[w]) || sql[w] == '_' ||
 				                   sql[w] == '$'))
 					w++;
-				word(&p, i, w);
+				t = word_tok(sql + i, w - i);
 				col += (unsigned)(w - i - 1);
 				i = w - 1;
 			}
+			p.q = sql_trans[p.q][t];
 		}
 		if (i < len && sql[i] == '\n') {
 			line++;
@@ -286,8 +304,10 @@ check_file(struct d1_migration *m, struct src_pos pos, struct diags *d)
 	if (m->nstatements == 0)
 		diags_add(d, pos, "migration '%s' holds no SQL statement", m->name);
 	else if (m->nstatements > D1_MIGRATION_MAX_STATEMENTS)
-		diags_add(d, pos, "migration '%s' has %zu statements; at most %d in one batch",
-		          m->name, m->nstatements, D1_MIGRATION_MAX_STATEMENTS);
+		diags_add(d, pos, "migration '%s' has %zu statements; at most %d (D1 runs at "
+		          "most 1000 queries in one batch, and the migrations table's CREATE and "
+		          "INSERT are two of them)", m->name, m->nstatements,
+		          D1_MIGRATION_MAX_STATEMENTS);
 	for (size_t i = 0; i < m->nstatements; i++)
 		if (v[i].len > D1_STATEMENT_MAX)
 			diags_add(d, pos, "migration '%s': the statement at line %u is %zu bytes; D1 "

@@ -66,8 +66,9 @@
 #define D1_MIGRATION_FILE_MAX (1024u * 1024)
 /* One statement (D1's documented maximum SQL statement length). */
 #define D1_STATEMENT_MAX 100000
-/* Statements in one migration file: each is one item of one batch. */
-#define D1_MIGRATION_MAX_STATEMENTS 1000
+/* Statements in one migration file: each is one item of one batch, with the
+ * migrations table's CREATE and INSERT, within D1's 1000 queries a batch. */
+#define D1_MIGRATION_MAX_STATEMENTS 998
 /* Longest migrations table name (an SQL identifier we interpolate). */
 #define D1_TABLE_NAME_MAX 64
 /* wrangler's migrations table (src/d1/constants.ts DEFAULT_MIGRATION_TABLE). */

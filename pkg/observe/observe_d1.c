@@ -51,6 +51,7 @@ enum d1_read { READ_GET, READ_MIGS, READ_TABLES };
 struct d1_job {
 	struct obs_d1 *d;
 	enum d1_read what;
+	const char *table;       /* READ_MIGS: the declared migrations table */
 	enum errcode *rc;
 	struct err *e;
 };
@@ -63,6 +64,12 @@ no_such_table(const struct api_call *c)
 	return c->status == 400 && strstr(c->err.msg, "no such table") != NULL;
 }
 
+/*
+ * A read's answer into its database. A migrations table that SQL cannot read
+ * as wrangler's (a column missing: D1's SQL error) or that holds a row with
+ * no name (the history is ambiguous) is that database's problem: recorded in
+ * d->migs_error, and its plan refuses it; any other failure fails the pass.
+ */
 static void
 on_read(struct api_call *c, void *user)
 {
@@ -71,7 +78,12 @@ on_read(struct api_call *c, void *user)
 	const char *what = j->what == READ_GET ? "the database" : j->what == READ_MIGS
 	                   ? "the migrations table" : "the tables";
 
-	if (c->rc != ERR_OK && !(j->what == READ_MIGS && no_such_table(c))) {
+	if (c->rc != ERR_OK && j->what == READ_MIGS && c->cf_code == API_CF_D1_ERROR &&
+	    !no_such_table(c)) {
+		free(d->migs_error);
+		d->migs_error = xasprintf("its migrations table '%s' does not have wrangler's "
+		                          "columns (id, name, applied_at): %s", j->table, c->err.msg);
+	} else if (c->rc != ERR_OK && !(j->what == READ_MIGS && no_such_table(c))) {
 		if (*j->rc == ERR_OK)
 			*j->rc = err_set(j->e, c->rc, "reading %s of D1 database '%s': %s", what,
 			                 d->name, c->err.msg);
@@ -89,7 +101,12 @@ on_read(struct api_call *c, void *user)
 		char **names = NULL;
 		long n = c->rc == ERR_OK ? api_d1_rows(c, 0, "name", &names) : 0;
 
-		if (n < 0) {
+		if (n == -2 && j->what == READ_MIGS) {
+			free(d->migs_error);
+			d->migs_error = xasprintf("its migrations table '%s' has a row whose name is "
+			                          "NULL or not a file name: which migrations ran is "
+			                          "ambiguous; fix the table's rows", j->table);
+		} else if (n < 0) {
 			if (*j->rc == ERR_OK)
 				*j->rc = err_set(j->e, ERR_PERMANENT, "reading %s of D1 database '%s': "
 				                 "unexpected answer", what, d->name);
@@ -117,18 +134,21 @@ queue(struct api *a, struct obs_d1 *d, enum d1_read what, const char *table,
 
 	j->d = d;
 	j->what = what;
+	j->table = table;
 	j->rc = rc;
 	j->e = e;
 	if (what == READ_GET) {
 		c = api_op_d1_get(d->uuid);
 	} else {
 		/* the table name is an SQL name checked at validation (parse.c) */
+		const char *param[1] = { table };
 		char *sql = what == READ_MIGS
-		    ? xasprintf("SELECT name FROM \"%s\" ORDER BY id", table)
+		    ? xasprintf("SELECT name, applied_at FROM \"%s\" ORDER BY id", table)
 		    : xstrdup("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
 		              "LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_cf\\_%' ESCAPE "
-		              "'\\' AND name <> '" D1_DEFAULT_MIGRATIONS_TABLE "'");
-		struct api_d1_stmt s = { sql, strlen(sql), NULL, 0 };
+		              "'\\' AND name <> ?1");
+		struct api_d1_stmt s = { sql, strlen(sql), what == READ_MIGS ? NULL : param,
+		                         what == READ_MIGS ? 0 : 1 };
 
 		c = api_op_d1_select(d->uuid, &s);
 		free(sql);
@@ -175,7 +195,8 @@ observe_d1(struct api *a, const struct manifest_set *want, const struct state *s
 			continue;
 		if ((d = (struct obs_d1 *)snapshot_d1_of(snap, x, x->name)) != NULL &&
 		    d->user_tables < 0)
-			queue(a, d, READ_TABLES, NULL, &rc, e);
+			queue(a, d, READ_TABLES, x->migrations_table ? x->migrations_table
+			      : D1_DEFAULT_MIGRATIONS_TABLE, &rc, e); /* not a table of its own */
 	}
 	api_wait(a);
 	return rc;

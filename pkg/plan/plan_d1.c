@@ -174,6 +174,12 @@ plan_d1(struct plan *p, const struct resource *r, const struct snapshot *snap,
 		a->reason = xstrdup("completing a create that was interrupted");
 		a->record = 1;
 	}
+	if (s->has_migrations && d->migs_error) {
+		a->op = PLAN_REFUSE;
+		a->reason = xstrdup(d->migs_error);
+		a->record = 0;
+		return;
+	}
 	if (s->read_replication && d->read_replication &&
 	    strcmp(s->read_replication, d->read_replication) != 0) {
 		plan_add_change_ba(a, '~', "readReplication", d->read_replication, s->read_replication,

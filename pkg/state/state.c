@@ -224,6 +224,7 @@ inv_entry_release(struct inv_entry *e)
 		free(e->migs[i].name);
 	free(e->migs);
 	free(e->db_name);
+	free(e->migrations_table);
 	free(e->name);
 	free(e->bucket_name);
 	free(e->jurisdiction);
@@ -391,6 +392,7 @@ parse_resources(struct state *st, const cJSON *res, struct err *e)
 		x->updated = jdup(it, "updated");
 		x->db_name = jdup(it, "databaseName");
 		x->allow_data_loss = jbool(it, "allowDataLoss");
+		x->migrations_table = jdup(it, "migrationsTable");
 		if (parse_migrations(x, cJSON_GetObjectItemCaseSensitive(it, "migrations")) != 0)
 			return err_set(e, ERR_IO, "state file '%s' is corrupt (a migration of %s '%.64s' "
 			               "without a name or hash); not overwriting it", st->path,
@@ -856,6 +858,8 @@ serialize(const struct state *st)
 			cJSON_AddStringToObject(o, "databaseName", x->db_name);
 		if (x->allow_data_loss)
 			cJSON_AddBoolToObject(o, "allowDataLoss", 1);
+		if (x->migrations_table)
+			cJSON_AddStringToObject(o, "migrationsTable", x->migrations_table);
 		if (x->kind == KIND_D1DATABASE) {
 			cJSON *ms = cJSON_AddArrayToObject(o, "migrations");
 

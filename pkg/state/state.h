@@ -49,6 +49,7 @@ struct inv_entry {
 	char *title;             /* KVNamespace */
 	char *db_name;           /* D1Database: the database's name */
 	int allow_data_loss;     /* D1Database: deletionPolicy Delete may drop its tables */
+	char *migrations_table;  /* D1Database: its migrations table, NULL for d1_migrations */
 	struct inv_migration *migs; /* D1Database: applied migrations, in order */
 	size_t nmigs;
 	enum deletion_policy policy;

@@ -178,6 +178,77 @@ cfs apply --state "$tmp/many.json" --prune -f "$m/one.yaml"
 expect_rc 0 "prune with allowDataLoss"
 [ "$(many)" = 1 ] || fail "$(many) databases left, want 1"; ok
 
+# 9b. the splitter follows sqlite3_complete (a trigger on columns named begin
+# and end), a UTF-8 BOM is skipped; a BOM-only file and a 999-statement file
+# are invalid; a COMMIT failure (deferred foreign key) is named as one; a
+# refusal that is not SQL (no 7500) is reported as the server's, not probed
+fx="$tmp/fx"; mkdir -p "$fx/migrations"
+fxdb() { printf -- '---\napiVersion: cfstorage.dev/v1alpha1\nkind: D1Database\nmetadata: {name: %s}\nspec:\n  deletionPolicy: Delete\n  migrations: {dir: %s%s}\n' "$@"; }
+fxdb fx-db migrations '' > "$fx/db.yaml"
+printf '\xef\xbb\xbfCREATE TABLE ev(id INTEGER PRIMARY KEY, begin INT, end INT);\nCREATE TRIGGER tr AFTER INSERT ON ev BEGIN UPDATE ev SET end = 1 WHERE id = new.id; END;\n' > "$fx/migrations/0001_ev.sql"
+cfs apply --state "$tmp/fx.json" -f "$fx/db.yaml"
+expect_rc 0 "a BOM and a trigger over columns begin/end"
+fdb=$(uuid_of "$tmp/fx.json" fx-db)
+sql "$fdb" "INSERT INTO ev (id) VALUES (7)" >/dev/null
+[ "$(sql "$fdb" "SELECT end FROM ev")" = '[{"end": 1}]' ] || fail "trigger: $(sql "$fdb" "SELECT end FROM ev")"; ok
+printf '\xef\xbb\xbf\n-- nothing here\n' > "$fx/migrations/0002_empty.sql"
+cfs validate -f "$fx/db.yaml"
+expect_rc 3 "a BOM-only migration is invalid"
+expect_out "migration '0002_empty.sql' holds no SQL statement" "no statement"
+python3 -c "print(''.join('CREATE TABLE s%d (x);\n' % i for i in range(999)))" > "$fx/migrations/0002_empty.sql"
+cfs validate -f "$fx/db.yaml"
+expect_rc 3 "999 statements are invalid"
+expect_out "db.yaml:[0-9]+:[0-9]+: .*migration '0002_empty.sql' has 999 statements; at most 998" "the cap, at file:line:col"
+rm "$fx/migrations/0002_empty.sql"
+printf 'CREATE TABLE p (id INTEGER PRIMARY KEY);\nCREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO c VALUES (1, 99);\n' > "$fx/migrations/0002_fk.sql"
+cfs apply --state "$tmp/fx.json" -f "$fx/db.yaml"
+expect_rc 1 "a deferred foreign key fails the batch"
+expect_out "migration 0002_fk.sql: $fx/migrations/0002_fk.sql: failed at commit: FOREIGN KEY constraint failed" "blamed on the COMMIT, not the INSERT"
+expect_no_out "recording it in the table" "the INSERT is not blamed"
+rm "$fx/migrations/0002_fk.sql"
+fxdb fx-new migrations '' > "$fx/new.yaml"
+curl -s -X POST "$EMU/__emu/faults" -d '{"method":"POST","route":"/accounts/{account_id}/d1/database/{database_id}/query","status":400,"count":1}' >/dev/null
+q0=$(routes POST /query '')
+cfs apply --state "$tmp/fx.json" -f "$fx/new.yaml"
+expect_rc 1 "a refused batch"
+expect_out "migration 0001_ev.sql was refused: injected fault" "the server's message"
+[ "$(( $(routes POST /query '') - q0 ))" = 1 ] || fail "a non-SQL refusal sent $(( $(routes POST /query '') - q0 )) query requests, want 1 (no probe)"; ok
+curl -s -X DELETE "$EMU/__emu/faults" >/dev/null
+
+# 9c. one unreadable migrations table refuses its database only; a table
+# with a NULL name refuses too (which migrations ran is ambiguous)
+{ fxdb fx-good migrations ''; fxdb fx-bad migrations ', table: migs'; } > "$fx/two.yaml"
+cfs apply --state "$tmp/two.json" -f "$fx/two.yaml"
+expect_rc 0 "two databases"
+bad=$(uuid_of "$tmp/two.json" fx-bad)
+sql "$bad" "DROP TABLE migs" >/dev/null
+sql "$bad" "CREATE TABLE migs (id INTEGER PRIMARY KEY, file TEXT)" >/dev/null
+printf 'CREATE TABLE more (x);\n' > "$fx/migrations/0002_more.sql"
+cfs plan --state "$tmp/two.json" -f "$fx/two.yaml"
+expect_rc 2 "plan with one unreadable migrations table"
+expect_out '\+ migration 0002_more.sql' "the other database's pending migration"
+expect_out "its migrations table 'migs' does not have wrangler's columns \(id, name, applied_at\)" "the broken one refused with the reason"
+sql "$bad" "DROP TABLE migs" >/dev/null
+sql "$bad" "CREATE TABLE migs (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)" >/dev/null
+sql "$bad" "INSERT INTO migs (name) VALUES ('0001_ev.sql'), (NULL)" >/dev/null
+cfs apply --state "$tmp/two.json" -f "$fx/two.yaml"
+expect_rc 1 "apply with a NULL row refuses that database"
+expect_out "its migrations table 'migs' has a row whose name is NULL" "the NULL row named"
+[ "$(rows "$(uuid_of "$tmp/two.json" fx-good)")" = "0001_ev.sql 0002_more.sql" ] || fail "the good database was not migrated"; ok
+
+# 9d. --prune: a database holding only its own (non-default) migrations
+# table holds no table of its own, and is deleted
+mkdir -p "$fx/noop"; printf 'SELECT 1;\n' > "$fx/noop/0001_noop.sql"
+{ fxdb fx-hist noop ', table: hist'; fxdb fx-keep noop ''; } > "$fx/hist.yaml"
+fxdb fx-keep noop '' > "$fx/keep.yaml"
+cfs apply --state "$tmp/hist.json" -f "$fx/hist.yaml"
+expect_rc 0 "a database with a custom migrations table"
+cfs apply --state "$tmp/hist.json" --prune -f "$fx/keep.yaml"
+expect_rc 0 "prune of a database holding only its migrations table"
+expect_no_out "holds [0-9]+ table" "its migrations table is not a table of its own"
+api GET "/d1/database?name=fx-hist" >/dev/null
+python3 -c "import json; assert json.load(open('$tmp/body'))['result'] == []" || fail "fx-hist was not deleted"; ok
+
 # 10. the daemon: a new migration file is applied; a failing one is reported
 # and backs off (1 s, 2 s, ...), never retried in a tight loop
 mkdir -p "$tmp/dm/migrations"

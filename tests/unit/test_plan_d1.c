@@ -366,6 +366,59 @@ sql_split_keeps_lines(void **state)
 	free(v);
 }
 
+/* A trigger ends only at "; END ;", as sqlite3_complete says: columns named
+ * `begin` and `end` are words of the body, and CASE ... END still nests. */
+static void
+sql_split_trigger_words(void **state)
+{
+	static const char sql[] =
+		"CREATE TABLE ev(id INTEGER PRIMARY KEY, begin INT, end INT);\n"
+		"CREATE TRIGGER tr AFTER INSERT ON ev BEGIN UPDATE ev SET end = 1 WHERE id = "
+		"new.id; END;\n"
+		"create temporary trigger t2 after update on ev begin\n"
+		"  update ev set begin = case when end > 0 then end else 0 end where id = 1;\n"
+		"  -- a comment between\n"
+		"  select 1; /* and here */ end ;\n"
+		"EXPLAIN CREATE TRIGGER t3 AFTER DELETE ON ev BEGIN SELECT 1; END;\n"
+		"SELECT begin, end FROM ev;\n"
+		"UPDATE ev SET end = 2;\n";
+	struct sql_stmt *v = NULL;
+	size_t n = manifest_sql_split(sql, strlen(sql), &v);
+
+	(void)state;
+	assert_int_equal(n, 6);
+	assert_int_equal(v[1].line, 2);
+	assert_memory_equal(sql + v[1].off + v[1].len - 3, "END", 3);
+	assert_int_equal(v[2].line, 3);
+	assert_memory_equal(sql + v[2].off + v[2].len - 3, "end", 3);
+	assert_int_equal(v[3].line, 7);
+	assert_int_equal(v[4].line, 8);
+	assert_int_equal(v[5].line, 9);
+	free(v);
+}
+
+/* A UTF-8 byte order mark is skipped, lines and columns as without it; a
+ * file of a mark, blanks and comments holds no statement. */
+static void
+sql_split_bom(void **state)
+{
+	static const char sql[] = "\xef\xbb\xbf" "CREATE TABLE a (x INT);\n  SELECT 1;\n";
+	static const char empty[] = "\xef\xbb\xbf" "\n-- nothing\n/* here */\n";
+	struct sql_stmt *v = NULL;
+	size_t n = manifest_sql_split(sql, strlen(sql), &v);
+
+	(void)state;
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].off, 3);
+	assert_int_equal(v[0].line, 1);
+	assert_int_equal(v[0].col, 1);
+	assert_int_equal(v[1].line, 2);
+	assert_int_equal(v[1].col, 3);
+	free(v);
+	assert_int_equal(manifest_sql_split(empty, strlen(empty), &v), 0);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -382,6 +435,8 @@ main(void)
 		T(unowned_refused_or_adopted),
 		T(orphan_with_tables_kept),
 		cmocka_unit_test(sql_split_keeps_lines),
+		cmocka_unit_test(sql_split_trigger_words),
+		cmocka_unit_test(sql_split_bom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -743,6 +743,41 @@ test_d1_interrupted(void **state)
 	api_set_cancel(f->api, NULL, NULL);
 }
 
+/* The cancel hook of test_d1_save_fails: once a migration is recorded, every
+ * later save of the state fails (as a full disk would); never cancels. */
+static int
+d1_save_breaks(void *user)
+{
+	struct probe *p = user;
+
+	if (d1_recorded(p->f, 0) + d1_recorded(p->f, 1) >= 1)
+		p->f->st->readonly = 1;
+	return 0;
+}
+
+/* A batch applied whose record cannot be saved ends its database's run: no
+ * later migration is sent (each database at most one batch past the failing
+ * save), and each action fails saying so. */
+static void
+test_d1_save_fails(void **state)
+{
+	struct fx *f = *state;
+	struct probe p = { .f = f };
+	struct heard h;
+
+	api_set_cancel(f->api, d1_save_breaks, &p);
+	run_heard(f, &h);
+	api_set_cancel(f->api, NULL, NULL);
+	f->st->readonly = 0;
+	assert_true(f->r.res.state_error);
+	assert_int_equal(f->r.res.failed, 2);
+	assert_int_equal(h.failed, 2);
+	for (int k = 0; k < 2; k++)
+		assert_true(d1_check(f, k) <= 2);
+	for (size_t i = 0; i < f->r.res.nfailures; i++)
+		assert_non_null(strstr(f->r.res.failures[i].msg, "the state could not be saved"));
+}
+
 /* The daemon's read share counts a POST that only reads (a D1 SELECT) as a
  * read, and a D1 write outside it: a GET, a SELECT and a write against a
  * share of 10. */
@@ -792,6 +827,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_interrupted, setup_two, teardown),
 		cmocka_unit_test_setup_teardown(test_d1_concurrent, setup_d1, teardown),
 		cmocka_unit_test_setup_teardown(test_d1_interrupted, setup_d1, teardown),
+		cmocka_unit_test_setup_teardown(test_d1_save_fails, setup_d1, teardown),
 		cmocka_unit_test(test_read_share_counts_selects),
 	};
 
