@@ -764,6 +764,44 @@ wanted(const struct manifest_set *want, const struct inv_entry *x)
 }
 
 /*
+ * What every kind decides alike for a resource that left the manifests:
+ * kept without --prune; refused for an empty manifest set without
+ * --allow-empty; forgotten when it is gone from the account (`present` 0)
+ * or its recorded policy is Retain. Returns 1 when that decided it, 0 when
+ * the kind's own checks (a bucket's objects, a database's tables) decide
+ * whether it is deleted.
+ */
+int
+plan_orphan_kept(struct plan_action *a, const struct inv_entry *x, int present,
+                 const struct manifest_set *want, const struct plan_opts *o)
+{
+	if (!o->prune) {
+		a->reason = xstrdup(x->policy == DELETION_DELETE
+		    ? "no longer in the manifests; kept (apply --prune deletes it: deletionPolicy Delete)"
+		    : "no longer in the manifests; kept (deletionPolicy Retain)");
+		return 1;
+	}
+	if (want->n == 0 && !o->allow_empty) {
+		a->op = PLAN_REFUSE;
+		a->reason = xstrdup("the manifest set is empty: refusing to prune everything "
+		                    "without --allow-empty");
+		return 1;
+	}
+	if (!present) {
+		a->op = PLAN_FORGET;
+		a->reason = xstrdup("no longer in the manifests and already gone from the account");
+		return 1;
+	}
+	if (x->policy != DELETION_DELETE) {
+		a->op = PLAN_FORGET;
+		a->reason = xstrdup("no longer in the manifests; deletionPolicy Retain: kept in the "
+		                    "account, dropped from the inventory");
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * A resource in the inventory that left the manifests: deleted only when it
  * is owned, its recorded policy is Delete and --prune was given; never when
  * the manifest set is empty without --allow-empty; never a bucket that holds
@@ -785,30 +823,9 @@ plan_orphan(struct plan *p, const struct inv_entry *x, const struct snapshot *sn
 	} else {
 		abort(); /* Secrets are in the ledger, not the inventory */
 	}
-	if (!o->prune) {
-		a->reason = xstrdup(x->policy == DELETION_DELETE
-		    ? "no longer in the manifests; kept (apply --prune deletes it: deletionPolicy Delete)"
-		    : "no longer in the manifests; kept (deletionPolicy Retain)");
+	if (plan_orphan_kept(a, x, (x->kind == KIND_R2BUCKET && a->ob) ||
+	                            (x->kind == KIND_KVNAMESPACE && a->okv), want, o))
 		return;
-	}
-	if (want->n == 0 && !o->allow_empty) {
-		a->op = PLAN_REFUSE;
-		a->reason = xstrdup("the manifest set is empty: refusing to prune everything "
-		                    "without --allow-empty");
-		return;
-	}
-	if ((x->kind == KIND_R2BUCKET && a->ob == NULL) ||
-	    (x->kind == KIND_KVNAMESPACE && a->okv == NULL)) {
-		a->op = PLAN_FORGET;
-		a->reason = xstrdup("no longer in the manifests and already gone from the account");
-		return;
-	}
-	if (x->policy != DELETION_DELETE) {
-		a->op = PLAN_FORGET;
-		a->reason = xstrdup("no longer in the manifests; deletionPolicy Retain: kept in the "
-		                    "account, dropped from the inventory");
-		return;
-	}
 	if (x->kind == KIND_R2BUCKET && a->ob->objects > 0) {
 		a->op = PLAN_REFUSE;
 		a->reason = xasprintf("bucket is not empty (%ld%s object%s): not deleted",

@@ -225,29 +225,8 @@ plan_d1_orphan(struct plan *p, const struct inv_entry *x, const struct snapshot 
 
 	a->what = xasprintf("database '%s'", x->db_name ? x->db_name : x->name);
 	a->od1 = d;
-	if (!o->prune) {
-		a->reason = xstrdup(x->policy == DELETION_DELETE
-		    ? "no longer in the manifests; kept (apply --prune deletes it: deletionPolicy Delete)"
-		    : "no longer in the manifests; kept (deletionPolicy Retain)");
+	if (plan_orphan_kept(a, x, d != NULL, want, o))
 		return;
-	}
-	if (want->n == 0 && !o->allow_empty) {
-		a->op = PLAN_REFUSE;
-		a->reason = xstrdup("the manifest set is empty: refusing to prune everything "
-		                    "without --allow-empty");
-		return;
-	}
-	if (d == NULL) {
-		a->op = PLAN_FORGET;
-		a->reason = xstrdup("no longer in the manifests and already gone from the account");
-		return;
-	}
-	if (x->policy != DELETION_DELETE) {
-		a->op = PLAN_FORGET;
-		a->reason = xstrdup("no longer in the manifests; deletionPolicy Retain: kept in the "
-		                    "account, dropped from the inventory");
-		return;
-	}
 	if (!x->allow_data_loss && d->user_tables != 0) {
 		a->op = PLAN_REFUSE;
 		if (d->user_tables < 0)

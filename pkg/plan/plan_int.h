@@ -29,6 +29,8 @@ int plan_wanted_secret(const struct manifest_set *want, const char *name);
 /* D1 databases (plan_d1.c): a declared database, and one that left the manifests. */
 void plan_d1(struct plan *p, const struct resource *r, const struct snapshot *snap,
              const struct state *st);
+int plan_orphan_kept(struct plan_action *a, const struct inv_entry *x, int present,
+                     const struct manifest_set *want, const struct plan_opts *o);
 void plan_d1_orphan(struct plan *p, const struct inv_entry *x, const struct snapshot *snap,
                     const struct manifest_set *want, const struct plan_opts *o);
 /* Adds "~ deletionPolicy" and marks a->record when the inventory differs (plan.c). */
