@@ -964,11 +964,12 @@ reserve_of(unsigned limit)
 
 /* The list reads of one pass over set, before a pass has measured them: the
  * pages of each bucket listing (API_R2_PAGE) and of the namespace listing
- * (API_KV_NS_PAGE), and a listing per Secret target (a first guess). */
+ * (API_KV_NS_PAGE), a listing per Secret target (a first guess), and the
+ * pages of the D1 listing (API_D1_PAGE). */
 static unsigned
 lists_guess(const struct manifest_set *set)
 {
-	size_t b[3] = { 0, 0, 0 }, kv = 0, sec = 0;
+	size_t b[3] = { 0, 0, 0 }, kv = 0, sec = 0, d1 = 0;
 	unsigned n = 0;
 
 	for (size_t i = 0; i < set->n; i++) {
@@ -981,11 +982,14 @@ lists_guess(const struct manifest_set *set)
 			kv++;
 		else if (r->kind == KIND_SECRET)
 			sec += r->u.secret.ntargets;
+		else if (r->kind == KIND_D1DATABASE)
+			d1++;
 	}
 	for (int j = 0; j < 3; j++)
 		n += (unsigned)((b[j] + API_R2_PAGE - 1) / API_R2_PAGE);
 	n += (unsigned)(kv ? kv / API_KV_NS_PAGE + 1 : 0);
 	n += (unsigned)sec;
+	n += (unsigned)(d1 ? d1 / API_D1_PAGE + 1 : 0);
 	return n ? n : 1;
 }
 

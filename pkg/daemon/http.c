@@ -138,13 +138,14 @@ metrics_render(struct metrics *m)
 	family(&b, "cfstorage_leader", "gauge", "1 when this replica is the one that writes.");
 	buf_printf(&b, "cfstorage_leader %d\n", m->leader);
 	family(&b, "cfstorage_drift_coverage_seconds", "gauge", "Coverage period: the longest "
-	       "any declared lifecycle, CORS policy or KV key listing goes unread (-1: the "
-	       "read share cannot cover them).");
+	       "any declared lifecycle, CORS policy, KV key listing, D1 replication mode or D1 "
+	       "migrations table goes unread (-1: the read share cannot cover them).");
 	buf_printf(&b, "cfstorage_drift_coverage_seconds %.3f\n", m->coverage_s);
 	family(&b, "cfstorage_observation_age_seconds", "gauge",
 	       "Time since the least recently read part of each kind was read.");
 	{
-		static const char *const kinds[OBS_NPARTS] = { "R2Bucket", "R2Bucket", "KVNamespace" };
+		static const char *const kinds[OBS_NPARTS] = { "R2Bucket", "R2Bucket", "KVNamespace",
+		                                                "D1Database", "D1Database" };
 		double max = 0;
 		int64_t now = mono_ms();
 
@@ -164,7 +165,7 @@ metrics_render(struct metrics *m)
 		buf_printf(&b, "cfstorage_observation_age_max_seconds %.3f\n", max);
 	}
 	family(&b, "cfstorage_api_window_requests", "gauge", "Requests in the request "
-	       "budget's current window: reads (GETs) and writes.");
+	       "budget's current window: reads (GETs and D1 SELECTs) and writes.");
 	buf_printf(&b, "cfstorage_api_window_requests{class=\"read\"} %lu\n", m->win_reads);
 	buf_printf(&b, "cfstorage_api_window_requests{class=\"write\"} %lu\n",
 	           m->win_all >= m->win_reads ? m->win_all - m->win_reads : 0);

@@ -73,6 +73,24 @@ sched_release(struct sched *s)
 	s->n = 0;
 }
 
+/* A D1 database's migration files are the same (names and content hashes):
+ * a file added or edited makes the database urgent, as a spec change does. */
+static int
+same_migrations(const struct resource *r, const struct resource *o)
+{
+	const struct d1_database_spec *a = &r->u.d1, *b = &o->u.d1;
+
+	if (r->kind != KIND_D1DATABASE)
+		return 1;
+	if (a->nmigrations != b->nmigrations)
+		return 0;
+	for (size_t i = 0; i < a->nmigrations; i++)
+		if (strcmp(a->migrations[i].name, b->migrations[i].name) != 0 ||
+		    strcmp(a->migrations[i].hash, b->migrations[i].hash) != 0)
+			return 0;
+	return 1;
+}
+
 /*
  * The items of `set`, keeping what the old table knew of each (when it was
  * last read, whether it is urgent). A resource whose spec differs from the
@@ -96,6 +114,11 @@ sched_rebuild(struct sched *s, const struct manifest_set *set, const struct mani
 				add(&v, &n, &cap, r, OBS_CORS);
 		} else if (r->kind == KIND_KVNAMESPACE && r->u.kv.has_entries) {
 			add(&v, &n, &cap, r, OBS_KV_KEYS);
+		} else if (r->kind == KIND_D1DATABASE) {
+			if (r->u.d1.read_replication)
+				add(&v, &n, &cap, r, OBS_D1_REPLICATION);
+			if (r->u.d1.has_migrations)
+				add(&v, &n, &cap, r, OBS_D1_MIGRATIONS);
 		}
 	}
 	if (n)
@@ -125,7 +148,7 @@ sched_rebuild(struct sched *s, const struct manifest_set *set, const struct mani
 		if (o) {
 			plan_spec_hash(r, h1);
 			plan_spec_hash(o, h2);
-			if (strcmp(h1, h2) == 0)
+			if (strcmp(h1, h2) == 0 && same_migrations(r, o))
 				continue;
 		}
 		for (enum obs_part p = 0; p < OBS_NPARTS; p++) {

@@ -7,7 +7,8 @@
 
 static const char *const juris[] = { "default", "eu", "fedramp" };
 
-const char *const obs_part_names[OBS_NPARTS] = { "lifecycle", "cors", "kv_keys" };
+const char *const obs_part_names[OBS_NPARTS] = { "lifecycle", "cors", "kv_keys", "replication",
+                                                   "migrations" };
 
 /* Does the selection read this part now? */
 static int
@@ -269,7 +270,7 @@ observe_run(struct api *a, const struct manifest_set *want, const struct state *
 	if (rc == ERR_OK)
 		rc = observe_secrets(a, want, snap, e);
 	if (rc == ERR_OK)
-		rc = observe_d1(a, want, st, prune, snap, e);
+		rc = observe_d1(a, want, st, prune, sel, snap, e);
 	if (rc != ERR_OK)
 		return rc;
 	/* KV entries: the key listing of each namespace that declares entries

@@ -53,6 +53,8 @@ enum obs_part {
 	OBS_LIFECYCLE = 0,       /* a bucket's lifecycle rules */
 	OBS_CORS,                /* a bucket's CORS policy */
 	OBS_KV_KEYS,             /* a namespace's key listing */
+	OBS_D1_REPLICATION,      /* a D1 database's read replication (a GET) */
+	OBS_D1_MIGRATIONS,       /* a D1 database's migrations table (a SELECT) */
 	OBS_NPARTS
 };
 extern const char *const obs_part_names[OBS_NPARTS];
@@ -82,11 +84,14 @@ void snapshot_release(struct snapshot *s);
  * inventory hold a D1Database; then, concurrently, a GET of each declared
  * database that manages readReplication (the list does not show it), one
  * read of the migrations table of each that declares migrations, and the
- * table count of each that --prune may delete. Called by observe_run.
+ * table count of each that --prune may delete. The GET and the migrations
+ * read are parts (OBS_D1_*) that sel may leave unread: an unread replication
+ * mode or migration history is unknown, and the plan changes nothing there.
+ * Called by observe_run.
  */
 enum errcode observe_d1(struct api *a, const struct manifest_set *want,
-                        const struct state *st, int prune, struct snapshot *snap,
-                        struct err *e) WARN_UNUSED_RESULT;
+                        const struct state *st, int prune, const struct observe_sel *sel,
+                        struct snapshot *snap, struct err *e) WARN_UNUSED_RESULT;
 /* The database with this uuid or name; NULL when absent. Borrowed. */
 const struct obs_d1 *snapshot_d1_uuid(const struct snapshot *s, const char *uuid);
 const struct obs_d1 *snapshot_d1_name(const struct snapshot *s, const char *name);

@@ -158,7 +158,7 @@ queue(struct api *a, struct obs_d1 *d, enum d1_read what, const char *table,
 
 enum errcode
 observe_d1(struct api *a, const struct manifest_set *want, const struct state *st, int prune,
-           struct snapshot *snap, struct err *e)
+           const struct observe_sel *sel, struct snapshot *snap, struct err *e)
 {
 	enum errcode rc = ERR_OK;
 	int need = manifest_count(want, KIND_D1DATABASE) > 0;
@@ -181,9 +181,11 @@ observe_d1(struct api *a, const struct manifest_set *want, const struct state *s
 		                                    r->u.d1.database_name);
 		if (d == NULL)
 			continue;
-		if (r->u.d1.read_replication && d->read_replication == NULL)
+		if (r->u.d1.read_replication && d->read_replication == NULL &&
+		    (sel == NULL || sel->want(KIND_D1DATABASE, r->name, OBS_D1_REPLICATION, sel->user)))
 			queue(a, d, READ_GET, NULL, &rc, e);
-		if (r->u.d1.has_migrations && !d->migs_read)
+		if (r->u.d1.has_migrations && !d->migs_read &&
+		    (sel == NULL || sel->want(KIND_D1DATABASE, r->name, OBS_D1_MIGRATIONS, sel->user)))
 			queue(a, d, READ_MIGS, r->u.d1.migrations_table, &rc, e);
 	}
 	for (size_t i = 0; prune && i < st->n; i++) {

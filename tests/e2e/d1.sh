@@ -258,6 +258,9 @@ run_daemon "$tmp/daemon.json" --interval 1h -f "$tmp/dm/db.yaml"
 daemon_ready 10 || fail "daemon not ready"; ok
 ddb() { python3 -c "import json; print([r.get('id','') for r in json.load(open('$tmp/daemon.json'))['resources']][0])" 2>/dev/null; }
 until_ok 10 sh -c "[ -n \"\$(python3 -c \"import json; print(json.load(open('$tmp/daemon.json'))['resources'][0]['migrations'][0]['name'])\" 2>/dev/null)\" ]" || fail "the daemon did not apply 0001"; ok
+# the migrations read is a part of the daemon's rotation, with its age exported
+[ -n "$(daemon_metric 'cfstorage_observation_age_seconds{kind="D1Database",part="migrations"}')" ] ||
+	fail "no observation age for D1 migrations: $(curl -s "$D/metrics" | grep observation_age)"; ok
 printf 'CREATE TABLE d2 (x);\n' > "$tmp/dm/migrations/0002_d2.sql"
 until_ok 10 sh -c "[ \"\$(python3 -c \"import json; print(len(json.load(open('$tmp/daemon.json'))['resources'][0]['migrations']))\")\" = 2 ]" || fail "the daemon did not apply a new migration file"; ok
 dq0=$(routes POST /query 4)
