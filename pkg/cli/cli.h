@@ -11,6 +11,9 @@
 #include <stdio.h>
 
 #include "../manifest/manifest.h"
+#include "../reconcile/reconcile.h"
+#include "../report/report.h"
+#include "../session/session.h"
 
 enum cli_cmd { CLI_NONE, CLI_VALIDATE, CLI_PLAN, CLI_APPLY, CLI_RUN, CLI_ROTATE, CLI_STATUS,
 	       CLI_IMPORT, CLI_EXPORT, CLI_STATE };
@@ -141,6 +144,24 @@ struct session;
 struct api;
 struct reconcile_opts;
 struct reconcile_result;
+/*
+ * What a command that runs one reconcile pass holds: its session, its
+ * pass's options and result, and how it reports. cli_job_open() opens the
+ * session and sets ro to the mode and the shared plan options; the command
+ * then sets what is its own (ro's other fields, cli_live_wire, cli_pass).
+ * cli_job_close() releases it all, opened or not, and returns rc.
+ */
+struct cli_job {
+	struct session c;
+	struct reconcile_opts ro;
+	struct reconcile_result r;
+	struct report_opts rep;
+};
+int cli_job_open(struct cli_job *j, const struct cli_opts *o, enum reconcile_mode mode,
+                 int need_manifests, int need_api);
+/* The plan and, after an apply, its outcomes (report_plan) on stdout. */
+void cli_job_report(const struct cli_job *j);
+int cli_job_close(struct cli_job *j, int rc);
 /* Opens a session for o (manifests printed as diagnostics when invalid). */
 int cli_session_open(const struct cli_opts *o, struct session *c, int need_manifests,
                      int need_api);

@@ -283,49 +283,79 @@ cli_apply_exit(const struct reconcile_result *r)
 	return EXIT_OK;
 }
 
+/*
+ * Opens the session of a command that runs one pass (cli_session_open) and,
+ * when it opened, sets j->ro to mode with the shared plan options. j is
+ * zeroed first, so cli_job_close() is right on every path after this call.
+ */
+int
+cli_job_open(struct cli_job *j, const struct cli_opts *o, enum reconcile_mode mode,
+             int need_manifests, int need_api)
+{
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	j->rep.json = o->json;
+	j->rep.verbose = o->verbose;
+	j->rep.color = cli_color(STDOUT_FILENO, o);
+	j->rep.quiet = o->quiet;
+	j->rep.markdown = o->markdown;
+	if ((rc = cli_session_open(o, &j->c, need_manifests, need_api)) != EXIT_OK)
+		return rc;
+	j->ro.mode = mode;
+	j->ro.plan = plan_opts_of(o, &j->c);
+	return EXIT_OK;
+}
+
+void
+cli_job_report(const struct cli_job *j)
+{
+	report_plan(stdout, &j->r.plan, j->r.applied ? &j->r.res : NULL, api_get_stats(j->c.api),
+	            &j->rep);
+}
+
+int
+cli_job_close(struct cli_job *j, int rc)
+{
+	reconcile_result_release(&j->r);
+	session_release(&j->c);
+	return rc;
+}
+
 int
 cli_cmd_plan_apply(const struct cli_opts *o, int apply)
 {
-	struct session c;
-	struct reconcile_opts ro;
-	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
-	                           o->markdown };
+	struct cli_job j;
+	enum reconcile_mode mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
 	if (apply && o->nargs == 1)
 		return cli_apply_saved(o, o->args[0]);
 	if (o->nargs)
 		return cli_fail("%s takes no arguments%s", apply ? "apply" : "plan",
 		                apply ? " but a saved plan FILE" : "");
-	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_job_open(&j, o, mode, 1, 1)) != EXIT_OK)
 		goto out;
-	memset(&ro, 0, sizeof(ro));
-	ro.mode = apply && !o->dry_run ? RECONCILE_APPLY : RECONCILE_PLAN;
-	ro.plan = plan_opts_of(o, &c);
-	ro.verify_values = o->verify_values;
-	cli_live_wire(o, c.api, &ro, 1);
-	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
+	j.ro.verify_values = o->verify_values;
+	cli_live_wire(o, j.c.api, &j.ro, 1);
+	if ((rc = cli_pass(&j.c, &j.ro, &j.r)) != EXIT_OK)
 		goto out;
-	if (r.rejected) {
+	if (j.r.rejected) {
 		/* the deletion question was declined: nothing was sent or saved */
 		rc = interrupted ? 128 + interrupted
 		                 : cli_fail("apply cancelled: nothing was changed");
 		goto out;
 	}
-	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
-	report_s3(o, &c);
-	if (ro.mode == RECONCILE_PLAN && o->out && (rc = cli_plan_save(o->out, o, &c, &r)) != EXIT_OK)
+	cli_job_report(&j);
+	report_s3(o, &j.c);
+	if (mode == RECONCILE_PLAN && o->out && (rc = cli_plan_save(o->out, o, &j.c, &j.r)) != EXIT_OK)
 		goto out;
-	if (ro.mode == RECONCILE_PLAN)
-		rc = plan_has_changes(&r.plan) ? EXIT_CHANGES : EXIT_OK;
+	if (mode == RECONCILE_PLAN)
+		rc = plan_has_changes(&j.r.plan) ? EXIT_CHANGES : EXIT_OK;
 	else
-		rc = cli_apply_exit(&r);
+		rc = cli_apply_exit(&j.r);
 out:
-	reconcile_result_release(&r);
-	session_release(&c);
-	return rc;
+	return cli_job_close(&j, rc);
 }
 
 /*
@@ -362,46 +392,38 @@ status_coverage(const struct cli_opts *o, const struct manifest_set *set)
 int
 cli_cmd_status(const struct cli_opts *o)
 {
-	struct session c;
-	struct reconcile_opts ro;
-	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
-	                           o->markdown };
+	struct cli_job j;
+	const struct plan *p = &j.r.plan;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
 	if (o->rebuild && o->npaths == 0)
 		return cli_fail("status --rebuild needs -f PATH: the manifests name the secrets and "
 		            "their targets");
-	if ((rc = cli_session_open(o, &c, 0, o->rebuild || o->npaths)) != EXIT_OK)
+	if ((rc = cli_job_open(&j, o, o->rebuild ? RECONCILE_LEDGERS : RECONCILE_PLAN, 0,
+	                       o->rebuild || o->npaths)) != EXIT_OK)
 		goto out;
 	if (o->npaths) {
-		memset(&ro, 0, sizeof(ro));
-		ro.mode = o->rebuild ? RECONCILE_LEDGERS : RECONCILE_PLAN;
-		ro.rebuild_ledgers = o->rebuild;
-		ro.plan = plan_opts_of(o, &c);
-		if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
+		j.ro.rebuild_ledgers = o->rebuild;
+		if ((rc = cli_pass(&j.c, &j.ro, &j.r)) != EXIT_OK)
 			goto out;
-		for (size_t i = 0; o->rebuild && i < r.plan.n && rc == EXIT_OK; i++)
-			if (r.plan.v[i].kind == KIND_SECRET && r.plan.v[i].op == PLAN_REFUSE)
-				rc = cli_fail("Secret %s: %s", r.plan.v[i].name, r.plan.v[i].reason);
+		for (size_t i = 0; o->rebuild && i < p->n && rc == EXIT_OK; i++)
+			if (p->v[i].kind == KIND_SECRET && p->v[i].op == PLAN_REFUSE)
+				rc = cli_fail("Secret %s: %s", p->v[i].name, p->v[i].reason);
 		if (rc == EXIT_OK && o->rebuild) {
 			struct err e;
 
 			err_clear(&e);
-			if (state_save(c.st, &e) != ERR_OK)
+			if (state_save(j.c.st, &e) != ERR_OK)
 				rc = cli_fail("%s", e.msg);
 		}
 		if (rc != EXIT_OK)
 			goto out;
 	}
-	report_status(stdout, c.st, &c.set, o->npaths ? &r.snap : NULL, c.now, &rep);
+	report_status(stdout, j.c.st, &j.c.set, o->npaths ? &j.r.snap : NULL, j.c.now, &j.rep);
 	if (o->npaths && !o->json && !o->quiet)
-		status_coverage(o, &c.set);
+		status_coverage(o, &j.c.set);
 out:
-	reconcile_result_release(&r);
-	session_release(&c);
-	return rc;
+	return cli_job_close(&j, rc);
 }
 
 /*
@@ -412,43 +434,33 @@ out:
 int
 cli_cmd_rotate(const struct cli_opts *o)
 {
-	struct session c;
-	struct reconcile_opts ro;
-	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
-	                           o->markdown };
+	struct cli_job j;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
 	if (o->nargs != 1)
 		return cli_fail("usage: cfstorage rotate NAME -f PATH [--force]");
-	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_job_open(&j, o, o->dry_run ? RECONCILE_PLAN : RECONCILE_APPLY, 1, 1)) != EXIT_OK)
 		goto out;
-	if (manifest_find(&c.set, KIND_SECRET, o->args[0]) == NULL) {
+	if (manifest_find(&j.c.set, KIND_SECRET, o->args[0]) == NULL) {
 		rc = cli_fail("no Secret named '%.64s' in the manifests", o->args[0]);
 		goto out;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.mode = o->dry_run ? RECONCILE_PLAN : RECONCILE_APPLY;
-	ro.plan = plan_opts_of(o, &c);
-	ro.plan.rotate = ro.plan.only = o->args[0];
-	ro.plan.only_kind = KIND_SECRET;
-	ro.plan.prune = 0;
-	cli_live_wire(o, c.api, &ro, 0);
-	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
+	j.ro.plan.rotate = j.ro.plan.only = o->args[0];
+	j.ro.plan.only_kind = KIND_SECRET;
+	j.ro.plan.prune = 0;
+	cli_live_wire(o, j.c.api, &j.ro, 0);
+	if ((rc = cli_pass(&j.c, &j.ro, &j.r)) != EXIT_OK)
 		goto out;
-	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
-	report_s3(o, &c);
-	if (r.plan.counts[PLAN_REFUSE])
+	cli_job_report(&j);
+	report_s3(o, &j.c);
+	if (j.r.plan.counts[PLAN_REFUSE])
 		rc = EXIT_ERROR;
 	else if (o->dry_run)
 		rc = EXIT_CHANGES;
 	else
-		rc = cli_apply_exit(&r);
+		rc = cli_apply_exit(&j.r);
 out:
-	reconcile_result_release(&r);
-	session_release(&c);
-	return rc;
+	return cli_job_close(&j, rc);
 }
 
 /*
@@ -460,51 +472,45 @@ out:
 int
 cli_cmd_import(const struct cli_opts *o)
 {
-	struct session c;
-	struct reconcile_opts ro;
-	struct reconcile_result r;
+	struct cli_job j;
+	const struct apply_result *res = &j.r.res;
 	struct resource *want;
 	const struct plan_action *a;
 	enum kind k;
 	int rc;
 
-	memset(&r, 0, sizeof(r));
 	if (o->nargs != 2)
 		return cli_fail("usage: cfstorage import KIND NAME -f PATH");
 	if ((k = kind_parse(o->args[0])) == 0)
 		return cli_fail("cannot import kind '%.32s' (R2Bucket, KVNamespace, Secret or D1Database)", o->args[0]);
-	if ((rc = cli_session_open(o, &c, 1, 1)) != EXIT_OK)
+	if ((rc = cli_job_open(&j, o, RECONCILE_APPLY, 1, 1)) != EXIT_OK)
 		goto out;
-	if ((want = (struct resource *)manifest_find(&c.set, k, o->args[1])) == NULL) {
+	if ((want = (struct resource *)manifest_find(&j.c.set, k, o->args[1])) == NULL) {
 		rc = cli_fail("no %s named '%.64s' in the manifests", o->args[0], o->args[1]);
 		goto out;
 	}
 	want->adopt = 1; /* the command's own meaning of the manifest: take it over */
-	memset(&ro, 0, sizeof(ro));
-	ro.mode = RECONCILE_APPLY;
-	ro.plan = plan_opts_of(o, &c);
-	ro.plan.only_kind = k;
-	ro.plan.only = o->args[1];
-	ro.plan.adopt_only = 1;
-	ro.plan.prune = 0;
-	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
+	j.ro.plan.only_kind = k;
+	j.ro.plan.only = o->args[1];
+	j.ro.plan.adopt_only = 1;
+	j.ro.plan.prune = 0;
+	if ((rc = cli_pass(&j.c, &j.ro, &j.r)) != EXIT_OK)
 		goto out;
-	a = r.plan.n ? &r.plan.v[0] : NULL;
+	a = j.r.plan.n ? &j.r.plan.v[0] : NULL;
 	if (a == NULL || a->op == PLAN_REFUSE)
 		rc = cli_fail("%s %s: %s", o->args[0], o->args[1], a ? a->reason : "not planned");
-	else if (r.applied && (r.res.failed || r.res.state_error))
-		rc = cli_fail("import failed: %s", r.res.state_error ? r.res.state_err.msg
-		                                                 : r.res.failures[0].msg);
+	else if (j.r.applied && (res->failed || res->state_error))
+		rc = cli_fail("import failed: %s", res->state_error ? res->state_err.msg
+		                                                   : res->failures[0].msg);
 	else if (a->op == PLAN_NOOP && !a->ledger)
 		printf("%s %s is already owned by cfstorage\n", o->args[0], o->args[1]);
 	else
 		printf("imported %s %s; run 'cfstorage plan' to see what apply would change\n",
 		       o->args[0], o->args[1]);
 out:
-	reconcile_result_release(&r);
-	session_release(&c);
-	return rc;
+	return cli_job_close(&j, rc);
 }
+
 
 /* export: manifests for what the account holds (pkg/export). */
 int
