@@ -189,19 +189,13 @@ int
 cli_apply_saved(const struct cli_opts *o, const char *path)
 {
 	struct cli_opts so = *o;
-	struct session c;
-	struct reconcile_opts ro;
-	struct reconcile_result r;
-	struct report_opts rep = { o->json, o->verbose, cli_color(STDOUT_FILENO, o), o->quiet,
-	                           o->markdown };
+	struct cli_job j;
 	struct check chk = { NULL, 0 };
 	cJSON *plan = NULL, *it;
 	unsigned char md[32];
 	char mhex[65];
 	int rc;
 
-	memset(&r, 0, sizeof(r));
-	memset(&c, 0, sizeof(c));
 	if (o->npaths || o->now || o->prune || o->allow_empty)
 		return cli_fail("apply FILE takes the manifests, time and options the plan was "
 		                "made with: drop -f, --now, --prune and --allow-empty");
@@ -214,34 +208,29 @@ cli_apply_saved(const struct cli_opts *o, const char *path)
 	so.now = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(plan, "now"));
 	so.prune = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "prune"));
 	so.allow_empty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(plan, "allowEmpty"));
-	if ((rc = cli_session_open(&so, &c, 1, 1)) != EXIT_OK)
+	so.force = 0; /* not one of the options a plan is saved with */
+	if ((rc = cli_job_open(&j, &so, RECONCILE_APPLY, 1, 1)) != EXIT_OK)
 		goto out;
-	manifest_set_fingerprint(&c.set, md);
+	manifest_set_fingerprint(&j.c.set, md);
 	hex(md, sizeof(md), mhex);
 	if (strcmp(mhex, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(plan, "manifests")))) {
 		rc = cli_fail("the manifests changed since '%s' was planned: plan again", path);
 		goto out;
 	}
-	memset(&ro, 0, sizeof(ro));
-	ro.mode = RECONCILE_APPLY;
-	ro.plan.prune = so.prune;
-	ro.plan.allow_empty = so.allow_empty;
-	ro.plan.now = c.now;
 	chk.acts = cJSON_GetObjectItemCaseSensitive(plan, "actions");
-	ro.accept = same_plan;
-	ro.accept_user = &chk;
-	cli_live_wire(o, c.api, &ro, 0); /* the plan was reviewed: no question */
-	if ((rc = cli_pass(&c, &ro, &r)) != EXIT_OK)
+	j.ro.accept = same_plan;
+	j.ro.accept_user = &chk;
+	cli_live_wire(o, j.c.api, &j.ro, 0); /* the plan was reviewed: no question */
+	if ((rc = cli_pass(&j.c, &j.ro, &j.r)) != EXIT_OK)
 		goto out;
-	if (r.rejected) {
+	if (j.r.rejected) {
 		rc = cli_fail("'%s' is stale: nothing was applied; run plan again", path);
 		goto out;
 	}
-	report_plan(stdout, &r.plan, r.applied ? &r.res : NULL, api_get_stats(c.api), &rep);
-	rc = cli_apply_exit(&r);
+	cli_job_report(&j);
+	rc = cli_apply_exit(&j.r);
 out:
-	reconcile_result_release(&r);
-	session_release(&c);
-	cJSON_Delete(plan);
+	rc = cli_job_close(&j, rc);
+	cJSON_Delete(plan); /* after the session: its paths point into the plan */
 	return rc;
 }
