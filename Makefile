@@ -92,11 +92,17 @@ deps:
 
 # The whole suite: unit tests and fixtures with the plain build, then all of it
 # again under AddressSanitizer + UBSan.
+# The long, mostly idle scripts (tests/e2e/*.bg.sh) run beside both flavours:
+# started once the plain binaries exist, collected after the sanitizer pass.
 test: deps
-	@$(MAKE) --no-print-directory test-plain
-	@$(MAKE) --no-print-directory test-asan
-	@cat build/plain/summary build/asan/summary | \
-	  awk '{p+=$$1; f+=$$2} END {printf "suites: %d passed, %d failed\n", p, f}'
+	@$(MAKE) --no-print-directory $(plain_BINS)
+	@bash tests/bg.sh start bin; \
+	  CFS_BG=outside $(MAKE) --no-print-directory test-plain; p=$$?; \
+	  $(MAKE) --no-print-directory test-asan; a=$$?; \
+	  bash tests/bg.sh wait; b=$$?; \
+	  cat build/plain/summary build/asan/summary build/bg/summary | \
+	  awk '{p+=$$1; f+=$$2} END {printf "suites: %d passed, %d failed\n", p, f}'; \
+	  [ $$p = 0 ] && [ $$a = 0 ] && [ $$b = 0 ]
 
 test-plain: $(plain_BINS) $(plain_TESTS) $(plain_REPLAY)
 	@bash tests/run.sh plain bin build/plain/tests

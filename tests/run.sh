@@ -8,26 +8,23 @@
 #    asan pass with clang installed), each libFuzzer target for that long;
 # 4. every tests/e2e/*.sh, with BIN=BINDIR in the environment.
 # A script named *.bg.sh is long and mostly idle (it waits for a daemon's
-# rotation to come round, minutes of real time): it is started in the
-# background when the plain flavour starts, runs beside everything else, and
-# its result is collected (and its output printed) at the end. The sanitizer
-# flavour skips it: what it checks is timing, which the plain build shows.
+# rotation or a rate limiter, minutes of real time): tests/bg.sh runs it in
+# the background with the plain build. `make test` starts those before the
+# plain flavour and collects them after the sanitizer flavour (CFS_BG=outside
+# tells this script so); run alone, the plain flavour starts and collects them
+# itself. The sanitizer flavour never runs them: what they check is timing,
+# which the plain build shows.
 # Prints a closing "N passed, N failed" line and exits non-zero on any failure.
 set -u
 flavour=$1 bindir=$2 unitdir=$3
 cd "$(dirname "$0")/.."
 export BIN="$PWD/$bindir" FLAVOUR="$flavour"
 passed=0 failed=0 failures=()
-bg_pids=() bg_names=()
 mkdir -p "build/$flavour"
-if [ "$flavour" = plain ]; then
-  for t in tests/e2e/*.bg.sh; do
-    [ -f "$t" ] || continue
-    echo "== [$flavour] e2e $(basename "$t") (started in the background)"
-    ( t0=$SECONDS; timeout 900 bash "$t"; rc=$?; echo "   ($(basename "$t"): $((SECONDS - t0)) s)"; exit $rc ) \
-      > "build/$flavour/$(basename "$t" .sh).log" 2>&1 &
-    bg_pids+=($!) bg_names+=("$(basename "$t")")
-  done
+own_bg=0
+if [ "$flavour" = plain ] && [ "${CFS_BG:-}" != outside ]; then
+  bash tests/bg.sh start "$bindir"
+  own_bg=1
 fi
 
 for t in "$unitdir"/test_*; do
@@ -63,12 +60,12 @@ for t in tests/e2e/*.sh; do
   echo "   ($(basename "$t"): $((SECONDS - t0)) s)"
 done
 
-for i in "${!bg_pids[@]}"; do
-  name=${bg_names[$i]}
-  echo "== [$flavour] e2e $name (background: waiting for its result)"
-  if wait "${bg_pids[$i]}"; then passed=$((passed+1)); else failed=$((failed+1)); failures+=("e2e $name"); fi
-  cat "build/$flavour/${name%.sh}.log"
-done
+if [ "$own_bg" = 1 ]; then
+  bash tests/bg.sh wait
+  read -r bp bf < build/bg/summary
+  passed=$((passed + bp)) failed=$((failed + bf))
+  [ "$bf" = 0 ] || failures+=("background scripts (build/bg/*.log)")
+fi
 
 echo "$passed $failed" > "build/$flavour/summary"
 echo "$flavour: $passed passed, $failed failed"
