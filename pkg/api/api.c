@@ -1290,6 +1290,50 @@ api_page_last(const cJSON *root, int page, size_t items, int per_page)
 	return items < (size_t)per_page || (cJSON_IsNumber(tp) && page >= tp->valuedouble);
 }
 
+/*
+ * One page of a listing: sends c (freed here), parses its answer and finds
+ * its item array (result, or result.<member> when member is not NULL), and
+ * counts the page against the listing's bounds. ERR_OK with *rootp (which
+ * the caller deletes) and *itemsp inside it, or the listing's error with
+ * nothing left to free.
+ */
+static enum errcode
+listing_fetch(struct api *a, struct api_listing *l, struct api_call *c, const char *member,
+              cJSON **rootp, const cJSON **itemsp, struct err *e)
+{
+	enum errcode rc;
+	char why[160], want[96];
+	cJSON *root;
+	const cJSON *items;
+
+	*rootp = NULL;
+	*itemsp = NULL;
+	if (api_call_sync(a, c) != ERR_OK) {
+		rc = err_set(e, c->rc, "listing %s: %s", l->what, c->err.msg);
+		api_call_free(c);
+		return rc;
+	}
+	root = api_json_parse(c, why, sizeof(why));
+	items = cJSON_GetObjectItemCaseSensitive(root, "result");
+	if (member)
+		items = cJSON_GetObjectItemCaseSensitive(items, member);
+	if (!cJSON_IsArray(items)) {
+		snprintf(want, sizeof(want), "no result%s%s array in the response",
+		         member ? "." : "", member ? member : "");
+		rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l->what, root ? want : why);
+	} else {
+		rc = api_listing_page(l, c, (size_t)cJSON_GetArraySize(items), e);
+	}
+	api_call_free(c);
+	if (rc != ERR_OK) {
+		cJSON_Delete(root);
+		return rc;
+	}
+	*rootp = root;
+	*itemsp = items;
+	return ERR_OK;
+}
+
 enum errcode
 api_list_numbered(struct api *a, struct api_listing *l, int per_page,
                   struct api_call *(*call)(int page, const void *arg), const void *arg,
@@ -1298,34 +1342,61 @@ api_list_numbered(struct api *a, struct api_listing *l, int per_page,
 	enum errcode rc = ERR_OK;
 
 	for (int page = 1; rc == ERR_OK; page++) {
-		struct api_call *c = call(page, arg);
-		char why[160];
 		cJSON *root;
 		const cJSON *res;
-		int last = 0;
+		int last;
 
-		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing %s: %s", l->what, c->err.msg);
-			api_call_free(c);
+		rc = listing_fetch(a, l, call(page, arg), NULL, &root, &res, e);
+		if (rc != ERR_OK)
 			break;
-		}
-		root = api_json_parse(c, why, sizeof(why));
-		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res))
-			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l->what,
-			             root ? "no result array in the response" : why);
-		else
-			rc = api_listing_page(l, c, (size_t)cJSON_GetArraySize(res), e);
-		if (rc == ERR_OK) {
-			take(res, acc);
-			last = api_page_last(root, page, (size_t)cJSON_GetArraySize(res), per_page);
-		}
+		take(res, acc);
+		last = api_page_last(root, page, (size_t)cJSON_GetArraySize(res), per_page);
 		cJSON_Delete(root);
-		api_call_free(c);
-		if (rc != ERR_OK || last)
+		if (last)
 			break;
 		rc = api_listing_next(l, e);
 	}
+	return rc;
+}
+
+/*
+ * Cursor paging (R2 buckets, KV keys; REFERENCE §1): each page's cursor,
+ * as take() returns it, decides whether to ask for another page. An absent
+ * or empty cursor ends the listing; one used before anywhere in the listing
+ * fails it (REFERENCE pitfall 5: a server that loops must not loop us), as
+ * does one more page than the listing's bound (api_listing_cursor).
+ */
+enum errcode
+api_list_cursor(struct api *a, struct api_listing *l, const char *member,
+                struct api_call *(*call)(const char *cursor, const void *arg), const void *arg,
+                const char *(*take)(const cJSON *items, const cJSON *info, void *acc,
+                                    const char **bad),
+                void *acc, struct err *e)
+{
+	enum errcode rc = ERR_OK;
+	char *cursor = NULL;
+	int more = 1;
+
+	while (more && rc == ERR_OK) {
+		cJSON *root;
+		const cJSON *items;
+		const char *next, *bad = NULL;
+
+		rc = listing_fetch(a, l, call(cursor, arg), member, &root, &items, e);
+		if (rc != ERR_OK)
+			break;
+		next = take(items, cJSON_GetObjectItemCaseSensitive(root, "result_info"), acc, &bad);
+		if (bad)
+			rc = err_set(e, ERR_PERMANENT, "listing %s: %s", l->what, bad);
+		else
+			rc = api_listing_cursor(l, next, &more, e);
+		if (rc == ERR_OK && more) {
+			free(cursor);
+			cursor = xstrdup(next);
+		}
+		cJSON_Delete(root);
+	}
+	free(cursor);
 	return rc;
 }
 

@@ -348,6 +348,24 @@ enum errcode api_list_numbered(struct api *a, struct api_listing *l, int per_pag
                                const void *arg,
                                void (*take)(const struct cJSON *res, void *acc), void *acc,
                                struct err *e) WARN_UNUSED_RESULT;
+/*
+ * A cursor-paged listing walked to its end: call(cursor, arg) builds each
+ * page's request (with api_listing_call; cursor NULL for the first page),
+ * whose items are the array result (member NULL) or result.<member>;
+ * take(items, result_info, acc, &bad) appends the valid ones to the
+ * caller's accumulator and returns the page's next cursor (pointing into
+ * result_info; NULL ends the listing), or sets bad to why the page is not
+ * usable, which fails the listing. The cursors are checked by
+ * api_listing_cursor(). On a failure, what was taken stays in acc for the
+ * caller to release.
+ */
+enum errcode api_list_cursor(struct api *a, struct api_listing *l, const char *member,
+                             struct api_call *(*call)(const char *cursor, const void *arg),
+                             const void *arg,
+                             const char *(*take)(const struct cJSON *items,
+                                                 const struct cJSON *info, void *acc,
+                                                 const char **bad),
+                             void *acc, struct err *e) WARN_UNUSED_RESULT;
 
 /* ---- typed operations (each a thin, documented wrapper over calls) ---- */
 

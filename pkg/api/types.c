@@ -71,26 +71,6 @@ jint(const cJSON *v, int64_t max, int64_t *out)
 	return 0;
 }
 
-/*
- * Cursor paging (R2 buckets, KV keys; REFERENCE §1): takes the cursor a page
- * gave and says whether to ask for another page. An absent or empty cursor
- * ends the listing; one used before anywhere in the listing fails it
- * (REFERENCE pitfall 5: a server that loops must not loop us), as does one
- * more page than the listing's bound (api_listing_cursor).
- */
-static enum errcode
-next_cursor(struct api_listing *l, char **cursor, const char *next, int *more,
-            struct err *e)
-{
-	enum errcode rc = api_listing_cursor(l, next, more, e);
-
-	if (rc == ERR_OK && *more) {
-		free(*cursor);
-		*cursor = xstrdup(next);
-	}
-	return rc;
-}
-
 /* Room for one more element in *v (n used, *cap allocated): doubling, so a
  * listing of a million items is not a million reallocations. */
 static void
@@ -100,15 +80,6 @@ grow(void **v, size_t n, size_t *cap, size_t size)
 		return;
 	*cap = *cap ? *cap * 2 : 64;
 	*v = xrealloc(*v, *cap * size);
-}
-
-/* The listing's error for a page that is not the shape it should be. */
-static enum errcode
-shape_error(const struct api_listing *l, const cJSON *root, const char *why,
-            const char *want, struct err *e)
-{
-	return err_set(e, ERR_PERMANENT, "listing %s: %s", l->what,
-	               root ? want : why);
 }
 
 void
@@ -202,14 +173,51 @@ api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap, 
 	return count;
 }
 
+/* A KV keys page's request: the namespace's escaped id is arg. */
+static struct api_call *
+keys_page_call(const char *cursor, const void *arg)
+{
+	struct api_call *c;
+	char *esc;
+
+	if (cursor == NULL)
+		return api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d",
+		                        (const char *)arg, API_KV_KEYS_PAGE);
+	esc = api_escape(cursor);
+	c = api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d&cursor=%s",
+	                     (const char *)arg, API_KV_KEYS_PAGE, esc);
+	free(esc);
+	return c;
+}
+
+/* The keys being listed into (cap allocated of k->keys). */
+struct keys_acc {
+	struct obs_kv *k;
+	size_t cap;
+};
+
+/* A KV keys page taken into a struct keys_acc; its cursor. */
+static const char *
+keys_take(const cJSON *items, const cJSON *info, void *acc, const char **bad)
+{
+	struct keys_acc *x = acc;
+
+	if (key_items(items, x->k, &x->cap) != 0) {
+		*bad = "a key's expiration is not a time";
+		return NULL;
+	}
+	/* an empty page may still carry a cursor (expired keys are filtered
+	 * out server-side): only an absent cursor ends the listing */
+	return jstr(info, "cursor");
+}
+
 enum errcode
 api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 {
-	char *cursor = NULL, *id = api_escape(k->id);
+	char *id = api_escape(k->id);
+	struct keys_acc x = { .k = k };
 	struct api_listing l;
-	enum errcode rc = ERR_OK;
-	size_t cap = 0;
-	int more = 1;
+	enum errcode rc;
 
 	keys_free(k->keys, k->nkeys);
 	k->keys = NULL;
@@ -217,55 +225,10 @@ api_kv_keys(struct api *a, struct obs_kv *k, struct err *e)
 	k->keys_read = 0;
 	api_listing_init(&l, a, API_KV_KEYS_LIST_MAX_PAGES, API_KV_KEYS_LIST_MAX_ITEMS,
 	                 "keys of KV namespace '%s'", k->title);
-	while (more && rc == ERR_OK) {
-		struct api_call *c;
-		cJSON *root, *res, *info;
-		char why[160];
-
-		if (cursor) {
-			char *esc = api_escape(cursor);
-
-			c = api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d&cursor=%s", id,
-			                     API_KV_KEYS_PAGE, esc);
-			free(esc);
-		} else {
-			c = api_listing_call("/storage/kv/namespaces/%s/keys?limit=%d", id,
-			                     API_KV_KEYS_PAGE);
-		}
-		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
-			api_call_free(c);
-			break;
-		}
-		root = api_json_parse(c, why, sizeof(why));
-		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		if (!cJSON_IsArray(res))
-			rc = shape_error(&l, root, why, "no result array in the response", e);
-		else
-			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(res), e);
-		if (rc != ERR_OK) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		if (key_items(res, k, &cap) != 0) {
-			rc = err_set(e, ERR_PERMANENT, "listing %s: a key's expiration is not a "
-			             "time", l.what);
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-		/* an empty page may still carry a cursor (expired keys are filtered
-		 * out server-side): only an absent cursor ends the listing */
-		rc = next_cursor(&l, &cursor, jstr(info, "cursor"), &more, e);
-		cJSON_Delete(root);
-		api_call_free(c);
-	}
+	rc = api_list_cursor(a, &l, NULL, keys_page_call, id, keys_take, &x, e);
 	if (rc == ERR_OK)
 		k->keys_read = 1;
 	api_listing_release(&l);
-	free(cursor);
 	free(id);
 	return rc;
 }
@@ -431,72 +394,67 @@ api_parse_bucket_page(const struct api_call *c, const char *jurisdiction,
 	return count;
 }
 
+/* An R2 buckets page's request: the jurisdiction is arg. */
+static struct api_call *
+buckets_page_call(const char *cursor, const void *arg)
+{
+	const char *jurisdiction = arg;
+	struct api_call *c;
+
+	if (cursor) {
+		char *esc = api_escape(cursor);
+
+		c = api_listing_call("/r2/buckets?per_page=%d&cursor=%s", API_R2_PAGE, esc);
+		free(esc);
+	} else {
+		c = api_listing_call("/r2/buckets?per_page=%d", API_R2_PAGE);
+	}
+	if (strcmp(jurisdiction, "default") != 0)
+		c->jurisdiction = xstrdup(jurisdiction);
+	return c;
+}
+
+/* The buckets of one jurisdiction being listed (n used, cap allocated). */
+struct buckets_acc {
+	const char *jurisdiction;
+	struct obs_bucket *got;
+	size_t n, cap;
+};
+
+/* An R2 buckets page taken into a struct buckets_acc; its cursor. */
+static const char *
+buckets_take(const cJSON *items, const cJSON *info, void *acc, const char **bad)
+{
+	struct buckets_acc *x = acc;
+
+	(void)bad;
+	bucket_items(items, x->jurisdiction, &x->got, &x->n, &x->cap);
+	/* an empty page ends the listing whatever its cursor says */
+	return cJSON_GetArraySize(items) > 0 ? jstr(info, "cursor") : NULL;
+}
+
 enum errcode
 api_bucket_list(struct api *a, const char *jurisdiction, struct obs_bucket **v,
                 size_t *n, struct err *e)
 {
+	struct buckets_acc x = { .jurisdiction = jurisdiction };
 	struct api_listing l;
-	struct obs_bucket *got = NULL;
-	size_t ngot = 0, cap = 0;
-	char *cursor = NULL;
-	enum errcode rc = ERR_OK;
-	int more = 1;
+	enum errcode rc;
 
 	api_listing_init(&l, a, API_R2_LIST_MAX_PAGES, API_R2_LIST_MAX_ITEMS,
 	                 "R2 buckets (%s)", jurisdiction);
-	while (more && rc == ERR_OK) {
-		struct api_call *c;
-		cJSON *root, *res, *list, *info;
-		char why[160];
-
-		if (cursor) {
-			char *esc = api_escape(cursor);
-
-			c = api_listing_call("/r2/buckets?per_page=%d&cursor=%s", API_R2_PAGE, esc);
-			free(esc);
-		} else {
-			c = api_listing_call("/r2/buckets?per_page=%d", API_R2_PAGE);
-		}
-		if (strcmp(jurisdiction, "default") != 0)
-			c->jurisdiction = xstrdup(jurisdiction);
-		if (api_call_sync(a, c) != ERR_OK) {
-			rc = err_set(e, c->rc, "listing %s: %s", l.what, c->err.msg);
-			api_call_free(c);
-			break;
-		}
-		root = api_json_parse(c, why, sizeof(why));
-		res = cJSON_GetObjectItemCaseSensitive(root, "result");
-		list = cJSON_GetObjectItemCaseSensitive(res, "buckets");
-		if (!cJSON_IsArray(list))
-			rc = shape_error(&l, root, why, "no result.buckets array in the response", e);
-		else
-			rc = api_listing_page(&l, c, (size_t)cJSON_GetArraySize(list), e);
-		if (rc != ERR_OK) {
-			cJSON_Delete(root);
-			api_call_free(c);
-			break;
-		}
-		bucket_items(list, jurisdiction, &got, &ngot, &cap);
-		info = cJSON_GetObjectItemCaseSensitive(root, "result_info");
-		/* an empty page ends the listing whatever its cursor says */
-		if (cJSON_GetArraySize(list) > 0)
-			rc = next_cursor(&l, &cursor, jstr(info, "cursor"), &more, e);
-		else
-			more = 0;
-		cJSON_Delete(root);
-		api_call_free(c);
-	}
-	if (rc == ERR_OK && ngot > 0) {
-		*v = xrealloc(*v, (*n + ngot) * sizeof(**v));
-		memcpy(&(*v)[*n], got, ngot * sizeof(*got));
-		*n += ngot;
+	rc = api_list_cursor(a, &l, "buckets", buckets_page_call, jurisdiction, buckets_take,
+	                     &x, e);
+	if (rc == ERR_OK && x.n > 0) {
+		*v = xrealloc(*v, (*n + x.n) * sizeof(**v));
+		memcpy(&(*v)[*n], x.got, x.n * sizeof(*x.got));
+		*n += x.n;
 	} else {
-		for (size_t i = 0; i < ngot; i++)
-			obs_bucket_release(&got[i]);
+		for (size_t i = 0; i < x.n; i++)
+			obs_bucket_release(&x.got[i]);
 	}
-	free(got);
+	free(x.got);
 	api_listing_release(&l);
-	free(cursor);
 	return rc;
 }
 

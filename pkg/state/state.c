@@ -1,7 +1,6 @@
 #include "state.h"
 
 #include <cJSON.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "../etcd/etcd.h"
+#include "renew.h"
 #include "state_int.h"
 #include "state_r2.h"
 #include "../log/log.h"
@@ -27,11 +27,8 @@ struct state_etcd {
 	int64_t lease;
 	int leader;
 	atomic_int lost;
-	pthread_t ka;
-	int ka_running;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
+	struct renewer ka;       /* renews the lease (keepalive) */
+	int64_t last_ok;         /* when the last renewal that succeeded was sent */
 };
 
 static void
@@ -500,61 +497,34 @@ parse(struct state *st, const char *data, size_t len, struct err *e)
 
 static enum errcode parse(struct state *st, const char *data, size_t len, struct err *e);
 
-/* Renews the leader lease every third of its TTL; marks the state lost the
- * moment etcd says the lease is gone or cannot be reached for a whole TTL. */
-static void *
+/* Renews the leader lease (every third of its TTL); marks the state lost
+ * the moment etcd says the lease is gone or cannot be reached for a whole
+ * TTL. Nonzero when it gives up. */
+static int
 keepalive(void *arg)
 {
 	struct state *st = arg;
 	struct state_etcd *x = st->etcd;
-	int64_t last_ok = (int64_t)time(NULL);
+	int64_t ttl = 0, sent;
+	struct err e;
+	enum errcode rc;
 
-	pthread_mutex_lock(&x->mu);
-	while (!x->stop) {
-		struct timespec ts;
-		int64_t ttl = 0, sent;
-		struct err e;
-		enum errcode rc;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += STATE_ETCD_LEASE_TTL / 3;
-		pthread_cond_timedwait(&x->cv, &x->mu, &ts);
-		if (x->stop)
-			break;
-		pthread_mutex_unlock(&x->mu);
-		err_clear(&e);
-		sent = (int64_t)time(NULL);
-		rc = etcd_lease_keepalive(x->ka_c, x->lease, &ttl, &e);
-		pthread_mutex_lock(&x->mu);
-		if (rc == ERR_OK && ttl > 0) {
-			last_ok = sent; /* the lease runs from when we asked, not from the reply */
-			continue;
-		}
-		/* give up before the lease can have expired: a standby may win the
-		 * moment it does, and two writers must never overlap */
-		if (rc == ERR_OK || (int64_t)time(NULL) - last_ok >=
-		                    STATE_ETCD_LEASE_TTL - ETCD_TIMEOUT_MS / 1000 - 1) {
-			atomic_store(&x->lost, 1);
-			log_warn("leadership lost: no more writes", "state=\"%s\"", st->path);
-			break;
-		}
+	err_clear(&e);
+	sent = (int64_t)time(NULL);
+	rc = etcd_lease_keepalive(x->ka_c, x->lease, &ttl, &e);
+	if (rc == ERR_OK && ttl > 0) {
+		x->last_ok = sent; /* the lease runs from when we asked, not from the reply */
+		return 0;
 	}
-	pthread_mutex_unlock(&x->mu);
-	return NULL;
-}
-
-static void
-stop_keepalive(struct state_etcd *x)
-{
-	if (!x->ka_running)
-		return;
-	pthread_mutex_lock(&x->mu);
-	x->stop = 1;
-	pthread_cond_signal(&x->cv);
-	pthread_mutex_unlock(&x->mu);
-	pthread_join(x->ka, NULL);
-	x->ka_running = 0;
-	x->stop = 0;
+	/* give up before the lease can have expired: a standby may win the
+	 * moment it does, and two writers must never overlap */
+	if (rc == ERR_OK || (int64_t)time(NULL) - x->last_ok >=
+	                    STATE_ETCD_LEASE_TTL - ETCD_TIMEOUT_MS / 1000 - 1) {
+		atomic_store(&x->lost, 1);
+		log_warn("leadership lost: no more writes", "state=\"%s\"", st->path);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -587,7 +557,7 @@ state_campaign(struct state *st, struct err *e)
 		return state_r2_campaign(st, e);
 	if (x == NULL || (x->leader && !atomic_load(&x->lost)))
 		return ERR_OK;
-	stop_keepalive(x);
+	renewer_stop(&x->ka);
 	x->leader = 0;
 	atomic_store(&x->lost, 0);
 	if ((rc = etcd_lease_grant(x->c, STATE_ETCD_LEASE_TTL, &x->lease, e)) != ERR_OK)
@@ -628,8 +598,8 @@ state_campaign(struct state *st, struct err *e)
 		x->leader = 0;
 		return rc;
 	}
-	if (pthread_create(&x->ka, NULL, keepalive, st) == 0)
-		x->ka_running = 1;
+	x->last_ok = (int64_t)time(NULL);
+	renewer_start(&x->ka, (long long)(STATE_ETCD_LEASE_TTL / 3) * 1000, keepalive, st);
 	log_info("leader elected", "state=\"%s\"", st->path);
 	return ERR_OK;
 }
@@ -654,8 +624,7 @@ open_etcd(struct state *st, int lock, struct err *e)
 	enum errcode rc;
 
 	st->etcd = x;
-	pthread_mutex_init(&x->mu, NULL);
-	pthread_cond_init(&x->cv, NULL);
+	renewer_init(&x->ka);
 	if ((x->c = etcd_new(st->path, &prefix, e)) == NULL)
 		return e->code;
 	{
@@ -1024,7 +993,7 @@ state_close(struct state *st)
 		struct state_etcd *x = st->etcd;
 		struct err e;
 
-		stop_keepalive(x);
+		renewer_stop(&x->ka);
 		if (x->leader && !atomic_load(&x->lost))
 			if (etcd_lease_revoke(x->c, x->lease, &e) != ERR_OK) {
 			/* best effort: the lease expires within its TTL anyway */
@@ -1033,8 +1002,7 @@ state_close(struct state *st)
 		etcd_free(x->ka_c);
 		free(x->leader_key);
 		free(x->state_key);
-		pthread_mutex_destroy(&x->mu);
-		pthread_cond_destroy(&x->cv);
+		renewer_destroy(&x->ka);
 		free(x);
 	}
 	if (st->lock_fd >= 0) {

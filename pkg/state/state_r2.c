@@ -24,6 +24,7 @@
 #include "../log/log.h"
 #include "../mem/mem.h"
 #include "../url/url.h"
+#include "renew.h"
 #include "state_int.h"
 
 /* Longest ETag kept (R2's are a quoted 32-hex MD5, or longer for multipart). */
@@ -42,11 +43,8 @@ struct state_r2 {
 	int leader;
 	atomic_int lost;
 	atomic_ulong requests;
-	pthread_t renewer;
-	int renewing;
-	pthread_mutex_t mu;      /* guards lock_etag between the threads, and stop */
-	pthread_cond_t cv;
-	int stop;
+	struct renewer renewer;  /* its mu guards lock_etag between the threads */
+	long long last_ok;       /* when the last renewal that succeeded was sent */
 };
 
 /* One answer. */
@@ -65,10 +63,7 @@ state_is_r2(const char *path)
 static long long
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return renewer_now_ms();
 }
 
 enum errcode
@@ -348,70 +343,46 @@ out:
 	return rc;
 }
 
-/* Renews the lock every renew_ms (If-Match on its ETag); marks it lost the
- * moment R2 says another holder has it, or when no renewal succeeded for
- * nearly a lease (a taker may win once it expires). */
-static void *
-renewer(void *arg)
+/* Renews the lock (every renew_ms; If-Match on its ETag); marks it lost
+ * the moment R2 says another holder has it, or when no renewal succeeded
+ * for nearly a lease (a taker may win once it expires). Nonzero when it
+ * gives up. */
+static int
+renew_lock(void *arg)
 {
 	struct state *st = arg;
 	struct state_r2 *x = st->r2;
-	long long last_ok = now_ms();
+	long long sent;
+	struct s3_resp r;
+	struct err e;
+	char *doc, etag[R2_ETAG_MAX];
+	enum errcode rc;
 
-	pthread_mutex_lock(&x->mu);
-	while (!x->stop) {
-		struct timespec ts;
-		long long deadline = now_ms() + x->renew_ms, sent;
-		struct s3_resp r;
-		struct err e;
-		char *doc, etag[R2_ETAG_MAX];
-		enum errcode rc;
-
-		ts.tv_sec = (time_t)(deadline / 1000);
-		ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
-		while (!x->stop && now_ms() < deadline)
-			pthread_cond_timedwait(&x->cv, &x->mu, &ts);
-		if (x->stop)
-			break;
-		snprintf(etag, sizeof(etag), "%s", x->lock_etag);
-		pthread_mutex_unlock(&x->mu);
-		sent = now_ms();
-		doc = lock_doc(x, sent + x->lease_ms);
-		err_clear(&e);
-		rc = s3(x, x->rh, "PUT", x->lock_key, doc, strlen(doc), etag, 0, &r, &e);
-		free(doc);
-		pthread_mutex_lock(&x->mu);
-		if (rc == ERR_OK && r.status == 200) {
-			snprintf(x->lock_etag, sizeof(x->lock_etag), "%s", r.etag);
-			last_ok = sent; /* the lease runs from when we asked */
-			buf_release(&r.body);
-			continue;
-		}
+	pthread_mutex_lock(&x->renewer.mu);
+	snprintf(etag, sizeof(etag), "%s", x->lock_etag);
+	pthread_mutex_unlock(&x->renewer.mu);
+	sent = now_ms();
+	doc = lock_doc(x, sent + x->lease_ms);
+	err_clear(&e);
+	rc = s3(x, x->rh, "PUT", x->lock_key, doc, strlen(doc), etag, 0, &r, &e);
+	free(doc);
+	if (rc == ERR_OK && r.status == 200) {
+		pthread_mutex_lock(&x->renewer.mu);
+		snprintf(x->lock_etag, sizeof(x->lock_etag), "%s", r.etag);
+		pthread_mutex_unlock(&x->renewer.mu);
+		x->last_ok = sent; /* the lease runs from when we asked */
 		buf_release(&r.body);
-		if ((rc == ERR_OK && r.status == 412) ||
-		    now_ms() - last_ok >= x->lease_ms - x->renew_ms / 2) {
-			atomic_store(&x->lost, 1);
-			log_warn("state lock lost: no more writes", "state=\"r2://%s/%s\"", x->bucket,
-			         x->key);
-			break;
-		}
+		return 0;
 	}
-	pthread_mutex_unlock(&x->mu);
-	return NULL;
-}
-
-static void
-stop_renewer(struct state_r2 *x)
-{
-	if (!x->renewing)
-		return;
-	pthread_mutex_lock(&x->mu);
-	x->stop = 1;
-	pthread_cond_signal(&x->cv);
-	pthread_mutex_unlock(&x->mu);
-	pthread_join(x->renewer, NULL);
-	x->renewing = 0;
-	x->stop = 0;
+	buf_release(&r.body);
+	if ((rc == ERR_OK && r.status == 412) ||
+	    now_ms() - x->last_ok >= x->lease_ms - x->renew_ms / 2) {
+		atomic_store(&x->lost, 1);
+		log_warn("state lock lost: no more writes", "state=\"r2://%s/%s\"", x->bucket,
+		         x->key);
+		return 1;
+	}
+	return 0;
 }
 
 /* Reads the state object into st (absent: empty, a first run). */
@@ -499,8 +470,8 @@ acquire(struct state *st, long long wait_ms, struct err *e)
 		x->leader = 0;
 		return rc;
 	}
-	if (pthread_create(&x->renewer, NULL, renewer, st) == 0)
-		x->renewing = 1;
+	x->last_ok = now_ms();
+	renewer_start(&x->renewer, x->renew_ms, renew_lock, st);
 	return ERR_OK;
 }
 
@@ -512,7 +483,7 @@ state_r2_campaign(struct state *st, struct err *e)
 
 	if (x->leader && !atomic_load(&x->lost))
 		return ERR_OK;
-	stop_renewer(x);
+	renewer_stop(&x->renewer);
 	x->leader = 0;
 	if ((rc = acquire(st, 0, e)) == ERR_OK)
 		log_info("leader elected", "state=\"%s\"", st->path);
@@ -556,7 +527,7 @@ state_r2_close(struct state *st)
 
 	if (x == NULL)
 		return;
-	stop_renewer(x);
+	renewer_stop(&x->renewer);
 	if (x->leader && !atomic_load(&x->lost))
 		release(x);
 	curl_easy_cleanup(x->h);
@@ -570,8 +541,7 @@ state_r2_close(struct state *st)
 	free(x->key);
 	free(x->lock_key);
 	free(x->jurisdiction);
-	pthread_mutex_destroy(&x->mu);
-	pthread_cond_destroy(&x->cv);
+	renewer_destroy(&x->renewer);
 	free(x);
 	st->r2 = NULL;
 }
@@ -609,8 +579,7 @@ state_r2_open(const char *url, int lock, const struct state_r2_creds *c, struct 
 	st->readonly = !lock;
 	st->r2 = x;
 	*out = st;
-	pthread_mutex_init(&x->mu, NULL);
-	pthread_cond_init(&x->cv, NULL);
+	renewer_init(&x->renewer);
 	x->h = curl_easy_init();
 	x->rh = curl_easy_init();
 	timings(x);
