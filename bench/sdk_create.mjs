@@ -8,33 +8,13 @@
 // bucket run in order. SDK defaults otherwise (its own retries, keep-alive).
 // Env: API_URL (…/client/v4, loopback only), CF_TOKEN, CF_ACCOUNT, NB, NK,
 // PREFIX, CONCURRENCY. Prints "sdk: N calls, M failed".
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { pad, runJobs, sdkClient } from './sdk_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'tests', 'package.json'));
-const Cloudflare = require('cloudflare').default ?? require('cloudflare');
-
-const { API_URL, CF_TOKEN, CF_ACCOUNT } = process.env;
 const NB = Number(process.env.NB ?? 1000);
 const NK = Number(process.env.NK ?? 1000);
 const PREFIX = process.env.PREFIX ?? 'cfbench';
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
-if (!API_URL || !CF_TOKEN || !CF_ACCOUNT || !/^http:\/\/127\.0\.0\.1:\d+\//.test(API_URL)) {
-  console.error('sdk_create.mjs: API_URL (http://127.0.0.1:PORT/...), CF_TOKEN and CF_ACCOUNT are required');
-  process.exit(2);
-}
-
-let calls = 0;
-let failed = 0;
-const cf = new Cloudflare({
-  apiToken: CF_TOKEN,
-  baseURL: API_URL,
-  fetch: (url, init) => { calls++; return fetch(url, init); },
-});
-const account_id = CF_ACCOUNT;
-const pad = (i) => String(i).padStart(5, '0');
+const { cf, account_id, stats } = sdkClient('sdk_create.mjs');
 
 // What cfstorage writes for `lifecycle: {deleteAfterDays: 30}` (the
 // server's default multipart-abort rule kept) and for the one CORS rule.
@@ -61,17 +41,6 @@ for (let i = 0; i < NK; i++) {
   jobs.push(() => cf.kv.namespaces.create({ account_id, title: `${PREFIX}-kv-${pad(i)}` }));
 }
 
-let next = 0;
-async function worker() {
-  while (next < jobs.length) {
-    const job = jobs[next++];
-    try {
-      await job();
-    } catch (e) {
-      if (failed++ < 5) console.error(`sdk: ${e?.status ?? ''} ${String(e?.message ?? e).slice(0, 200)}`);
-    }
-  }
-}
-await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-console.log(`sdk: ${calls} calls, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runJobs(jobs, CONCURRENCY, stats);
+console.log(`sdk: ${stats.calls} calls, ${stats.failed} failed`);
+process.exit(stats.failed ? 1 : 0);

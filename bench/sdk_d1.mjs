@@ -8,34 +8,16 @@
 // Env: API_URL (…/client/v4, loopback only), CF_TOKEN, CF_ACCOUNT, ND,
 // PREFIX, MIGRATIONS (a folder of NNNN_name.sql), CONCURRENCY, MODE.
 // Prints "sdk: N calls, M failed".
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { pad, runJobs, sdkClient } from './sdk_lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, '..', 'tests', 'package.json'));
-const Cloudflare = require('cloudflare').default ?? require('cloudflare');
-
-const { API_URL, CF_TOKEN, CF_ACCOUNT, MIGRATIONS } = process.env;
+const { MIGRATIONS } = process.env;
 const ND = Number(process.env.ND ?? 50);
 const PREFIX = process.env.PREFIX ?? 'cfbench';
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const MODE = process.env.MODE ?? 'create';
-if (!API_URL || !CF_TOKEN || !CF_ACCOUNT || !MIGRATIONS || !/^http:\/\/127\.0\.0\.1:\d+\//.test(API_URL)) {
-  console.error('sdk_d1.mjs: API_URL (http://127.0.0.1:PORT/...), CF_TOKEN, CF_ACCOUNT and MIGRATIONS are required');
-  process.exit(2);
-}
-
-let calls = 0;
-let failed = 0;
-const cf = new Cloudflare({
-  apiToken: CF_TOKEN,
-  baseURL: API_URL,
-  fetch: (url, init) => { calls++; return fetch(url, init); },
-});
-const account_id = CF_ACCOUNT;
-const pad = (i) => String(i).padStart(5, '0');
+const { cf, account_id, stats } = sdkClient('sdk_d1.mjs', ['MIGRATIONS']);
 const files = readdirSync(MIGRATIONS).filter((f) => f.endsWith('.sql')).sort();
 const table = `CREATE TABLE IF NOT EXISTS d1_migrations(
   id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE,
@@ -69,17 +51,6 @@ if (MODE === 'check') {
   }
 }
 
-let next = 0;
-async function worker() {
-  while (next < jobs.length) {
-    const job = jobs[next++];
-    try {
-      await job();
-    } catch (e) {
-      if (failed++ < 5) console.error(`sdk: ${e?.status ?? ''} ${String(e?.message ?? e).slice(0, 200)}`);
-    }
-  }
-}
-await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-console.log(`sdk: ${calls} calls, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await runJobs(jobs, CONCURRENCY, stats);
+console.log(`sdk: ${stats.calls} calls, ${stats.failed} failed`);
+process.exit(stats.failed ? 1 : 0);
