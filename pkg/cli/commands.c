@@ -377,7 +377,8 @@ status_coverage(const struct cli_opts *o, const struct manifest_set *set)
 		printf("\nDrift coverage: unbounded: %u%% of %u/%u s does not cover the list reads "
 		       "at --interval %llds\n", share, n, secs, (long long)(iv / 1000));
 	else
-		printf("\nDrift coverage: %zu lifecycle, CORS and key-listing part%s in rotation, each "
+		printf("\nDrift coverage: %zu part%s in rotation (lifecycles, CORS policies, key "
+		       "listings, D1 replication modes and migration tables), each "
 		       "read at least every %llds (cfstorage run --interval %llds, --api-share %u%% of "
 		       "%u/%u s)\n", parts, parts == 1 ? "" : "s", (long long)((c + 999) / 1000),
 		       (long long)(iv / 1000), share, n, secs);
