@@ -1281,6 +1281,17 @@ api_listing_next(struct api_listing *l, struct err *e)
 	return ERR_OK;
 }
 
+const cJSON *
+api_page_items(const struct api_call *c, cJSON **root)
+{
+	char why[160];
+	const cJSON *res;
+
+	*root = api_json_parse(c, why, sizeof(why));
+	res = cJSON_GetObjectItemCaseSensitive(*root, "result");
+	return cJSON_IsArray(res) ? res : NULL;
+}
+
 int
 api_page_last(const cJSON *root, int page, size_t items, int per_page)
 {

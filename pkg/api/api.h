@@ -335,6 +335,11 @@ struct cJSON *api_json_parse(const struct api_call *c, char *why, size_t whylen)
 /* Page paging's end: a page of `items` entries under `per_page`, or page
  * `page` being result_info.total_pages (of the response `root`). */
 int api_page_last(const struct cJSON *root, int page, size_t items, int per_page);
+/* One page's answer parsed: its result array, or NULL when the body is not
+ * JSON or holds none. *root is the parsed tree either way (NULL when the
+ * body is not JSON): the caller deletes it. For the asynchronous page
+ * readers (apply's create checks) that walk a listing one answer at a time. */
+const struct cJSON *api_page_items(const struct api_call *c, struct cJSON **root);
 /*
  * A page-numbered listing (page=1, 2, ...) walked to its end: call(page,
  * arg) builds each page's request (with api_listing_call), take(result,

@@ -99,14 +99,13 @@ d1_take(const cJSON *res, void *acc)
 int
 api_parse_d1_page(const struct api_call *c, int page, struct obs_d1 **v, size_t *n, int *last)
 {
-	char why[160];
-	cJSON *root = api_json_parse(c, why, sizeof(why));
-	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+	cJSON *root;
+	const cJSON *res = api_page_items(c, &root);
 	struct d1_acc x = { *v, *n, *n };
 	int count = -1;
 
 	*last = 0;
-	if (cJSON_IsArray(res)) {
+	if (res) {
 		count = cJSON_GetArraySize(res);
 		d1_take(res, &x);
 		*last = api_page_last(root, page, (size_t)count, API_D1_PAGE);

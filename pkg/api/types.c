@@ -153,13 +153,12 @@ key_items(const cJSON *res, struct obs_kv *k, size_t *cap)
 int
 api_parse_kv_keys_page(const struct api_call *c, struct obs_kv *k, size_t *cap, char **next)
 {
-	char why[160];
-	cJSON *root = api_json_parse(c, why, sizeof(why)), *res, *info;
+	cJSON *root, *info;
+	const cJSON *res = api_page_items(c, &root);
 	int count;
 
 	*next = NULL;
-	res = cJSON_GetObjectItemCaseSensitive(root, "result");
-	if (!cJSON_IsArray(res)) {
+	if (res == NULL) {
 		cJSON_Delete(root);
 		return -1;
 	}
@@ -492,14 +491,13 @@ int
 api_parse_kv_ns_page(const struct api_call *c, int page, struct obs_kv **v, size_t *n,
                      int *last)
 {
-	char why[160];
-	cJSON *root = api_json_parse(c, why, sizeof(why)), *res;
+	cJSON *root;
+	const cJSON *res = api_page_items(c, &root);
 	struct ns_acc x = { *v, *n, *n }; /* *v holds exactly *n: the first append grows it */
 	int count;
 
 	*last = 0;
-	res = cJSON_GetObjectItemCaseSensitive(root, "result");
-	if (!cJSON_IsArray(res)) {
+	if (res == NULL) {
 		cJSON_Delete(root);
 		return -1;
 	}
